@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The one test command (README, .ci/run). Installs what the tests need on a
+# fresh Debian machine, then runs every test for real: unit, real-kernel,
+# screen snapshots, tmux journeys, and the cgroup v2 suite under qemu.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+for pkg_cmd in tmux:tmux busybox-static:/bin/busybox iproute2:ip procps:ps psmisc:pstree util-linux:unshare; do
+    pkg=${pkg_cmd%%:*}; cmd=${pkg_cmd#*:}
+    command -v "$cmd" >/dev/null 2>&1 || [ -x "$cmd" ] || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+    echo "installing: ${need[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+cargo build --release --quiet
+cargo test --release --all-targets 2>&1

@@ -1,0 +1,1 @@
+//! Application state, update(msg) and the collector thread.

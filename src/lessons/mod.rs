@@ -1,0 +1,1 @@
+//! The guided-lesson engine: model, parser, checks, progress.

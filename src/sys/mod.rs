@@ -1,0 +1,11 @@
+//! The kernel side of isolab. Nothing in here knows about the screen: no
+//! ratatui, no crossterm. Every function that reads the kernel takes a root
+//! path (`/proc`, a cgroup mount, ...) so tests can point it at a fixture.
+
+pub mod cgroup;
+pub mod container;
+pub mod ns;
+pub mod procs;
+pub mod rootfs;
+pub mod spawn;
+pub mod tree;

@@ -1,0 +1,1 @@
+//! One file per screen; each renders from state only, no IO.
