@@ -4,9 +4,20 @@
 //! confused with the process that had it before.
 
 use crate::sys::container::Container;
-use crate::sys::ns::NsSet;
+use crate::sys::ns::{NsKind, NsSet};
+use anyhow::Context;
+use nix::dir::Dir;
+use nix::errno::Errno;
+use nix::fcntl::{OFlag, openat, readlinkat};
+use nix::sys::stat::Mode;
+use nix::unistd::{SysconfVar, sysconf};
 use serde::Serialize;
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::ffi::CStr;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 pub type Pid = i32;
 
@@ -42,8 +53,12 @@ pub struct Process {
     pub sid: Pid,
     /// The controlling terminal's name (`pts/0`, `tty1`) or `?`.
     pub tty: String,
+    /// The foreground process group of the tty (-1 without one).
+    pub tpgid: Pid,
     /// The one-letter state from stat (R, S, D, Z, T, I, ...).
     pub state: char,
+    /// Nice value (-20..19), for the `<` / `N` marks of STAT.
+    pub nice: i32,
     /// Real uid from status; `None` if unreadable.
     pub uid: Option<u32>,
     pub comm: String,
@@ -101,4 +116,583 @@ pub enum ProcError {
 /// Reads snapshots of a procfs mounted at `root`, caching what does not change.
 pub struct ProcReader {
     pub root: PathBuf,
+    /// The open root directory: every read is relative to it.
+    dir: Dir,
+    cache: HashMap<Pid, Cached>,
+    generation: u64,
+    last_snapshot: Option<Instant>,
+    ticks_per_sec: u64,
+    boot_time: u64,
+    page_size: u64,
+    /// Reused for every file read, so a snapshot allocates little.
+    buf: Vec<u8>,
+    pids: Vec<Pid>,
+}
+
+impl Process {
+    /// The command as `ps` shows it: argv joined by spaces, or `[comm]` for a
+    /// kernel thread (or a zombie) whose argv is empty.
+    pub fn command_line(&self) -> String {
+        match &self.cmdline {
+            Some(argv) if !argv.is_empty() => argv.join(" "),
+            _ => format!("[{}]", self.comm),
+        }
+    }
+
+    /// The STAT column of `ps axjf`: the state letter followed by `<` (high
+    /// priority), `N` (low priority), `s` (session leader), `l`
+    /// (multi-threaded) and `+` (in the foreground process group of its tty).
+    pub fn stat_letters(&self) -> String {
+        let mut s = String::with_capacity(6);
+        s.push(self.state);
+        if self.nice < 0 {
+            s.push('<');
+        } else if self.nice > 0 {
+            s.push('N');
+        }
+        if self.pid == self.sid {
+            s.push('s');
+        }
+        if self.threads > 1 {
+            s.push('l');
+        }
+        if self.tpgid == self.pgid && self.tpgid > 0 {
+            s.push('+');
+        }
+        s
+    }
+
+    /// The cumulative CPU time as `ps` shows TIME: `M:SS`, or `H:MM:SS` past an hour.
+    pub fn cpu_time(&self, ticks_per_sec: u64) -> String {
+        let secs = self.cpu_ticks / ticks_per_sec.max(1);
+        let (h, m, s) = (secs / 3600, (secs / 60) % 60, secs % 60);
+        if h > 0 {
+            format!("{h}:{m:02}:{s:02}")
+        } else {
+            format!("{m}:{s:02}")
+        }
+    }
+}
+
+/// The fields of /proc/PID/stat that isolab uses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stat {
+    pub pid: Pid,
+    pub comm: String,
+    pub state: char,
+    pub ppid: Pid,
+    pub pgid: Pid,
+    pub sid: Pid,
+    pub tty_nr: i32,
+    pub tpgid: Pid,
+    pub utime: u64,
+    pub stime: u64,
+    pub nice: i32,
+    pub threads: u32,
+    pub start_ticks: u64,
+    /// Resident set size, in pages.
+    pub rss_pages: u64,
+}
+
+/// Parses the text of /proc/PID/stat. The comm sits between the first '('
+/// and the LAST ')', because a comm may itself contain `) R 1 2`.
+/// Returns `None` for text that is not a stat line.
+pub fn parse_stat(text: &[u8]) -> Option<Stat> {
+    let open = text.iter().position(|&b| b == b'(')?;
+    let close = text.iter().rposition(|&b| b == b')')?;
+    if close < open {
+        return None;
+    }
+    let pid: Pid = std::str::from_utf8(&text[..open]).ok()?.trim().parse().ok()?;
+    let comm = String::from_utf8_lossy(&text[open + 1..close]).into_owned();
+    let rest = std::str::from_utf8(text.get(close + 1..)?).ok()?;
+    // fields[0] is field 3 of proc(5) (state); field N is fields[N - 3].
+    let mut fields = rest.split_ascii_whitespace();
+    let mut next = || fields.next();
+    let state = next()?.chars().next()?;
+    let ppid = next()?.parse().ok()?;
+    let pgid = next()?.parse().ok()?;
+    let sid = next()?.parse().ok()?;
+    let tty_nr = next()?.parse().ok()?;
+    let tpgid = next()?.parse().ok()?;
+    for _ in 9..=13 {
+        next()?; // flags, minflt, cminflt, majflt, cmajflt
+    }
+    let utime = next()?.parse().ok()?;
+    let stime = next()?.parse().ok()?;
+    next()?; // cutime
+    next()?; // cstime
+    next()?; // priority
+    let nice = next()?.parse().ok()?;
+    let threads = next()?.parse().ok()?;
+    next()?; // itrealvalue
+    let start_ticks = next()?.parse().ok()?;
+    next()?; // vsize
+    let rss_pages: i64 = next()?.parse().ok()?;
+    Some(Stat {
+        pid,
+        comm,
+        state,
+        ppid,
+        pgid,
+        sid,
+        tty_nr,
+        tpgid,
+        utime,
+        stime,
+        nice,
+        threads,
+        start_ticks,
+        rss_pages: rss_pages.max(0) as u64,
+    })
+}
+
+/// The name of a controlling terminal from stat's tty_nr, as `ps` prints it:
+/// `pts/N` (Unix98 ptys, majors 136-143), `ttyN` (virtual consoles, major 4
+/// minor < 64), `ttySN` (serial, major 4 minor >= 64), else `?`.
+pub fn tty_name(tty_nr: i32) -> String {
+    let nr = tty_nr as u32;
+    let major = (nr >> 8) & 0xfff;
+    let minor = (nr & 0xff) | ((nr >> 12) & 0xfff00);
+    match major {
+        0 => "?".to_string(),
+        136..=143 => format!("pts/{}", minor + (major - 136) * 256),
+        4 if minor < 64 => format!("tty{minor}"),
+        4 => format!("ttyS{}", minor - 64),
+        5 if minor == 1 => "console".to_string(),
+        _ => "?".to_string(),
+    }
+}
+
+/// What /proc/PID/status tells isolab: real uid and NSpid.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StatusFields {
+    pub uid: Option<u32>,
+    pub nspid: Vec<Pid>,
+    pub threads: Option<u32>,
+}
+
+pub fn parse_status(text: &[u8]) -> StatusFields {
+    let mut out = StatusFields::default();
+    for line in text.split(|&b| b == b'\n') {
+        let Ok(line) = std::str::from_utf8(line) else {
+            continue;
+        };
+        if let Some(v) = line.strip_prefix("Uid:") {
+            out.uid = v.split_ascii_whitespace().next().and_then(|s| s.parse().ok());
+        } else if let Some(v) = line.strip_prefix("NSpid:") {
+            out.nspid = v
+                .split_ascii_whitespace()
+                .filter_map(|s| s.parse().ok())
+                .collect();
+        } else if let Some(v) = line.strip_prefix("Threads:") {
+            out.threads = v.trim().parse().ok();
+        }
+    }
+    out
+}
+
+/// Parses /proc/PID/cgroup: one `hierarchy-id:controllers:path` per line.
+pub fn parse_cgroups(text: &[u8]) -> Vec<CgroupLine> {
+    let text = String::from_utf8_lossy(text);
+    text.lines()
+        .filter_map(|line| {
+            let mut parts = line.splitn(3, ':');
+            let hierarchy = parts.next()?.parse().ok()?;
+            let controllers = parts.next()?;
+            let path = parts.next()?.to_string();
+            let controllers = controllers
+                .split(',')
+                .filter(|c| !c.is_empty())
+                .map(str::to_string)
+                .collect();
+            Some(CgroupLine {
+                hierarchy,
+                controllers,
+                path,
+            })
+        })
+        .collect()
+}
+
+/// Splits /proc/PID/cmdline (NUL-separated argv) into its arguments.
+pub fn parse_cmdline(bytes: &[u8]) -> Vec<String> {
+    let bytes = bytes.strip_suffix(b"\0").unwrap_or(bytes);
+    if bytes.is_empty() {
+        return Vec::new();
+    }
+    bytes
+        .split(|&b| b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect()
+}
+
+/// The inode number in a namespace link target such as `pid:[4026531836]`.
+pub fn parse_ns_link(target: &[u8]) -> Option<u64> {
+    let open = target.iter().position(|&b| b == b'[')?;
+    let close = target.iter().rposition(|&b| b == b']')?;
+    std::str::from_utf8(target.get(open + 1..close)?)
+        .ok()?
+        .parse()
+        .ok()
+}
+
+/// How reading one file of a process went.
+enum Read {
+    Ok,
+    /// The process is gone (ENOENT/ESRCH): skip it silently.
+    Gone,
+    /// Readable in principle but refused or failed; the reason is kept.
+    Failed(Errno),
+}
+
+/// Reads the whole file `path` (relative to `dir`) into `buf`.
+fn read_at(dir: BorrowedFd<'_>, path: &CStr, buf: &mut Vec<u8>) -> Read {
+    buf.clear();
+    let fd = match openat(dir, path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(e) => return classify(e),
+    };
+    loop {
+        if buf.capacity() - buf.len() < 4096 {
+            buf.reserve(4096);
+        }
+        let len = buf.len();
+        let spare = buf.capacity() - len;
+        buf.resize(len + spare, 0);
+        match nix::unistd::read(&fd, &mut buf[len..]) {
+            Ok(0) => {
+                buf.truncate(len);
+                return Read::Ok;
+            }
+            Ok(n) => buf.truncate(len + n),
+            Err(Errno::EINTR) => buf.truncate(len),
+            Err(e) => {
+                buf.truncate(len);
+                return classify(e);
+            }
+        }
+    }
+}
+
+fn classify(e: Errno) -> Read {
+    match e {
+        Errno::ENOENT | Errno::ESRCH => Read::Gone,
+        other => Read::Failed(other),
+    }
+}
+
+fn reason(e: Errno) -> String {
+    match e {
+        Errno::EACCES | Errno::EPERM => "permission denied (run as root to see it)".to_string(),
+        other => other.desc().to_string(),
+    }
+}
+
+/// The facts read once per process (per pid and start time): they change
+/// only on exec (which also changes comm, so a comm change re-reads them).
+#[derive(Clone, Debug, Default)]
+struct StaticFacts {
+    uid: Option<u32>,
+    cmdline: Option<Vec<String>>,
+    ns: NsSet,
+    nspid: Vec<Pid>,
+    cgroups: Vec<CgroupLine>,
+    container: Option<Container>,
+    unreadable: Vec<Unreadable>,
+}
+
+/// Reads cmdline, status, ns links and cgroup of the process directory `dir`.
+/// `None` when the process vanished while being read.
+fn read_static(dir: BorrowedFd<'_>, buf: &mut Vec<u8>) -> Option<StaticFacts> {
+    let mut facts = StaticFacts::default();
+    match read_at(dir, c"cmdline", buf) {
+        Read::Ok => facts.cmdline = Some(parse_cmdline(buf)),
+        Read::Gone => return None,
+        Read::Failed(e) => facts.unreadable.push(Unreadable {
+            what: "cmdline",
+            reason: reason(e),
+        }),
+    }
+    match read_at(dir, c"status", buf) {
+        Read::Ok => {
+            let status = parse_status(buf);
+            facts.uid = status.uid;
+            facts.nspid = status.nspid;
+        }
+        Read::Gone => return None,
+        Read::Failed(e) => facts.unreadable.push(Unreadable {
+            what: "status",
+            reason: reason(e),
+        }),
+    }
+    let mut ns_error = None;
+    for kind in NsKind::ALL {
+        match readlinkat(dir, ns_link_path(kind)) {
+            Ok(target) => facts.ns.set(kind, parse_ns_link(target.as_bytes())),
+            // A kernel without this kind has no link; a zombie has none at all.
+            Err(Errno::ENOENT) => {}
+            Err(Errno::ESRCH) => return None,
+            Err(e) => ns_error = Some(e),
+        }
+    }
+    if let Some(e) = ns_error {
+        facts.unreadable.push(Unreadable {
+            what: "ns",
+            reason: reason(e),
+        });
+    }
+    match read_at(dir, c"cgroup", buf) {
+        Read::Ok => {
+            facts.cgroups = parse_cgroups(buf);
+            facts.container = crate::sys::container::recognise(&facts.cgroups);
+        }
+        Read::Gone => return None,
+        Read::Failed(e) => facts.unreadable.push(Unreadable {
+            what: "cgroup",
+            reason: reason(e),
+        }),
+    }
+    Some(facts)
+}
+
+fn ns_link_path(kind: NsKind) -> &'static CStr {
+    match kind {
+        NsKind::Pid => c"ns/pid",
+        NsKind::Mnt => c"ns/mnt",
+        NsKind::Net => c"ns/net",
+        NsKind::Ipc => c"ns/ipc",
+        NsKind::Uts => c"ns/uts",
+        NsKind::User => c"ns/user",
+        NsKind::Cgroup => c"ns/cgroup",
+        NsKind::Time => c"ns/time",
+        NsKind::PidForChildren => c"ns/pid_for_children",
+        NsKind::TimeForChildren => c"ns/time_for_children",
+    }
+}
+
+fn assemble(stat: Stat, facts: StaticFacts, page_size: u64) -> Process {
+    Process {
+        pid: stat.pid,
+        ppid: stat.ppid,
+        pgid: stat.pgid,
+        sid: stat.sid,
+        tty: tty_name(stat.tty_nr),
+        tpgid: stat.tpgid,
+        state: stat.state,
+        nice: stat.nice,
+        uid: facts.uid,
+        comm: stat.comm,
+        cmdline: facts.cmdline,
+        threads: stat.threads,
+        rss_bytes: stat.rss_pages * page_size,
+        cpu_ticks: stat.utime + stat.stime,
+        cpu_percent: 0.0,
+        start_ticks: stat.start_ticks,
+        ns: facts.ns,
+        nspid: facts.nspid,
+        cgroups: facts.cgroups,
+        container: facts.container,
+        unreadable: facts.unreadable,
+    }
+}
+
+fn page_size() -> u64 {
+    match sysconf(SysconfVar::PAGE_SIZE) {
+        Ok(Some(n)) if n > 0 => n as u64,
+        _ => 4096,
+    }
+}
+
+/// Clock ticks per second (`getconf CLK_TCK`), 100 if unknown.
+pub fn ticks_per_sec() -> u64 {
+    match sysconf(SysconfVar::CLK_TCK) {
+        Ok(Some(n)) if n > 0 => n as u64,
+        _ => 100,
+    }
+}
+
+/// btime from `<root>/stat`: the boot time in seconds since the epoch.
+pub fn boot_time(root: &Path) -> anyhow::Result<u64> {
+    let path = root.join("stat");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("reading {} (is procfs mounted there?)", path.display()))?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("btime "))
+        .and_then(|v| v.trim().parse().ok())
+        .with_context(|| format!("no btime line in {}", path.display()))
+}
+
+/// Reads one process completely (for `isolab ns PID` and the detail pane).
+pub fn read_process(root: &Path, pid: Pid) -> Result<Process, ProcError> {
+    if pid <= 0 {
+        return Err(ProcError::Gone(pid));
+    }
+    let dir_path = root.join(pid.to_string());
+    let io_err = |e: Errno| ProcError::Io {
+        path: dir_path.clone(),
+        source: std::io::Error::from(e),
+    };
+    let dir = match nix::fcntl::open(
+        &dir_path,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(Errno::ENOENT | Errno::ESRCH) => return Err(ProcError::Gone(pid)),
+        Err(e) => return Err(io_err(e)),
+    };
+    let mut buf = Vec::with_capacity(4096);
+    let stat = match read_at(dir.as_fd(), c"stat", &mut buf) {
+        Read::Ok => parse_stat(&buf).ok_or_else(|| ProcError::Io {
+            path: dir_path.join("stat"),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, "not a stat line"),
+        })?,
+        Read::Gone => return Err(ProcError::Gone(pid)),
+        Read::Failed(e) => return Err(io_err(e)),
+    };
+    let facts = read_static(dir.as_fd(), &mut buf).ok_or(ProcError::Gone(pid))?;
+    Ok(assemble(stat, facts, page_size()))
+}
+
+/// What the reader remembers about one process between snapshots.
+struct Cached {
+    start_ticks: u64,
+    comm: String,
+    cpu_ticks: u64,
+    facts: StaticFacts,
+    /// The snapshot generation that last saw this process (to drop the dead).
+    seen: u64,
+}
+
+impl ProcReader {
+    /// Opens the procfs mounted at `root` (normally `/proc`).
+    pub fn new(root: impl Into<PathBuf>) -> anyhow::Result<ProcReader> {
+        let root = root.into();
+        let dir = Dir::open(
+            &root,
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .with_context(|| format!("opening {} (is procfs mounted there?)", root.display()))?;
+        let boot_time = boot_time(&root)?;
+        Ok(ProcReader {
+            root,
+            dir,
+            cache: HashMap::new(),
+            generation: 0,
+            last_snapshot: None,
+            ticks_per_sec: ticks_per_sec(),
+            boot_time,
+            page_size: page_size(),
+            buf: Vec::with_capacity(4096),
+            pids: Vec::new(),
+        })
+    }
+
+    /// Reads every process once. Static facts come from the cache when the
+    /// (pid, start time) pair was seen before; stat is read every time.
+    pub fn snapshot(&mut self) -> anyhow::Result<Snapshot> {
+        self.generation += 1;
+        let now = Instant::now();
+        let elapsed = self
+            .last_snapshot
+            .map(|t: Instant| now.duration_since(t).as_secs_f64())
+            .unwrap_or(0.0);
+        self.last_snapshot = Some(now);
+
+        self.pids.clear();
+        for entry in self.dir.iter() {
+            let entry = entry.with_context(|| format!("listing {}", self.root.display()))?;
+            if let Some(pid) = parse_pid_name(entry.file_name().to_bytes()) {
+                self.pids.push(pid);
+            }
+        }
+        self.pids.sort_unstable();
+
+        let mut procs = Vec::with_capacity(self.pids.len());
+        let mut path = Vec::with_capacity(32);
+        for i in 0..self.pids.len() {
+            let pid = self.pids[i];
+            if let Some(p) = self.read_one(pid, elapsed, &mut path) {
+                procs.push(p);
+            }
+        }
+        let generation = self.generation;
+        self.cache.retain(|_, c| c.seen == generation);
+        Ok(Snapshot {
+            procs,
+            ticks_per_sec: self.ticks_per_sec,
+            boot_time: self.boot_time,
+        })
+    }
+
+    fn read_one(&mut self, pid: Pid, elapsed: f64, path: &mut Vec<u8>) -> Option<Process> {
+        use std::io::Write;
+        path.clear();
+        // Writing into a Vec cannot fail.
+        let _ = write!(path, "{pid}/stat\0");
+        let stat_path = CStr::from_bytes_with_nul(path).ok()?;
+        let stat = match read_at(self.dir.as_fd(), stat_path, &mut self.buf) {
+            Read::Ok => parse_stat(&self.buf)?,
+            // Gone, or stat refused (never happens on procfs): skip it.
+            _ => return None,
+        };
+        let cpu_ticks = stat.utime + stat.stime;
+        let cached = self
+            .cache
+            .get_mut(&pid)
+            .filter(|c| c.start_ticks == stat.start_ticks && c.comm == stat.comm);
+        let (facts, previous_ticks) = match cached {
+            Some(c) => {
+                let previous = c.cpu_ticks;
+                c.cpu_ticks = cpu_ticks;
+                c.seen = self.generation;
+                (c.facts.clone(), Some(previous))
+            }
+            None => {
+                // Same pid and start time but a new comm means an exec: keep
+                // the CPU baseline, re-read the static facts.
+                let previous = self
+                    .cache
+                    .get(&pid)
+                    .filter(|c| c.start_ticks == stat.start_ticks)
+                    .map(|c| c.cpu_ticks);
+                let dir = openat(
+                    self.dir.as_fd(),
+                    &path[..path.len() - "/stat\0".len()],
+                    OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                    Mode::empty(),
+                )
+                .ok()?;
+                let facts = read_static(dir.as_fd(), &mut self.buf)?;
+                self.cache.insert(
+                    pid,
+                    Cached {
+                        start_ticks: stat.start_ticks,
+                        comm: stat.comm.clone(),
+                        cpu_ticks,
+                        facts: facts.clone(),
+                        seen: self.generation,
+                    },
+                );
+                (facts, previous)
+            }
+        };
+        let mut p = assemble(stat, facts, self.page_size);
+        if let Some(prev) = previous_ticks
+            && elapsed > 0.0
+        {
+            let used = cpu_ticks.saturating_sub(prev) as f64 / self.ticks_per_sec as f64;
+            p.cpu_percent = (used / elapsed * 100.0) as f32;
+        }
+        Some(p)
+    }
+}
+
+fn parse_pid_name(name: &[u8]) -> Option<Pid> {
+    if name.is_empty() || !name.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(name).ok()?.parse().ok()
 }
