@@ -203,7 +203,11 @@ pub fn parse_stat(text: &[u8]) -> Option<Stat> {
     if close < open {
         return None;
     }
-    let pid: Pid = std::str::from_utf8(&text[..open]).ok()?.trim().parse().ok()?;
+    let pid: Pid = std::str::from_utf8(&text[..open])
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
     let comm = String::from_utf8_lossy(&text[open + 1..close]).into_owned();
     let rest = std::str::from_utf8(text.get(close + 1..)?).ok()?;
     // fields[0] is field 3 of proc(5) (state); field N is fields[N - 3].
@@ -279,7 +283,10 @@ pub fn parse_status(text: &[u8]) -> StatusFields {
             continue;
         };
         if let Some(v) = line.strip_prefix("Uid:") {
-            out.uid = v.split_ascii_whitespace().next().and_then(|s| s.parse().ok());
+            out.uid = v
+                .split_ascii_whitespace()
+                .next()
+                .and_then(|s| s.parse().ok());
         } else if let Some(v) = line.strip_prefix("NSpid:") {
             out.nspid = v
                 .split_ascii_whitespace()
