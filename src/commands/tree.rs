@@ -4,7 +4,7 @@
 use crate::cli::{Cli, NsArgs, TreeArgs};
 use crate::sys::container::Container;
 use crate::sys::ns::{NsKind, NsSet};
-use crate::sys::procs::{CgroupLine, Pid, ProcReader, Process, read_process};
+use crate::sys::procs::{CgroupLine, Pid, ProcReader, Process, read_process, reference_process};
 use crate::sys::tree;
 use anyhow::Context;
 use serde::Serialize;
@@ -177,6 +177,8 @@ struct JsonNs<'a> {
     differing: Vec<NsKind>,
     same: Vec<NsKind>,
     unreadable: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<String>,
 }
 
 fn side(p: &Process) -> JsonNsSide<'_> {
@@ -190,9 +192,11 @@ fn side(p: &Process) -> JsonNsSide<'_> {
 }
 
 pub fn ns(cli: &Cli, args: &NsArgs) -> anyhow::Result<i32> {
-    let other_pid = args.other.unwrap_or(1);
     let process = read_process(&cli.proc_root, args.pid)?;
-    let other = read_process(&cli.proc_root, other_pid)?;
+    let (other, note) = match args.other {
+        Some(other) => (read_process(&cli.proc_root, other)?, None),
+        None => reference_process(&cli.proc_root)?,
+    };
     let differing = process.ns.differing(&other.ns);
     let same: Vec<NsKind> = NsKind::ALL
         .into_iter()
@@ -216,12 +220,16 @@ pub fn ns(cli: &Cli, args: &NsArgs) -> anyhow::Result<i32> {
             differing,
             same,
             unreadable,
+            note,
         };
         serde_json::to_writer_pretty(&mut out, &doc).context("writing JSON to stdout")?;
         writeln!(out)?;
         return finish(out);
     }
 
+    if let Some(note) = &note {
+        writeln!(out, "note: {note}")?;
+    }
     let head_a = format!("PID {} ({})", process.pid, process.comm);
     let head_b = format!("PID {} ({})", other.pid, other.comm);
     let wa = head_a.len().max(12);

@@ -391,6 +391,10 @@ fn classify(e: Errno) -> Read {
 
 fn reason(e: Errno) -> String {
     match e {
+        Errno::EACCES | Errno::EPERM if nix::unistd::geteuid().is_root() => {
+            "permission denied even to root (the process holds capabilities this one lacks)"
+                .to_string()
+        }
         Errno::EACCES | Errno::EPERM => "permission denied (run as root to see it)".to_string(),
         other => other.desc().to_string(),
     }
@@ -702,4 +706,22 @@ fn parse_pid_name(name: &[u8]) -> Option<Pid> {
         return None;
     }
     std::str::from_utf8(name).ok()?.parse().ok()
+}
+
+/// The process to compare namespaces against when none is named: PID 1, or
+/// — when PID 1's namespace links cannot be read (a PID 1 with capabilities
+/// we lack refuses them even to root) — the reading process itself, which
+/// normally lives in the host's namespaces too. The note says which and why.
+pub fn reference_process(root: &Path) -> Result<(Process, Option<String>), ProcError> {
+    let init = read_process(root, 1)?;
+    let Some(refused) = init.unreadable.iter().find(|u| u.what == "ns") else {
+        return Ok((init, None));
+    };
+    let own_pid = std::process::id() as Pid;
+    let own = read_process(root, own_pid)?;
+    let note = format!(
+        "PID 1's namespaces cannot be read ({}); comparing with isolab's own process (PID {own_pid}) instead",
+        refused.reason
+    );
+    Ok((own, Some(note)))
 }
