@@ -725,3 +725,135 @@ pub fn reference_process(root: &Path) -> Result<(Process, Option<String>), ProcE
     );
     Ok((own, Some(note)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // A real line from this kernel (a `sleep`), fields 1..52.
+    const SLEEP_STAT: &str = "4123 (sleep) S 4100 4100 3568 34816 4100 4194304 99 0 0 0 7 3 0 0 20 0 1 0 123456 2342912 132 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0 0 0 0 0 0 0 0 0\n";
+
+    #[test]
+    fn parses_a_plain_stat_line() {
+        let s = parse_stat(SLEEP_STAT.as_bytes()).unwrap();
+        assert_eq!(s.pid, 4123);
+        assert_eq!(s.comm, "sleep");
+        assert_eq!(s.state, 'S');
+        assert_eq!((s.ppid, s.pgid, s.sid), (4100, 4100, 3568));
+        assert_eq!(s.tty_nr, 34816);
+        assert_eq!(s.tpgid, 4100);
+        assert_eq!((s.utime, s.stime), (7, 3));
+        assert_eq!(s.nice, 0);
+        assert_eq!(s.threads, 1);
+        assert_eq!(s.start_ticks, 123456);
+        assert_eq!(s.rss_pages, 132);
+    }
+
+    #[test]
+    fn parses_a_hostile_comm_from_the_last_paren() {
+        let line = SLEEP_STAT.replace("(sleep)", "(x) R 1 2 (y))");
+        let s = parse_stat(line.as_bytes()).unwrap();
+        assert_eq!(s.comm, "x) R 1 2 (y)");
+        assert_eq!(s.state, 'S');
+        assert_eq!(s.ppid, 4100);
+        assert_eq!(s.start_ticks, 123456);
+        let spaces = SLEEP_STAT.replace("(sleep)", "( a b  c )");
+        assert_eq!(parse_stat(spaces.as_bytes()).unwrap().comm, " a b  c ");
+        let empty = SLEEP_STAT.replace("(sleep)", "()");
+        assert_eq!(parse_stat(empty.as_bytes()).unwrap().comm, "");
+    }
+
+    #[test]
+    fn rejects_what_is_not_a_stat_line() {
+        assert!(parse_stat(b"").is_none());
+        assert!(parse_stat(b"4123 (sleep) S 1 2").is_none());
+        assert!(parse_stat(b"4123 sleep) S (").is_none());
+        assert!(parse_stat(b"abc (sleep) S 1 1 1 0 1 0 0 0 0 0 0 0 0 0 0 0 0 1 0 5 0 0").is_none());
+    }
+
+    #[test]
+    fn names_terminals_like_ps() {
+        let dev = |major: u32, minor: u32| -> i32 {
+            ((minor & 0xff) | (major << 8) | ((minor & !0xff) << 12)) as i32
+        };
+        assert_eq!(tty_name(0), "?");
+        assert_eq!(tty_name(34816), "pts/0");
+        assert_eq!(tty_name(dev(136, 5)), "pts/5");
+        assert_eq!(tty_name(dev(136, 300)), "pts/300");
+        assert_eq!(tty_name(dev(137, 2)), "pts/258");
+        assert_eq!(tty_name(dev(4, 1)), "tty1");
+        assert_eq!(tty_name(dev(4, 63)), "tty63");
+        assert_eq!(tty_name(dev(4, 64)), "ttyS0");
+        assert_eq!(tty_name(dev(4, 67)), "ttyS3");
+        assert_eq!(tty_name(dev(5, 1)), "console");
+        assert_eq!(tty_name(dev(188, 0)), "?");
+    }
+
+    #[test]
+    fn parses_status_cmdline_cgroup_and_ns_links() {
+        let status = "Name:\tsleep\nUid:\t1000\t0\t0\t0\nNSpid:\t4123\t57\t1\nThreads:\t3\n";
+        let st = parse_status(status.as_bytes());
+        assert_eq!(st.uid, Some(1000));
+        assert_eq!(st.nspid, vec![4123, 57, 1]);
+        assert_eq!(st.threads, Some(3));
+
+        assert_eq!(parse_cmdline(b"sleep\x00100\x00"), vec!["sleep", "100"]);
+        assert_eq!(parse_cmdline(b"a b\x00\x00c\x00"), vec!["a b", "", "c"]);
+        assert!(parse_cmdline(b"").is_empty());
+
+        let cg = parse_cgroups(b"4:memory:/isolab/lab-1\n1:name=systemd:/a:b\n0::/\n");
+        assert_eq!(cg.len(), 3);
+        assert_eq!(cg[0].controllers, vec!["memory"]);
+        assert_eq!(cg[1].path, "/a:b");
+        assert!(cg[2].is_v2() && !cg[0].is_v2());
+
+        assert_eq!(parse_ns_link(b"pid:[4026531836]"), Some(4026531836));
+        assert_eq!(parse_ns_link(b"garbage"), None);
+    }
+
+    fn process(pid: Pid) -> Process {
+        Process {
+            pid,
+            ppid: 1,
+            pgid: pid,
+            sid: pid,
+            tty: "?".into(),
+            tpgid: -1,
+            state: 'S',
+            nice: 0,
+            uid: Some(0),
+            comm: "k".into(),
+            cmdline: Some(vec![]),
+            threads: 1,
+            rss_bytes: 0,
+            cpu_ticks: 0,
+            cpu_percent: 0.0,
+            start_ticks: 0,
+            ns: NsSet::default(),
+            nspid: vec![pid],
+            cgroups: vec![],
+            container: None,
+            unreadable: vec![],
+        }
+    }
+
+    #[test]
+    fn stat_letters_and_time_like_ps() {
+        let mut p = process(10);
+        assert_eq!(p.stat_letters(), "Ss");
+        p.nice = -20;
+        p.threads = 4;
+        p.sid = 1;
+        p.tpgid = 10;
+        assert_eq!(p.stat_letters(), "S<l+");
+        p.nice = 5;
+        assert_eq!(p.stat_letters(), "SNl+");
+        p.cpu_ticks = 100 * 3725;
+        assert_eq!(p.cpu_time(100), "1:02:05");
+        p.cpu_ticks = 100 * 65;
+        assert_eq!(p.cpu_time(100), "1:05");
+        assert_eq!(p.command_line(), "[k]");
+        p.cmdline = Some(vec!["sleep".into(), "9".into()]);
+        assert_eq!(p.command_line(), "sleep 9");
+    }
+}

@@ -94,8 +94,22 @@ pub fn build(snapshot: &Snapshot, collapsed: &HashSet<Pid>) -> Vec<TreeRow> {
     }
     // A parent cycle (only possible in a broken fixture) has no root; show
     // its members at the top level rather than dropping them.
+    // Reachability ignores collapsing, so hidden children do not count.
+    let mut reached = vec![false; procs.len()];
+    let mark = |start: usize, reached: &mut Vec<bool>| {
+        let mut todo = vec![start];
+        while let Some(i) = todo.pop() {
+            if !std::mem::replace(&mut reached[i], true) {
+                todo.extend_from_slice(&children[i]);
+            }
+        }
+    };
+    for &root in &roots {
+        mark(root, &mut reached);
+    }
     for i in 0..procs.len() {
-        if !visited[i] {
+        if !reached[i] {
+            mark(i, &mut reached);
             emit_from(i, &mut rows, &mut visited);
         }
     }
@@ -141,4 +155,129 @@ pub fn descendants(snapshot: &Snapshot, pid: Pid) -> Vec<Pid> {
     }
     out.sort_unstable();
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sys::ns::NsSet;
+    use crate::sys::procs::Process;
+
+    fn process(pid: Pid, ppid: Pid) -> Process {
+        Process {
+            pid,
+            ppid,
+            pgid: pid,
+            sid: pid,
+            tty: "?".into(),
+            tpgid: -1,
+            state: 'S',
+            nice: 0,
+            uid: Some(0),
+            comm: format!("p{pid}"),
+            cmdline: Some(vec![format!("p{pid}")]),
+            threads: 1,
+            rss_bytes: 0,
+            cpu_ticks: 0,
+            cpu_percent: 0.0,
+            start_ticks: 0,
+            ns: NsSet::default(),
+            nspid: vec![pid],
+            cgroups: vec![],
+            container: None,
+            unreadable: vec![],
+        }
+    }
+
+    /// 1 -> {10 -> {11 -> 12, 13}, 20}; 2 -> 3 (kernel threads); 500 whose
+    /// parent 499 is not in the snapshot.
+    fn snapshot() -> Snapshot {
+        let mut procs = vec![
+            process(20, 1),
+            process(1, 0),
+            process(2, 0),
+            process(3, 2),
+            process(10, 1),
+            process(11, 10),
+            process(12, 11),
+            process(13, 10),
+            process(500, 499),
+        ];
+        procs.sort_by_key(|p| p.pid);
+        Snapshot {
+            procs,
+            ticks_per_sec: 100,
+            boot_time: 0,
+        }
+    }
+
+    fn lines(snap: &Snapshot, rows: &[TreeRow]) -> Vec<String> {
+        rows.iter()
+            .map(|r| format!("{}{}", r.art, snap.procs[r.index].comm))
+            .collect()
+    }
+
+    #[test]
+    fn builds_ps_axjf_order_and_art() {
+        let snap = snapshot();
+        let rows = build(&snap, &HashSet::new());
+        assert_eq!(
+            lines(&snap, &rows),
+            vec![
+                "p1",
+                " \\_ p10",
+                " |   \\_ p11",
+                " |   |   \\_ p12",
+                " |   \\_ p13",
+                " \\_ p20",
+                "p2",
+                " \\_ p3",
+                "p500",
+            ]
+        );
+        let depths: Vec<usize> = rows.iter().map(|r| r.depth).collect();
+        assert_eq!(depths, vec![0, 1, 2, 3, 2, 1, 0, 1, 0]);
+        assert!(rows[0].has_children && !rows[2].collapsed);
+        assert!(!rows[3].has_children);
+        for r in &rows {
+            assert_eq!(snap.procs[r.index].pid, r.pid);
+        }
+    }
+
+    #[test]
+    fn collapsing_hides_the_subtree_only() {
+        let snap = snapshot();
+        let rows = build(&snap, &HashSet::from([10, 12]));
+        assert_eq!(
+            lines(&snap, &rows),
+            vec!["p1", " \\_ p10", " \\_ p20", "p2", " \\_ p3", "p500"]
+        );
+        assert!(rows[1].collapsed);
+        // Collapsing a leaf changes nothing and is not marked collapsed.
+        let rows = build(&snap, &HashSet::from([12]));
+        assert_eq!(rows.len(), 9);
+        assert!(rows.iter().all(|r| !r.collapsed));
+    }
+
+    #[test]
+    fn ancestors_and_descendants() {
+        let snap = snapshot();
+        assert_eq!(ancestors(&snap, 12), vec![12, 11, 10, 1]);
+        assert_eq!(ancestors(&snap, 1), vec![1]);
+        assert_eq!(ancestors(&snap, 500), vec![500]);
+        assert!(ancestors(&snap, 999).is_empty());
+        assert_eq!(descendants(&snap, 10), vec![11, 12, 13]);
+        assert_eq!(descendants(&snap, 1), vec![10, 11, 12, 13, 20]);
+        assert!(descendants(&snap, 12).is_empty());
+    }
+
+    #[test]
+    fn a_parent_cycle_still_shows_every_process() {
+        let mut snap = snapshot();
+        snap.procs.retain(|p| p.pid == 11 || p.pid == 12);
+        snap.procs[0].ppid = 12; // 11 <-> 12
+        let rows = build(&snap, &HashSet::new());
+        assert_eq!(rows.len(), 2);
+        assert_eq!(ancestors(&snap, 12), vec![12, 11]);
+    }
 }
