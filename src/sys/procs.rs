@@ -727,6 +727,7 @@ pub fn reference_process(root: &Path) -> Result<(Process, Option<String>), ProcE
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -158,6 +158,7 @@ pub fn descendants(snapshot: &Snapshot, pid: Pid) -> Vec<Pid> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::sys::ns::NsSet;

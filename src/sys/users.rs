@@ -75,6 +75,7 @@ pub fn parse_passwd(text: &str) -> HashMap<u32, String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -88,7 +88,11 @@ pub fn wait_for<T>(
 
 /// The children of `pid` in a snapshot, by PID.
 pub fn children(snap: &Snapshot, pid: Pid) -> Vec<Pid> {
-    snap.procs.iter().filter(|p| p.ppid == pid).map(|p| p.pid).collect()
+    snap.procs
+        .iter()
+        .filter(|p| p.ppid == pid)
+        .map(|p| p.pid)
+        .collect()
 }
 
 /// A PID that cannot exist: one above the kernel's pid_max.
