@@ -58,8 +58,7 @@ pub fn container_label(container: &Option<Container>) -> String {
 }
 
 pub fn tree(cli: &Cli, args: &TreeArgs) -> anyhow::Result<i32> {
-    let mut reader = ProcReader::new(&cli.proc_root)?;
-    let snapshot = reader.snapshot()?;
+    let snapshot = ProcReader::new(&cli.proc_root)?.into_snapshot()?;
     let stdout = std::io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     if args.json {

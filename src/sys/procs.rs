@@ -8,15 +8,15 @@ use crate::sys::ns::{NsKind, NsSet};
 use anyhow::Context;
 use nix::dir::Dir;
 use nix::errno::Errno;
-use nix::fcntl::{OFlag, openat, readlinkat};
+use nix::fcntl::{OFlag, openat};
 use nix::sys::stat::Mode;
 use nix::unistd::{SysconfVar, sysconf};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::ffi::CStr;
 use std::os::fd::{AsFd, BorrowedFd};
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 pub type Pid = i32;
@@ -76,9 +76,19 @@ pub struct Process {
     /// The PID as seen in each nested PID namespace, outermost first
     /// (`NSpid:` in status). `[4123, 1]`: host PID 4123 is PID 1 inside.
     pub nspid: Vec<Pid>,
-    pub cgroups: Vec<CgroupLine>,
+    /// The lines of /proc/PID/cgroup. Shared: processes with identical
+    /// cgroup files hold one list (10,000 processes, a handful of lists).
+    #[serde(serialize_with = "serialize_lines")]
+    pub cgroups: Arc<[CgroupLine]>,
     pub container: Option<Container>,
     pub unreadable: Vec<Unreadable>,
+}
+
+fn serialize_lines<S: serde::Serializer>(
+    lines: &Arc<[CgroupLine]>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    lines.as_ref().serialize(s)
 }
 
 /// Every process at one moment, sorted by PID.
@@ -113,20 +123,28 @@ pub enum ProcError {
     },
 }
 
-/// Reads snapshots of a procfs mounted at `root`, caching what does not change.
+/// Reads snapshots of a procfs mounted at `root`. Static facts (cmdline,
+/// status, ns links, cgroup) are read once per process, keyed by PID and
+/// start time; later snapshots re-read only stat.
 pub struct ProcReader {
     pub root: PathBuf,
     /// The open root directory: every read is relative to it.
     dir: Dir,
-    cache: HashMap<Pid, Cached>,
+    /// (start time, cpu ticks, generation) per PID at the last refresh, for cpu%.
+    cpu: HashMap<Pid, (u64, u64, u64)>,
     generation: u64,
-    last_snapshot: Option<Instant>,
+    last_refresh: Option<Instant>,
     ticks_per_sec: u64,
     boot_time: u64,
     page_size: u64,
     /// Reused for every file read, so a snapshot allocates little.
     buf: Vec<u8>,
     pids: Vec<Pid>,
+    /// Identical /proc/PID/cgroup texts share one parsed list and one
+    /// container recognition.
+    cgroup_sets: HashMap<Vec<u8>, (Arc<[CgroupLine]>, Option<Container>)>,
+    /// What `snapshot()` refreshes in place and hands out copies of.
+    current: Snapshot,
 }
 
 impl Process {
@@ -194,10 +212,55 @@ pub struct Stat {
     pub rss_pages: u64,
 }
 
+/// The numeric fields of a stat line (everything but the comm).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct StatNumbers {
+    pid: Pid,
+    state: char,
+    ppid: Pid,
+    pgid: Pid,
+    sid: Pid,
+    tty_nr: i32,
+    tpgid: Pid,
+    utime: u64,
+    stime: u64,
+    nice: i32,
+    threads: u32,
+    start_ticks: u64,
+    rss_pages: u64,
+}
+
+impl StatNumbers {
+    fn into_stat(self, comm: &[u8]) -> Stat {
+        Stat {
+            pid: self.pid,
+            comm: String::from_utf8_lossy(comm).into_owned(),
+            state: self.state,
+            ppid: self.ppid,
+            pgid: self.pgid,
+            sid: self.sid,
+            tty_nr: self.tty_nr,
+            tpgid: self.tpgid,
+            utime: self.utime,
+            stime: self.stime,
+            nice: self.nice,
+            threads: self.threads,
+            start_ticks: self.start_ticks,
+            rss_pages: self.rss_pages,
+        }
+    }
+}
+
 /// Parses the text of /proc/PID/stat. The comm sits between the first '('
 /// and the LAST ')', because a comm may itself contain `) R 1 2`.
 /// Returns `None` for text that is not a stat line.
 pub fn parse_stat(text: &[u8]) -> Option<Stat> {
+    let (comm, numbers) = parse_stat_parts(text)?;
+    Some(numbers.into_stat(comm))
+}
+
+/// The comm (as bytes, not allocated) and the numbers of a stat line.
+fn parse_stat_parts(text: &[u8]) -> Option<(&[u8], StatNumbers)> {
     let open = text.iter().position(|&b| b == b'(')?;
     let close = text.iter().rposition(|&b| b == b')')?;
     if close < open {
@@ -208,9 +271,9 @@ pub fn parse_stat(text: &[u8]) -> Option<Stat> {
         .trim()
         .parse()
         .ok()?;
-    let comm = String::from_utf8_lossy(&text[open + 1..close]).into_owned();
+    let comm = &text[open + 1..close];
     let rest = std::str::from_utf8(text.get(close + 1..)?).ok()?;
-    // fields[0] is field 3 of proc(5) (state); field N is fields[N - 3].
+    // The first field after the comm is field 3 of proc(5) (state).
     let mut fields = rest.split_ascii_whitespace();
     let mut next = || fields.next();
     let state = next()?.chars().next()?;
@@ -233,22 +296,24 @@ pub fn parse_stat(text: &[u8]) -> Option<Stat> {
     let start_ticks = next()?.parse().ok()?;
     next()?; // vsize
     let rss_pages: i64 = next()?.parse().ok()?;
-    Some(Stat {
-        pid,
+    Some((
         comm,
-        state,
-        ppid,
-        pgid,
-        sid,
-        tty_nr,
-        tpgid,
-        utime,
-        stime,
-        nice,
-        threads,
-        start_ticks,
-        rss_pages: rss_pages.max(0) as u64,
-    })
+        StatNumbers {
+            pid,
+            state,
+            ppid,
+            pgid,
+            sid,
+            tty_nr,
+            tpgid,
+            utime,
+            stime,
+            nice,
+            threads,
+            start_ticks,
+            rss_pages: rss_pages.max(0) as u64,
+        },
+    ))
 }
 
 /// The name of a controlling terminal from stat's tty_nr, as `ps` prints it:
@@ -353,7 +418,10 @@ enum Read {
     Failed(Errno),
 }
 
-/// Reads the whole file `path` (relative to `dir`) into `buf`.
+/// Reads the whole file `path` (relative to `dir`) into `buf`. A read that
+/// returns less than asked for is the end: procfs files are generated whole
+/// (and regular files only come up short at their end), which saves the
+/// extra read(2) that would return 0.
 fn read_at(dir: BorrowedFd<'_>, path: &CStr, buf: &mut Vec<u8>) -> Read {
     buf.clear();
     let fd = match openat(dir, path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty()) {
@@ -361,15 +429,15 @@ fn read_at(dir: BorrowedFd<'_>, path: &CStr, buf: &mut Vec<u8>) -> Read {
         Err(e) => return classify(e),
     };
     loop {
-        if buf.capacity() - buf.len() < 4096 {
-            buf.reserve(4096);
+        if buf.capacity() - buf.len() < 1024 {
+            buf.reserve(buf.capacity().max(4096));
         }
         let len = buf.len();
         let spare = buf.capacity() - len;
         buf.resize(len + spare, 0);
         match nix::unistd::read(&fd, &mut buf[len..]) {
-            Ok(0) => {
-                buf.truncate(len);
+            Ok(n) if n < spare => {
+                buf.truncate(len + n);
                 return Read::Ok;
             }
             Ok(n) => buf.truncate(len + n),
@@ -400,23 +468,53 @@ fn reason(e: Errno) -> String {
     }
 }
 
+/// Reads the target of the symlink `name` under `dir` into `out` (no
+/// allocation: namespace links are short, like `pid:[4026531836]`).
+fn readlink_at(dir: BorrowedFd<'_>, name: &CStr, out: &mut [u8; 64]) -> Result<usize, Errno> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: `name` is NUL-terminated and `out` is a writable buffer of the
+    // length passed; readlinkat writes at most that many bytes.
+    let n = unsafe {
+        libc::readlinkat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            out.as_mut_ptr().cast(),
+            out.len(),
+        )
+    };
+    if n < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(n as usize)
+    }
+}
+
 /// The facts read once per process (per pid and start time): they change
 /// only on exec (which also changes comm, so a comm change re-reads them).
-#[derive(Clone, Debug, Default)]
-struct StaticFacts {
+#[derive(Debug, Default)]
+struct RawFacts {
     uid: Option<u32>,
     cmdline: Option<Vec<String>>,
     ns: NsSet,
     nspid: Vec<Pid>,
-    cgroups: Vec<CgroupLine>,
-    container: Option<Container>,
+    /// The text of /proc/PID/cgroup, parsed and shared later.
+    cgroup: Option<Vec<u8>>,
     unreadable: Vec<Unreadable>,
 }
 
-/// Reads cmdline, status, ns links and cgroup of the process directory `dir`.
-/// `None` when the process vanished while being read.
-fn read_static(dir: BorrowedFd<'_>, buf: &mut Vec<u8>) -> Option<StaticFacts> {
-    let mut facts = StaticFacts::default();
+/// Reads cmdline, status, ns links and cgroup of the process `pid` under
+/// the proc root `root`. `None` when the process vanished while being read.
+fn read_facts(root: BorrowedFd<'_>, pid: Pid, buf: &mut Vec<u8>) -> Option<RawFacts> {
+    let mut name = [0u8; 16];
+    let dir = openat(
+        root,
+        pid_name(pid, &mut name),
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()?;
+    let dir = dir.as_fd();
+    let mut facts = RawFacts::default();
     match read_at(dir, c"cmdline", buf) {
         Read::Ok => facts.cmdline = Some(parse_cmdline(buf)),
         Read::Gone => return None,
@@ -437,15 +535,30 @@ fn read_static(dir: BorrowedFd<'_>, buf: &mut Vec<u8>) -> Option<StaticFacts> {
             reason: reason(e),
         }),
     }
+    // One lookup of ns/, then one short lookup per link.
+    let ns_dir = openat(
+        dir,
+        c"ns",
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    );
     let mut ns_error = None;
-    for kind in NsKind::ALL {
-        match readlinkat(dir, ns_link_path(kind)) {
-            Ok(target) => facts.ns.set(kind, parse_ns_link(target.as_bytes())),
-            // A kernel without this kind has no link; a zombie has none at all.
-            Err(Errno::ENOENT) => {}
-            Err(Errno::ESRCH) => return None,
-            Err(e) => ns_error = Some(e),
+    match ns_dir {
+        Ok(ns_dir) => {
+            let mut target = [0u8; 64];
+            for kind in NsKind::ALL {
+                match readlink_at(ns_dir.as_fd(), ns_link_name(kind), &mut target) {
+                    Ok(n) => facts.ns.set(kind, parse_ns_link(&target[..n])),
+                    // A kernel without this kind has no link.
+                    Err(Errno::ENOENT) => {}
+                    Err(Errno::ESRCH) => return None,
+                    Err(e) => ns_error = Some(e),
+                }
+            }
         }
+        // A zombie has no ns links at all; a vanished process neither.
+        Err(Errno::ENOENT | Errno::ESRCH) => {}
+        Err(e) => ns_error = Some(e),
     }
     if let Some(e) = ns_error {
         facts.unreadable.push(Unreadable {
@@ -454,10 +567,7 @@ fn read_static(dir: BorrowedFd<'_>, buf: &mut Vec<u8>) -> Option<StaticFacts> {
         });
     }
     match read_at(dir, c"cgroup", buf) {
-        Read::Ok => {
-            facts.cgroups = parse_cgroups(buf);
-            facts.container = crate::sys::container::recognise(&facts.cgroups);
-        }
+        Read::Ok => facts.cgroup = Some(buf.clone()),
         Read::Gone => return None,
         Read::Failed(e) => facts.unreadable.push(Unreadable {
             what: "cgroup",
@@ -467,22 +577,51 @@ fn read_static(dir: BorrowedFd<'_>, buf: &mut Vec<u8>) -> Option<StaticFacts> {
     Some(facts)
 }
 
-fn ns_link_path(kind: NsKind) -> &'static CStr {
+fn ns_link_name(kind: NsKind) -> &'static CStr {
     match kind {
-        NsKind::Pid => c"ns/pid",
-        NsKind::Mnt => c"ns/mnt",
-        NsKind::Net => c"ns/net",
-        NsKind::Ipc => c"ns/ipc",
-        NsKind::Uts => c"ns/uts",
-        NsKind::User => c"ns/user",
-        NsKind::Cgroup => c"ns/cgroup",
-        NsKind::Time => c"ns/time",
-        NsKind::PidForChildren => c"ns/pid_for_children",
-        NsKind::TimeForChildren => c"ns/time_for_children",
+        NsKind::Pid => c"pid",
+        NsKind::Mnt => c"mnt",
+        NsKind::Net => c"net",
+        NsKind::Ipc => c"ipc",
+        NsKind::Uts => c"uts",
+        NsKind::User => c"user",
+        NsKind::Cgroup => c"cgroup",
+        NsKind::Time => c"time",
+        NsKind::PidForChildren => c"pid_for_children",
+        NsKind::TimeForChildren => c"time_for_children",
     }
 }
 
-fn assemble(stat: Stat, facts: StaticFacts, page_size: u64) -> Process {
+/// `"<pid>"` or `"<pid>/<file>"` as a C string in `out`, without allocating.
+fn pid_path<'a>(pid: Pid, file: &[u8], out: &'a mut [u8; 32]) -> &'a CStr {
+    use std::io::Write;
+    let mut cursor = std::io::Cursor::new(&mut out[..]);
+    // A PID has at most 10 digits; file names here are short: this fits.
+    let _ = write!(cursor, "{pid}");
+    if !file.is_empty() {
+        let _ = cursor.write_all(b"/");
+        let _ = cursor.write_all(file);
+    }
+    let _ = cursor.write_all(b"\0");
+    let end = cursor.position() as usize;
+    CStr::from_bytes_with_nul(&out[..end]).unwrap_or(c"")
+}
+
+fn pid_name(pid: Pid, out: &mut [u8; 16]) -> &CStr {
+    let mut wide = [0u8; 32];
+    let len = pid_path(pid, b"", &mut wide).to_bytes_with_nul().len();
+    out[..len].copy_from_slice(&wide[..len]);
+    CStr::from_bytes_with_nul(&out[..len]).unwrap_or(c"")
+}
+
+/// A process from its stat line and freshly read facts.
+fn assemble(
+    stat: Stat,
+    facts: RawFacts,
+    cgroups: Arc<[CgroupLine]>,
+    container: Option<Container>,
+    page_size: u64,
+) -> Process {
     Process {
         pid: stat.pid,
         ppid: stat.ppid,
@@ -502,9 +641,33 @@ fn assemble(stat: Stat, facts: StaticFacts, page_size: u64) -> Process {
         start_ticks: stat.start_ticks,
         ns: facts.ns,
         nspid: facts.nspid,
-        cgroups: facts.cgroups,
-        container: facts.container,
+        cgroups,
+        container,
         unreadable: facts.unreadable,
+    }
+}
+
+/// Updates the stat-derived fields of a process already known, without
+/// allocating unless its terminal changed.
+fn update_from_stat(p: &mut Process, n: &StatNumbers, page_size: u64) {
+    p.state = n.state;
+    p.ppid = n.ppid;
+    p.pgid = n.pgid;
+    p.sid = n.sid;
+    p.tpgid = n.tpgid;
+    p.nice = n.nice;
+    p.threads = n.threads;
+    p.rss_bytes = n.rss_pages * page_size;
+    p.cpu_ticks = n.utime + n.stime;
+    if n.tty_nr == 0 {
+        if p.tty != "?" {
+            p.tty = "?".to_string();
+        }
+    } else {
+        let name = tty_name(n.tty_nr);
+        if p.tty != name {
+            p.tty = name;
+        }
     }
 }
 
@@ -539,42 +702,41 @@ pub fn read_process(root: &Path, pid: Pid) -> Result<Process, ProcError> {
     if pid <= 0 {
         return Err(ProcError::Gone(pid));
     }
-    let dir_path = root.join(pid.to_string());
-    let io_err = |e: Errno| ProcError::Io {
-        path: dir_path.clone(),
+    let io_err = |e: Errno, path: PathBuf| ProcError::Io {
+        path,
         source: std::io::Error::from(e),
     };
-    let dir = match nix::fcntl::open(
-        &dir_path,
+    let root_fd = match nix::fcntl::open(
+        root,
         OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
         Mode::empty(),
     ) {
         Ok(fd) => fd,
-        Err(Errno::ENOENT | Errno::ESRCH) => return Err(ProcError::Gone(pid)),
-        Err(e) => return Err(io_err(e)),
+        Err(e) => return Err(io_err(e, root.to_path_buf())),
     };
     let mut buf = Vec::with_capacity(4096);
-    let stat = match read_at(dir.as_fd(), c"stat", &mut buf) {
+    let mut path = [0u8; 32];
+    let stat = match read_at(root_fd.as_fd(), pid_path(pid, b"stat", &mut path), &mut buf) {
         Read::Ok => parse_stat(&buf).ok_or_else(|| ProcError::Io {
-            path: dir_path.join("stat"),
+            path: root.join(pid.to_string()).join("stat"),
             source: std::io::Error::new(std::io::ErrorKind::InvalidData, "not a stat line"),
         })?,
         Read::Gone => return Err(ProcError::Gone(pid)),
-        Read::Failed(e) => return Err(io_err(e)),
+        Read::Failed(e) => return Err(io_err(e, root.join(pid.to_string()).join("stat"))),
     };
-    let facts = read_static(dir.as_fd(), &mut buf).ok_or(ProcError::Gone(pid))?;
-    Ok(assemble(stat, facts, page_size()))
+    let mut facts = read_facts(root_fd.as_fd(), pid, &mut buf).ok_or(ProcError::Gone(pid))?;
+    let lines = facts
+        .cgroup
+        .take()
+        .map(|t| parse_cgroups(&t))
+        .unwrap_or_default();
+    let container = crate::sys::container::recognise(&lines);
+    Ok(assemble(stat, facts, lines.into(), container, page_size()))
 }
 
-/// What the reader remembers about one process between snapshots.
-struct Cached {
-    start_ticks: u64,
-    comm: String,
-    cpu_ticks: u64,
-    facts: StaticFacts,
-    /// The snapshot generation that last saw this process (to drop the dead).
-    seen: u64,
-}
+/// Below this many new processes, reading them on one thread is cheaper
+/// than starting helpers.
+const PARALLEL_MIN: usize = 512;
 
 impl ProcReader {
     /// Opens the procfs mounted at `root` (normally `/proc`).
@@ -587,30 +749,61 @@ impl ProcReader {
         )
         .with_context(|| format!("opening {} (is procfs mounted there?)", root.display()))?;
         let boot_time = boot_time(&root)?;
+        let ticks_per_sec = ticks_per_sec();
         Ok(ProcReader {
             root,
             dir,
-            cache: HashMap::new(),
+            cpu: HashMap::new(),
             generation: 0,
-            last_snapshot: None,
-            ticks_per_sec: ticks_per_sec(),
+            last_refresh: None,
+            ticks_per_sec,
             boot_time,
             page_size: page_size(),
             buf: Vec::with_capacity(4096),
             pids: Vec::new(),
+            cgroup_sets: HashMap::new(),
+            current: Snapshot {
+                procs: Vec::new(),
+                ticks_per_sec,
+                boot_time,
+            },
         })
     }
 
-    /// Reads every process once. Static facts come from the cache when the
-    /// (pid, start time) pair was seen before; stat is read every time.
+    /// Reads every process once and returns a copy of the result. The
+    /// reader keeps its own copy to refresh next time; for the lowest cost
+    /// per refresh, own the snapshot and use [`ProcReader::refresh`].
     pub fn snapshot(&mut self) -> anyhow::Result<Snapshot> {
+        let mut current = std::mem::take(&mut self.current);
+        let result = self.refresh(&mut current);
+        self.current = current;
+        result.map(|()| self.current.clone())
+    }
+
+    /// Like [`ProcReader::snapshot`], but gives the reader's copy away: for a
+    /// one-shot reader (`isolab tree`) that will not refresh again.
+    pub fn into_snapshot(mut self) -> anyhow::Result<Snapshot> {
+        let mut current = std::mem::take(&mut self.current);
+        self.refresh(&mut current)?;
+        Ok(current)
+    }
+
+    /// Brings `snap` up to date in place: processes still alive (same PID,
+    /// start time and comm) keep their static facts and only their stat
+    /// fields change — no allocation; exited processes are dropped; new
+    /// ones are read in full (on two threads when there are many). `snap`
+    /// may be any snapshot, even an empty one or one refreshed by another reader.
+    pub fn refresh(&mut self, snap: &mut Snapshot) -> anyhow::Result<()> {
         self.generation += 1;
+        let generation = self.generation;
         let now = Instant::now();
         let elapsed = self
-            .last_snapshot
-            .map(|t: Instant| now.duration_since(t).as_secs_f64())
+            .last_refresh
+            .map(|t| now.duration_since(t).as_secs_f64())
             .unwrap_or(0.0);
-        self.last_snapshot = Some(now);
+        self.last_refresh = Some(now);
+        snap.ticks_per_sec = self.ticks_per_sec;
+        snap.boot_time = self.boot_time;
 
         self.pids.clear();
         for entry in self.dir.iter() {
@@ -621,84 +814,147 @@ impl ProcReader {
         }
         self.pids.sort_unstable();
 
-        let mut procs = Vec::with_capacity(self.pids.len());
-        let mut path = Vec::with_capacity(32);
-        for i in 0..self.pids.len() {
-            let pid = self.pids[i];
-            if let Some(p) = self.read_one(pid, elapsed, &mut path) {
-                procs.push(p);
+        let old = std::mem::take(&mut snap.procs);
+        let mut old = old.into_iter().peekable();
+        let mut kept: Vec<Process> = Vec::with_capacity(self.pids.len());
+        let mut fresh: Vec<Stat> = Vec::new();
+        let mut path = [0u8; 32];
+        for &pid in &self.pids {
+            while old.next_if(|p| p.pid < pid).is_some() {}
+            let previous = old.next_if(|p| p.pid == pid);
+            let stat_path = pid_path(pid, b"stat", &mut path);
+            if !matches!(
+                read_at(self.dir.as_fd(), stat_path, &mut self.buf),
+                Read::Ok
+            ) {
+                continue; // gone mid-scan
+            }
+            let Some((comm, numbers)) = parse_stat_parts(&self.buf) else {
+                continue;
+            };
+            let cpu_ticks = numbers.utime + numbers.stime;
+            let cpu_percent = match self.cpu.get(&pid) {
+                Some(&(start, ticks, _)) if start == numbers.start_ticks && elapsed > 0.0 => {
+                    let used = cpu_ticks.saturating_sub(ticks) as f64 / self.ticks_per_sec as f64;
+                    (used / elapsed * 100.0) as f32
+                }
+                _ => 0.0,
+            };
+            self.cpu
+                .insert(pid, (numbers.start_ticks, cpu_ticks, generation));
+            match previous {
+                Some(mut p)
+                    if p.start_ticks == numbers.start_ticks && p.comm.as_bytes() == comm =>
+                {
+                    update_from_stat(&mut p, &numbers, self.page_size);
+                    p.cpu_percent = cpu_percent;
+                    kept.push(p);
+                }
+                _ => {
+                    let mut stat = numbers.into_stat(comm);
+                    stat.pid = pid;
+                    fresh.push(stat);
+                }
             }
         }
-        let generation = self.generation;
-        self.cache.retain(|_, c| c.seen == generation);
-        Ok(Snapshot {
-            procs,
-            ticks_per_sec: self.ticks_per_sec,
-            boot_time: self.boot_time,
-        })
+        drop(old);
+        self.cpu.retain(|_, v| v.2 == generation);
+
+        let facts = self.read_fresh(&fresh);
+        let mut added = Vec::with_capacity(fresh.len());
+        for (stat, facts) in fresh.into_iter().zip(facts) {
+            let Some(mut facts) = facts else { continue };
+            let (lines, container) = match facts.cgroup.take() {
+                Some(text) => self.cgroup_set(text),
+                None => (Arc::from(Vec::new()), None),
+            };
+            let pid = stat.pid;
+            let mut p = assemble(stat, facts, lines, container, self.page_size);
+            if let Some(&(_, ticks, _)) = self.cpu.get(&pid) {
+                p.cpu_ticks = ticks;
+            }
+            added.push(p);
+        }
+        // Both lists are sorted by PID: merge them.
+        snap.procs = merge_by_pid(kept, added);
+        self.cgroup_sets
+            .retain(|_, (lines, _)| Arc::strong_count(lines) > 1);
+        Ok(())
     }
 
-    fn read_one(&mut self, pid: Pid, elapsed: f64, path: &mut Vec<u8>) -> Option<Process> {
-        use std::io::Write;
-        path.clear();
-        // Writing into a Vec cannot fail.
-        let _ = write!(path, "{pid}/stat\0");
-        let stat_path = CStr::from_bytes_with_nul(path).ok()?;
-        let stat = match read_at(self.dir.as_fd(), stat_path, &mut self.buf) {
-            Read::Ok => parse_stat(&self.buf)?,
-            // Gone, or stat refused (never happens on procfs): skip it.
-            _ => return None,
-        };
-        let cpu_ticks = stat.utime + stat.stime;
-        let cached = self
-            .cache
-            .get_mut(&pid)
-            .filter(|c| c.start_ticks == stat.start_ticks && c.comm == stat.comm);
-        let (facts, previous_ticks) = match cached {
-            Some(c) => {
-                let previous = c.cpu_ticks;
-                c.cpu_ticks = cpu_ticks;
-                c.seen = self.generation;
-                (c.facts.clone(), Some(previous))
-            }
-            None => {
-                // Same pid and start time but a new comm means an exec: keep
-                // the CPU baseline, re-read the static facts.
-                let previous = self
-                    .cache
-                    .get(&pid)
-                    .filter(|c| c.start_ticks == stat.start_ticks)
-                    .map(|c| c.cpu_ticks);
-                let dir = openat(
-                    self.dir.as_fd(),
-                    &path[..path.len() - "/stat\0".len()],
-                    OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-                    Mode::empty(),
-                )
-                .ok()?;
-                let facts = read_static(dir.as_fd(), &mut self.buf)?;
-                self.cache.insert(
-                    pid,
-                    Cached {
-                        start_ticks: stat.start_ticks,
-                        comm: stat.comm.clone(),
-                        cpu_ticks,
-                        facts: facts.clone(),
-                        seen: self.generation,
-                    },
-                );
-                (facts, previous)
-            }
-        };
-        let mut p = assemble(stat, facts, self.page_size);
-        if let Some(prev) = previous_ticks
-            && elapsed > 0.0
-        {
-            let used = cpu_ticks.saturating_sub(prev) as f64 / self.ticks_per_sec as f64;
-            p.cpu_percent = (used / elapsed * 100.0) as f32;
+    /// The parsed, shared cgroup list (and container) for a cgroup file text.
+    fn cgroup_set(&mut self, text: Vec<u8>) -> (Arc<[CgroupLine]>, Option<Container>) {
+        if let Some((lines, container)) = self.cgroup_sets.get(&text) {
+            return (lines.clone(), container.clone());
         }
-        Some(p)
+        let lines: Arc<[CgroupLine]> = parse_cgroups(&text).into();
+        let container = crate::sys::container::recognise(&lines);
+        self.cgroup_sets
+            .insert(text, (lines.clone(), container.clone()));
+        (lines, container)
     }
+
+    /// Reads the static facts of new processes; on two threads when there
+    /// are many (the first snapshot of a busy host).
+    fn read_fresh(&mut self, fresh: &[Stat]) -> Vec<Option<RawFacts>> {
+        let root = self.dir.as_fd();
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(4);
+        if fresh.len() < PARALLEL_MIN || threads < 2 {
+            let buf = &mut self.buf;
+            return fresh.iter().map(|s| read_facts(root, s.pid, buf)).collect();
+        }
+        let chunk = fresh.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = fresh
+                .chunks(chunk)
+                .map(|part| {
+                    let worker = scope.spawn(move || {
+                        let mut buf = Vec::with_capacity(4096);
+                        part.iter()
+                            .map(|s| read_facts(root, s.pid, &mut buf))
+                            .collect::<Vec<_>>()
+                    });
+                    (worker, part.len())
+                })
+                .collect();
+            let mut all = Vec::with_capacity(fresh.len());
+            for (worker, len) in workers {
+                // A worker only reads files; should it panic anyway, its
+                // processes count as vanished for this snapshot.
+                match worker.join() {
+                    Ok(part) => all.extend(part),
+                    Err(_) => all.extend((0..len).map(|_| None)),
+                }
+            }
+            all
+        })
+    }
+}
+
+fn merge_by_pid(a: Vec<Process>, b: Vec<Process>) -> Vec<Process> {
+    if b.is_empty() {
+        return a;
+    }
+    if a.is_empty() {
+        return b;
+    }
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let mut a = a.into_iter().peekable();
+    let mut b = b.into_iter().peekable();
+    loop {
+        let take_a = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => x.pid < y.pid,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        let next = if take_a { a.next() } else { b.next() };
+        out.extend(next);
+    }
+    out
 }
 
 fn parse_pid_name(name: &[u8]) -> Option<Pid> {
@@ -832,7 +1088,7 @@ mod tests {
             start_ticks: 0,
             ns: NsSet::default(),
             nspid: vec![pid],
-            cgroups: vec![],
+            cgroups: Vec::new().into(),
             container: None,
             unreadable: vec![],
         }

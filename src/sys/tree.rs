@@ -184,7 +184,7 @@ mod tests {
             start_ticks: 0,
             ns: NsSet::default(),
             nspid: vec![pid],
-            cgroups: vec![],
+            cgroups: Vec::new().into(),
             container: None,
             unreadable: vec![],
         }
