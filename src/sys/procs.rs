@@ -123,6 +123,9 @@ pub enum ProcError {
     },
 }
 
+/// One parsed cgroup file text, shared, with the container it names.
+type CgroupSet = (Arc<[CgroupLine]>, Option<Container>);
+
 /// Reads snapshots of a procfs mounted at `root`. Static facts (cmdline,
 /// status, ns links, cgroup) are read once per process, keyed by PID and
 /// start time; later snapshots re-read only stat.
@@ -142,7 +145,7 @@ pub struct ProcReader {
     pids: Vec<Pid>,
     /// Identical /proc/PID/cgroup texts share one parsed list and one
     /// container recognition.
-    cgroup_sets: HashMap<Vec<u8>, (Arc<[CgroupLine]>, Option<Container>)>,
+    cgroup_sets: HashMap<Vec<u8>, CgroupSet>,
     /// What `snapshot()` refreshes in place and hands out copies of.
     current: Snapshot,
 }
@@ -883,7 +886,7 @@ impl ProcReader {
     }
 
     /// The parsed, shared cgroup list (and container) for a cgroup file text.
-    fn cgroup_set(&mut self, text: Vec<u8>) -> (Arc<[CgroupLine]>, Option<Container>) {
+    fn cgroup_set(&mut self, text: Vec<u8>) -> CgroupSet {
         if let Some((lines, container)) = self.cgroup_sets.get(&text) {
             return (lines.clone(), container.clone());
         }
