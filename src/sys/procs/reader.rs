@@ -207,14 +207,12 @@ impl ProcReader {
                     || generation - c.read_in < 3
             }
         };
-        let (prev_cpu, info) = match cached {
-            Some(c) if c.start_ticks == stat.start_ticks => (Some(c.cpu_ticks), None),
-            _ => (None, None::<StaticInfo>),
-        };
-        let info = match info {
-            Some(i) => i,
-            None if stale => read_static(&dir, &stat.comm, &mut self.buf),
-            None => cached.map(|c| c.info.clone())?,
+        let prev_cpu = cached
+            .filter(|c| c.start_ticks == stat.start_ticks)
+            .map(|c| c.cpu_ticks);
+        let info = match cached {
+            Some(c) if !stale => c.info.clone(),
+            _ => read_static(&dir, &stat.comm, &mut self.buf),
         };
         let cpu_percent = match (prev_cpu, elapsed_ticks) {
             (Some(prev), Some(el)) if el > 0.0 => {
@@ -438,7 +436,10 @@ pub fn parse_status(buf: &[u8]) -> (Option<u32>, Vec<Pid>) {
     let mut nspid = Vec::new();
     for line in text.lines() {
         if let Some(rest) = line.strip_prefix("Uid:") {
-            uid = rest.split_ascii_whitespace().next().and_then(|u| u.parse().ok());
+            uid = rest
+                .split_ascii_whitespace()
+                .next()
+                .and_then(|u| u.parse().ok());
         } else if let Some(rest) = line.strip_prefix("NSpid:") {
             nspid = rest
                 .split_ascii_whitespace()
@@ -533,7 +534,8 @@ mod tests {
 
     #[test]
     fn cgroup_lines_tell_v1_from_v2() {
-        let lines = parse_cgroup("12:memory:/isolab/a\n1:name=systemd:/init.scope\n0::/user.slice\n");
+        let lines =
+            parse_cgroup("12:memory:/isolab/a\n1:name=systemd:/init.scope\n0::/user.slice\n");
         assert_eq!(lines.len(), 3);
         assert_eq!(lines[0].controllers, vec!["memory"]);
         assert!(!lines[0].is_v2());
@@ -544,7 +546,8 @@ mod tests {
 
     #[test]
     fn status_gives_uid_and_nspid() {
-        let (uid, nspid) = parse_status(b"Name:\tsh\nUid:\t1000\t1000\t1000\t1000\nNSpid:\t4123\t1\n");
+        let (uid, nspid) =
+            parse_status(b"Name:\tsh\nUid:\t1000\t1000\t1000\t1000\nNSpid:\t4123\t1\n");
         assert_eq!(uid, Some(1000));
         assert_eq!(nspid, vec![4123, 1]);
     }
