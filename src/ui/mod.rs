@@ -145,3 +145,6 @@ pub fn human_bytes(n: u64) -> String {
         format!("{v:.1} {}", UNITS[u])
     }
 }
+
+#[cfg(test)]
+mod snapshot_tests;

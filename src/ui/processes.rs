@@ -25,8 +25,10 @@ fn split(body: Rect, app: &App) -> (Rect, Option<Rect>) {
         let [l, r] =
             Layout::horizontal([Constraint::Min(80), Constraint::Length(58)]).areas(body);
         (l, Some(r))
-    } else if body.height >= 28 {
-        let [t, b] = Layout::vertical([Constraint::Min(8), Constraint::Length(16)]).areas(body);
+    } else if body.height >= 20 {
+        let detail = (body.height / 2).min(18);
+        let [t, b] =
+            Layout::vertical([Constraint::Min(8), Constraint::Length(detail)]).areas(body);
         (t, Some(b))
     } else {
         (body, None)
