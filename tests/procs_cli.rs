@@ -23,7 +23,9 @@ fn tree_prints_ps_axjf_layout_with_our_process() {
         let (code, out, _) = run(&["tree"]);
         assert_eq!(code, 0);
         assert!(out.starts_with(" PPID     PID    PGID     SID TTY"));
-        out.lines().find(|l| l.ends_with(&format!("sleep {tag}"))).map(String::from)
+        out.lines()
+            .find(|l| l.ends_with(&format!("sleep {tag}")))
+            .map(String::from)
     });
     // The sleep is drawn as a child: tree art before its command.
     assert!(line.contains("\\_ sleep"), "{line}");
@@ -45,7 +47,10 @@ fn tree_ns_adds_a_column_per_namespace() {
         .lines()
         .find(|l| l.split_whitespace().nth(1) == Some(me.as_str()))
         .expect("our row");
-    assert!(row.split_whitespace().any(|f| f.starts_with("40265")), "{row}");
+    assert!(
+        row.split_whitespace().any(|f| f.starts_with("40265")),
+        "{row}"
+    );
 }
 
 #[test]
@@ -60,8 +65,19 @@ fn tree_json_has_the_documented_fields() {
         .find(|p| p["pid"].as_i64() == Some(me))
         .expect("our process");
     for field in [
-        "pid", "ppid", "pgid", "sid", "tty", "state", "uid", "comm", "cmdline", "ns", "nspid",
-        "cgroups", "container",
+        "pid",
+        "ppid",
+        "pgid",
+        "sid",
+        "tty",
+        "state",
+        "uid",
+        "comm",
+        "cmdline",
+        "ns",
+        "nspid",
+        "cgroups",
+        "container",
     ] {
         assert!(p.get(field).is_some(), "missing {field}: {p}");
     }

@@ -31,7 +31,13 @@ fn reads_a_fixture_proc_root() {
     write_proc(root, 1, 0, "init", "0::/init.scope\n");
     write_proc(root, 7, 1, "x) R 1 2", "0::/init.scope\n");
     let hex = "ab".repeat(32);
-    write_proc(root, 9, 7, "nginx", &format!("0::/system.slice/docker-{hex}.scope\n"));
+    write_proc(
+        root,
+        9,
+        7,
+        "nginx",
+        &format!("0::/system.slice/docker-{hex}.scope\n"),
+    );
 
     let mut reader = ProcReader::new(root).expect("reader");
     let snap = reader.snapshot().expect("snapshot");

@@ -54,8 +54,14 @@ fn finds_a_known_tree_with_namespaces_and_nspid() {
     assert!(chain.contains(&root.pid()), "chain {chain:?}");
     assert!(chain.len() >= 4, "sleep <- sh <- unshare <- sh: {chain:?}");
     let rows = tree::build(&snap, &HashSet::new());
-    let root_row = rows.iter().position(|r| r.pid == root.pid()).expect("root row");
-    let inner_row = rows.iter().position(|r| r.pid == inner_pid).expect("inner row");
+    let root_row = rows
+        .iter()
+        .position(|r| r.pid == root.pid())
+        .expect("root row");
+    let inner_row = rows
+        .iter()
+        .position(|r| r.pid == inner_pid)
+        .expect("inner row");
     assert!(inner_row > root_row);
     assert!(rows[inner_row].depth > rows[root_row].depth);
 
@@ -100,7 +106,10 @@ fn a_vanished_pid_is_reported_as_gone() {
     let pid = child.id() as i32;
     child.wait().expect("wait");
     let err = read_process(Path::new("/proc"), pid).expect_err("gone");
-    assert!(err.to_string().contains(&format!("no process with PID {pid}")));
+    assert!(
+        err.to_string()
+            .contains(&format!("no process with PID {pid}"))
+    );
 }
 
 #[test]

@@ -51,21 +51,49 @@ pub const BINDINGS: &[Binding] = &[
     b(Action::PageDown, &[PageDown], "page down"),
     b(Action::Home, &[Home, C('g')], "first process"),
     b(Action::End, &[End, C('G')], "last process"),
-    b(Action::CollapseOrParent, &[Left, C('h')], "collapse subtree, or go to parent"),
+    b(
+        Action::CollapseOrParent,
+        &[Left, C('h')],
+        "collapse subtree, or go to parent",
+    ),
     b(Action::Expand, &[Right, C('l')], "expand subtree"),
-    b(Action::ToggleCollapse, &[Enter, C(' ')], "collapse/expand subtree"),
+    b(
+        Action::ToggleCollapse,
+        &[Enter, C(' ')],
+        "collapse/expand subtree",
+    ),
     b(Action::CollapseAll, &[C('-')], "collapse all"),
     b(Action::ExpandAll, &[C('+'), C('=')], "expand all"),
     b(Action::ToggleView, &[F(5), C('t')], "tree / flat view"),
-    b(Action::SortNext, &[F(6), C('>')], "next sort column (flat view)"),
-    b(Action::SortPrev, &[C('<')], "previous sort column (flat view)"),
-    b(Action::Search, &[C('/'), F(3)], "search name, PID or command line"),
+    b(
+        Action::SortNext,
+        &[F(6), C('>')],
+        "next sort column (flat view)",
+    ),
+    b(
+        Action::SortPrev,
+        &[C('<')],
+        "previous sort column (flat view)",
+    ),
+    b(
+        Action::Search,
+        &[C('/'), F(3)],
+        "search name, PID or command line",
+    ),
     b(Action::SearchNext, &[C('n')], "next match"),
     b(Action::SearchPrev, &[C('N')], "previous match"),
     b(Action::Follow, &[C('F')], "follow the selected process"),
     b(Action::Mark, &[C('m')], "mark for compare (again: unmark)"),
-    b(Action::Compare, &[C('c')], "compare marked and selected namespaces"),
-    b(Action::ToggleDetail, &[C('d')], "show / hide the detail pane"),
+    b(
+        Action::Compare,
+        &[C('c')],
+        "compare marked and selected namespaces",
+    ),
+    b(
+        Action::ToggleDetail,
+        &[C('d')],
+        "show / hide the detail pane",
+    ),
 ];
 
 pub fn action_for(code: KeyCode) -> Option<Action> {

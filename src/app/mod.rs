@@ -178,11 +178,11 @@ impl App {
         match m.kind {
             MouseEventKind::ScrollDown => self.processes.scroll_by(3),
             MouseEventKind::ScrollUp => self.processes.scroll_by(-3),
-            MouseEventKind::Down(MouseButton::Left) => {
-                if list.contains(Position::new(m.column, m.row)) {
-                    let row = self.processes.scroll + (m.row - list.y) as usize;
-                    self.processes.select(row);
-                }
+            MouseEventKind::Down(MouseButton::Left)
+                if list.contains(Position::new(m.column, m.row)) =>
+            {
+                let row = self.processes.scroll + (m.row - list.y) as usize;
+                self.processes.select(row);
             }
             _ => {}
         }
@@ -197,14 +197,14 @@ pub fn run(proc_root: &Path, interval: Duration) -> anyhow::Result<i32> {
         None => HostRef::default(),
     };
     let mut app = App::new(Users::system(), host, interval);
-    let quit_flag = terminal::quit_signals()?;
+    let signal = terminal::quit_signals()?;
     let collector = collector::Collector::start(reader, interval);
     let mut guard = terminal::TerminalGuard::enter()?;
     // Draw only when something changed: idle CPU stays near zero between
     // snapshots.
     let mut dirty = true;
     while !app.quit {
-        if quit_flag.load(Ordering::Relaxed) {
+        if signal.load(Ordering::SeqCst) != 0 {
             break;
         }
         let size = guard.terminal.size()?;
@@ -214,6 +214,11 @@ pub fn run(proc_root: &Path, interval: Duration) -> anyhow::Result<i32> {
                 .set_page(crate::ui::processes::list_rows_area(area, &app).height as usize);
             guard.terminal.draw(|f| crate::ui::render(f, &app))?;
             dirty = false;
+            // Lets the tests drive the panic path for real: the hook must
+            // restore the terminal before the message is printed.
+            if std::env::var_os("ISOLAB_TEST_PANIC").is_some() && app.processes.generation > 0 {
+                panic!("ISOLAB_TEST_PANIC is set: panicking on purpose");
+            }
         }
         // Wait for input, but wake for new snapshots and signals.
         if event::poll(Duration::from_millis(100))? {
@@ -234,5 +239,8 @@ pub fn run(proc_root: &Path, interval: Duration) -> anyhow::Result<i32> {
     }
     drop(guard);
     drop(collector);
-    Ok(0)
+    match signal.load(Ordering::SeqCst) {
+        0 => Ok(0),
+        sig => Ok(128 + sig),
+    }
 }

@@ -140,11 +140,14 @@ impl ProcessesState {
         self.ghosts
             .retain(|pid, (_, since)| !live.contains(pid) && now - *since < HIGHLIGHT_REFRESHES);
         for p in &snap.procs {
-            self.born.entry(p.pid).or_insert(if first { 0 } else { now });
+            self.born
+                .entry(p.pid)
+                .or_insert(if first { 0 } else { now });
         }
         self.born.retain(|pid, _| live.contains(pid));
         self.gone = self.ghosts.keys().copied().collect();
-        snap.procs.extend(self.ghosts.values().map(|(p, _)| p.clone()));
+        snap.procs
+            .extend(self.ghosts.values().map(|(p, _)| p.clone()));
         snap.procs.sort_unstable_by_key(|p| p.pid);
         self.snap = snap;
         self.rebuild_rows();
@@ -346,10 +349,9 @@ impl ProcessesState {
         }
         let q = query.to_lowercase();
         p.comm.to_lowercase().contains(&q)
-            || p
-                .cmdline
+            || p.cmdline
                 .as_ref()
-                .is_some_and(|a| a.iter().any(|s| s.to_lowercase().contains(&q)))
+                .is_some_and(|a| a.join(" ").to_lowercase().contains(&q))
     }
 
     /// Moves to the next (or previous) row matching the last search,
@@ -413,7 +415,12 @@ mod tests {
 
     fn state() -> ProcessesState {
         let mut s = ProcessesState::new(Users::default(), HostRef::default());
-        s.apply_snapshot(snap(&[(1, 0, "init"), (10, 1, "sh"), (11, 10, "sleep"), (20, 1, "cron")]));
+        s.apply_snapshot(snap(&[
+            (1, 0, "init"),
+            (10, 1, "sh"),
+            (11, 10, "sleep"),
+            (20, 1, "cron"),
+        ]));
         s
     }
 

@@ -12,7 +12,7 @@ use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 use std::io::{Stdout, stdout};
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicI32, Ordering};
 
 pub type Term = Terminal<CrosstermBackend<Stdout>>;
 
@@ -30,8 +30,9 @@ pub fn restore() {
 impl TerminalGuard {
     pub fn enter() -> anyhow::Result<TerminalGuard> {
         install_panic_hook();
-        enable_raw_mode()
-            .map_err(|e| anyhow::anyhow!("cannot put the terminal in raw mode ({e}); is stdin a terminal?"))?;
+        enable_raw_mode().map_err(|e| {
+            anyhow::anyhow!("cannot put the terminal in raw mode ({e}); is stdin a terminal?")
+        })?;
         if let Err(e) = execute!(stdout(), EnterAlternateScreen, EnableMouseCapture) {
             restore();
             return Err(e.into());
@@ -67,16 +68,26 @@ fn install_panic_hook() {
     }));
 }
 
-/// A flag set when SIGINT, SIGTERM or SIGHUP arrives; the event loop
-/// checks it and quits cleanly, so the terminal is restored.
-pub fn quit_signals() -> anyhow::Result<Arc<AtomicBool>> {
-    let flag = Arc::new(AtomicBool::new(false));
-    for sig in [
-        signal_hook::consts::SIGINT,
-        signal_hook::consts::SIGTERM,
-        signal_hook::consts::SIGHUP,
-    ] {
-        signal_hook::flag::register(sig, Arc::clone(&flag))?;
-    }
-    Ok(flag)
+/// Watches SIGINT, SIGTERM and SIGHUP. The first one stores its number in
+/// the returned cell; the event loop sees it and quits cleanly, restoring
+/// the terminal. If the loop has not finished within a moment (crossterm
+/// can spin reading EOF from a hung-up terminal, never returning to the
+/// loop), the watcher restores the terminal and exits the process itself
+/// with 128 + the signal number.
+pub fn quit_signals() -> anyhow::Result<Arc<AtomicI32>> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let received = Arc::new(AtomicI32::new(0));
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+    let cell = Arc::clone(&received);
+    std::thread::Builder::new()
+        .name("isolab-signals".into())
+        .spawn(move || {
+            if let Some(sig) = signals.forever().next() {
+                cell.store(sig, Ordering::SeqCst);
+                std::thread::sleep(std::time::Duration::from_millis(1500));
+                restore();
+                std::process::exit(128 + sig);
+            }
+        })?;
+    Ok(received)
 }

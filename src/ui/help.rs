@@ -26,7 +26,9 @@ pub fn render(f: &mut Frame, body: Rect) {
     lines.push(Line::raw(
         " ISOL column    p m n i u U c t = pid mnt net ipc uts user cgroup time",
     ));
-    lines.push(Line::raw("                namespace differs from the host's"));
+    lines.push(Line::raw(
+        "                namespace differs from the host's",
+    ));
     lines.push(Line::styled(
         " any key closes this help",
         Style::new().fg(Color::DarkGray),

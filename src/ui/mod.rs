@@ -60,7 +60,10 @@ fn too_small(f: &mut Frame, area: Rect) {
 fn tabs(f: &mut Frame, area: Rect, app: &App) {
     let mut spans = vec![Span::styled(
         " isolab ",
-        Style::new().fg(Color::Black).bg(Color::Cyan).add_modifier(Modifier::BOLD),
+        Style::new()
+            .fg(Color::Black)
+            .bg(Color::Cyan)
+            .add_modifier(Modifier::BOLD),
     )];
     for (i, s) in Screen::ALL.iter().enumerate() {
         let style = if *s == app.screen {

@@ -22,13 +22,11 @@ fn split(body: Rect, app: &App) -> (Rect, Option<Rect>) {
         return (body, None);
     }
     if body.width >= 140 {
-        let [l, r] =
-            Layout::horizontal([Constraint::Min(80), Constraint::Length(58)]).areas(body);
+        let [l, r] = Layout::horizontal([Constraint::Min(80), Constraint::Length(58)]).areas(body);
         (l, Some(r))
     } else if body.height >= 20 {
         let detail = (body.height / 2).min(18);
-        let [t, b] =
-            Layout::vertical([Constraint::Min(8), Constraint::Length(detail)]).areas(body);
+        let [t, b] = Layout::vertical([Constraint::Min(8), Constraint::Length(detail)]).areas(body);
         (t, Some(b))
     } else {
         (body, None)
@@ -40,7 +38,12 @@ fn split(body: Rect, app: &App) -> (Rect, Option<Rect>) {
 pub fn list_rows_area(area: Rect, app: &App) -> Rect {
     let [_, body, _] = frame_areas(area);
     let (list, _) = split(body, app);
-    Rect::new(list.x, list.y + 1, list.width, list.height.saturating_sub(1))
+    Rect::new(
+        list.x,
+        list.y + 1,
+        list.width,
+        list.height.saturating_sub(1),
+    )
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -64,7 +67,17 @@ fn header(w: Width) -> String {
     match w {
         Width::Wide => format!(
             "{:>6} {:>7} {:>7} {:>7} {:<7} {:<5} {:<8} {:>7} {:>5} {:>9} {:<8} {:<14} COMMAND",
-            "PPID", "PID", "PGID", "SID", "TTY", "STAT", "USER", "TIME", "CPU%", "RSS", "ISOL",
+            "PPID",
+            "PID",
+            "PGID",
+            "SID",
+            "TTY",
+            "STAT",
+            "USER",
+            "TIME",
+            "CPU%",
+            "RSS",
+            "ISOL",
             "CONTAINER"
         ),
         Width::Medium => format!(
@@ -90,10 +103,7 @@ fn isolation_marks(ns: &NsSet, host: &NsSet) -> String {
 
 fn row_text(p: &Process, art: &str, w: Width, app: &App) -> String {
     let s = &app.processes;
-    let user = p
-        .uid
-        .map(|u| s.users.name(u))
-        .unwrap_or_else(|| "—".into());
+    let user = p.uid.map(|u| s.users.name(u)).unwrap_or_else(|| "—".into());
     let user: String = user.chars().take(8).collect();
     let time = format_cpu_time(p.cpu_ticks, s.snap.ticks_per_sec);
     let cpu = format!("{:.1}", p.cpu_percent);
@@ -372,17 +382,15 @@ fn render_compare(f: &mut Frame, body: Rect, s: &ProcessesState) {
         return;
     };
     let area = centered(body, 76, 16);
-    let mut lines = vec![
-        Line::styled(
-            format!(
-                "{:<18} {:<20} {:<20} ",
-                "namespace",
-                format!("{} {}", a.pid, a.comm),
-                format!("{} {}", b.pid, b.comm)
-            ),
-            Style::new().add_modifier(Modifier::BOLD),
+    let mut lines = vec![Line::styled(
+        format!(
+            "{:<18} {:<20} {:<20} ",
+            "namespace",
+            format!("{} {}", a.pid, a.comm),
+            format!("{} {}", b.pid, b.comm)
         ),
-    ];
+        Style::new().add_modifier(Modifier::BOLD),
+    )];
     let mut shared = 0;
     for kind in NsKind::ALL {
         let show = |x: Option<u64>| x.map(|v| v.to_string()).unwrap_or_else(|| "—".into());

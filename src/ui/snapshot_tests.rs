@@ -5,7 +5,7 @@ use crate::app::App;
 use crate::app::state::HostRef;
 use crate::sys::container::{Container, Runtime};
 use crate::sys::ns::{NsKind, NsSet};
-use crate::sys::procs::{CgroupLine, Process, Snapshot, Unreadable};
+use crate::sys::procs::{CgroupLine, Snapshot, Unreadable};
 use crate::sys::tree::tests::proc;
 use crate::sys::users::Users;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -200,7 +200,44 @@ fn too_small_and_degenerate_sizes_never_panic() {
     let small = draw(&mut a, 40, 10);
     assert!(small.contains("terminal too small"));
     insta::assert_snapshot!(small);
-    for (w, h) in [(1, 1), (0, 0), (59, 15), (60, 14), (60, 15), (300, 3), (2, 200)] {
+    for (w, h) in [
+        (1, 1),
+        (0, 0),
+        (59, 15),
+        (60, 14),
+        (60, 15),
+        (300, 3),
+        (2, 200),
+    ] {
         draw(&mut a, w, h);
     }
+}
+
+#[test]
+fn mouse_click_selects_the_row_under_it_and_wheel_scrolls() {
+    use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+    let mut a = app();
+    let area = Rect::new(0, 0, 200, 50);
+    draw(&mut a, 200, 50);
+    let rows = crate::ui::processes::list_rows_area(area, &a);
+    let click = |row: u16| MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column: 10,
+        row,
+        modifiers: KeyModifiers::NONE,
+    };
+    // The third drawn row (tree order: systemd, sshd, bash, ...).
+    a.on_mouse(click(rows.y + 2), area);
+    assert_eq!(a.processes.selected_pid, Some(900));
+    // A click outside the list changes nothing.
+    a.on_mouse(click(0), area);
+    assert_eq!(a.processes.selected_pid, Some(900));
+    let wheel = MouseEvent {
+        kind: MouseEventKind::ScrollDown,
+        column: 10,
+        row: rows.y,
+        modifiers: KeyModifiers::NONE,
+    };
+    a.on_mouse(wheel, area);
+    assert_eq!(a.processes.selected, 5);
 }

@@ -203,7 +203,7 @@ impl ProcReader {
             Some(c) => {
                 c.start_ticks != stat.start_ticks
                     || c.info.comm != stat.comm
-                    || (generation + pid as u64) % REFRESH_EVERY == 0
+                    || (generation + pid as u64).is_multiple_of(REFRESH_EVERY)
                     || generation - c.read_in < 3
             }
         };
