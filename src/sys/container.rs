@@ -412,3 +412,132 @@ mod tests {
         assert_eq!(c(Runtime::Lxc, "web01").unwrap().short_id(), "web01");
     }
 }
+#[cfg(test)]
+mod seed_tests {
+    use super::*;
+
+    const HEX: &str = "3f4e2a1b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f";
+    const HEX2: &str = "aaaabbbbccccddddeeeeffff00001111222233334444555566667777888899990";
+
+    fn check(path: &str, runtime: Runtime, id: &str) {
+        let c = recognise_path(path).unwrap_or_else(|| panic!("not recognised: {path}"));
+        assert_eq!(c.runtime, runtime, "{path}");
+        assert_eq!(c.id, id, "{path}");
+    }
+
+    #[test]
+    fn recognises_every_runtime() {
+        let table: Vec<(String, Runtime, String)> = vec![
+            (format!("/docker/{HEX}"), Runtime::Docker, HEX.into()),
+            (
+                format!("/system.slice/docker-{HEX}.scope"),
+                Runtime::Docker,
+                HEX.into(),
+            ),
+            // docker-in-docker: the inner container wins
+            (
+                format!("/docker/{HEX}/docker/{HEX2}"),
+                Runtime::Docker,
+                HEX2.into(),
+            ),
+            (
+                format!("/machine.slice/libpod-{HEX}.scope"),
+                Runtime::Podman,
+                HEX.into(),
+            ),
+            (
+                format!(
+                    "/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-{HEX}.scope/container"
+                ),
+                Runtime::Podman,
+                HEX.into(),
+            ),
+            (
+                format!("/libpod_parent/libpod-{HEX}"),
+                Runtime::Podman,
+                HEX.into(),
+            ),
+            (
+                format!("/system.slice/cri-containerd-{HEX}.scope"),
+                Runtime::Containerd,
+                HEX.into(),
+            ),
+            (format!("/k8s.io/{HEX}"), Runtime::Containerd, HEX.into()),
+            (
+                format!("/machine.slice/crio-{HEX}.scope"),
+                Runtime::CriO,
+                HEX.into(),
+            ),
+            ("/lxc/web01".into(), Runtime::Lxc, "web01".into()),
+            ("/lxc.payload.web01".into(), Runtime::Lxc, "web01".into()),
+            (
+                "/machine.slice/machine-my\\x2dbox.scope/payload".into(),
+                Runtime::Nspawn,
+                "my-box".into(),
+            ),
+            (
+                "/isolab/4242-lab".into(),
+                Runtime::Isolab,
+                "4242-lab".into(),
+            ),
+        ];
+        for (path, runtime, id) in table {
+            check(&path, runtime, &id);
+        }
+    }
+
+    #[test]
+    fn recognises_kubernetes_pods_with_both_drivers() {
+        let uid = "0d2f3c4b-1a2b-4c5d-8e9f-0a1b2c3d4e5f";
+        let uid_ = uid.replace('-', "_");
+        let cases = [
+            (format!("/kubepods/burstable/pod{uid}/{HEX}"), "burstable"),
+            (format!("/kubepods/besteffort/pod{uid}/{HEX}"), "besteffort"),
+            (format!("/kubepods/pod{uid}/{HEX}"), "guaranteed"),
+            (
+                format!(
+                    "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod{uid_}.slice/cri-containerd-{HEX}.scope"
+                ),
+                "burstable",
+            ),
+            (
+                format!(
+                    "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod{uid_}.slice/crio-{HEX}.scope"
+                ),
+                "besteffort",
+            ),
+            (
+                format!("/kubepods.slice/kubepods-pod{uid_}.slice/docker-{HEX}.scope"),
+                "guaranteed",
+            ),
+        ];
+        for (path, qos) in cases {
+            let c = recognise_path(&path).unwrap_or_else(|| panic!("not recognised: {path}"));
+            assert_eq!(c.runtime, Runtime::Kubernetes, "{path}");
+            assert_eq!(c.pod.as_deref(), Some(uid), "{path}");
+            assert_eq!(c.qos.as_deref(), Some(qos), "{path}");
+            assert_eq!(c.id, HEX, "{path}");
+        }
+    }
+
+    #[test]
+    fn ordinary_host_paths_are_not_containers() {
+        for path in [
+            "/",
+            "/user.slice/user-1000.slice/session-3.scope",
+            "/system.slice/sshd.service",
+            "/init.scope",
+            "/docker",
+        ] {
+            assert_eq!(recognise_path(path), None, "{path}");
+        }
+    }
+
+    #[test]
+    fn short_id_is_twelve_hex_chars() {
+        let c = recognise_path(&format!("/docker/{HEX}")).expect("docker");
+        assert_eq!(c.short_id(), &HEX[..12]);
+        let lxc = recognise_path("/lxc/web01").expect("lxc");
+        assert_eq!(lxc.short_id(), "web01");
+    }
+}

@@ -159,10 +159,19 @@ pub fn descendants(snapshot: &Snapshot, pid: Pid) -> Vec<Pid> {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::sys::ns::NsSet;
     use crate::sys::procs::Process;
+
+    /// A plain host process for tests (screens and state use it too).
+    pub(crate) fn proc(pid: Pid, ppid: Pid, comm: &str) -> Process {
+        let mut p = process(pid, ppid);
+        p.comm = comm.into();
+        p.cmdline = Some(vec![comm.into()]);
+        p.start_ticks = pid as u64;
+        p
+    }
 
     fn process(pid: Pid, ppid: Pid) -> Process {
         Process {

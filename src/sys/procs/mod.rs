@@ -78,17 +78,53 @@ pub struct Process {
     pub nspid: Vec<Pid>,
     /// The lines of /proc/PID/cgroup. Shared: processes with identical
     /// cgroup files hold one list (10,000 processes, a handful of lists).
-    #[serde(serialize_with = "serialize_lines")]
-    pub cgroups: Arc<[CgroupLine]>,
+    pub cgroups: CgroupLines,
     pub container: Option<Container>,
     pub unreadable: Vec<Unreadable>,
 }
 
-fn serialize_lines<S: serde::Serializer>(
-    lines: &Arc<[CgroupLine]>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    lines.as_ref().serialize(s)
+/// The lines of one /proc/PID/cgroup file, shared between the processes
+/// whose files are identical. Reads like a slice (`for l in &p.cgroups`,
+/// `p.cgroups.len()`, `p.cgroups[0]`); build one with `vec![...].into()`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CgroupLines(Arc<[CgroupLine]>);
+
+impl std::ops::Deref for CgroupLines {
+    type Target = [CgroupLine];
+    fn deref(&self) -> &[CgroupLine] {
+        &self.0
+    }
+}
+
+impl<'a> IntoIterator for &'a CgroupLines {
+    type Item = &'a CgroupLine;
+    type IntoIter = std::slice::Iter<'a, CgroupLine>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl From<Vec<CgroupLine>> for CgroupLines {
+    fn from(lines: Vec<CgroupLine>) -> Self {
+        CgroupLines(lines.into())
+    }
+}
+
+impl CgroupLines {
+    /// Whether two processes hold the very same shared list.
+    pub fn same_list(&self, other: &CgroupLines) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
+    fn share_count(&self) -> usize {
+        Arc::strong_count(&self.0)
+    }
+}
+
+impl Serialize for CgroupLines {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.as_ref().serialize(s)
+    }
 }
 
 /// Every process at one moment, sorted by PID.
@@ -123,8 +159,36 @@ pub enum ProcError {
     },
 }
 
+/// What the reader remembers about a PID between refreshes.
+#[derive(Clone, Copy, Debug)]
+struct Known {
+    start_ticks: u64,
+    cpu_ticks: u64,
+    /// The refresh that last saw it (older entries are dropped).
+    seen: u64,
+    /// The refresh that last read its static facts.
+    read_generation: u64,
+}
+
+/// Every process's static facts are re-read once per this many refreshes
+/// (staggered by PID), to notice unshare/setns/cgroup moves without exec.
+const ROTATION: u64 = 60;
+
+/// Time since boot in clock ticks, the unit of a process's start time.
+fn boot_clock_ticks(ticks_per_sec: u64) -> u64 {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec into the pointer it is given.
+    if unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut t) } != 0 {
+        return 0;
+    }
+    t.tv_sec as u64 * ticks_per_sec + t.tv_nsec as u64 * ticks_per_sec / 1_000_000_000
+}
+
 /// One parsed cgroup file text, shared, with the container it names.
-type CgroupSet = (Arc<[CgroupLine]>, Option<Container>);
+type CgroupSet = (CgroupLines, Option<Container>);
 
 /// Reads snapshots of a procfs mounted at `root`. Static facts (cmdline,
 /// status, ns links, cgroup) are read once per process, keyed by PID and
@@ -133,8 +197,8 @@ pub struct ProcReader {
     pub root: PathBuf,
     /// The open root directory: every read is relative to it.
     dir: Dir,
-    /// (start time, cpu ticks, generation) per PID at the last refresh, for cpu%.
-    cpu: HashMap<Pid, (u64, u64, u64)>,
+    /// What the last refresh saw of each PID: for cpu% and re-reading.
+    cpu: HashMap<Pid, Known>,
     generation: u64,
     last_refresh: Option<Instant>,
     ticks_per_sec: u64,
@@ -151,6 +215,21 @@ pub struct ProcReader {
 }
 
 impl Process {
+    /// The STAT column as `ps` prints it (see [`Process::stat_letters`]).
+    pub fn stat_column(&self) -> String {
+        self.stat_letters()
+    }
+
+    /// The command line joined with spaces, or `[comm]` (see [`Process::command_line`]).
+    pub fn command(&self) -> String {
+        self.command_line()
+    }
+
+    /// True for kernel threads (kthreadd and its children, no command line).
+    pub fn is_kernel_thread(&self) -> bool {
+        (self.pid == 2 || self.ppid == 2) && matches!(&self.cmdline, Some(a) if a.is_empty())
+    }
+
     /// The command as `ps` shows it: argv joined by spaces, or `[comm]` for a
     /// kernel thread (or a zombie) whose argv is empty.
     pub fn command_line(&self) -> String {
@@ -185,13 +264,18 @@ impl Process {
 
     /// The cumulative CPU time as `ps` shows TIME: `M:SS`, or `H:MM:SS` past an hour.
     pub fn cpu_time(&self, ticks_per_sec: u64) -> String {
-        let secs = self.cpu_ticks / ticks_per_sec.max(1);
-        let (h, m, s) = (secs / 3600, (secs / 60) % 60, secs % 60);
-        if h > 0 {
-            format!("{h}:{m:02}:{s:02}")
-        } else {
-            format!("{m}:{s:02}")
-        }
+        format_cpu_time(self.cpu_ticks, ticks_per_sec)
+    }
+}
+
+/// CPU time as `ps` shows it in TIME: `M:SS`, or `H:MM:SS` past an hour.
+pub fn format_cpu_time(ticks: u64, ticks_per_sec: u64) -> String {
+    let secs = ticks / ticks_per_sec.max(1);
+    let (h, m, s) = (secs / 3600, (secs / 60) % 60, secs % 60);
+    if h > 0 {
+        format!("{h}:{m:02}:{s:02}")
+    } else {
+        format!("{m}:{s:02}")
     }
 }
 
@@ -621,7 +705,7 @@ fn pid_name(pid: Pid, out: &mut [u8; 16]) -> &CStr {
 fn assemble(
     stat: Stat,
     facts: RawFacts,
-    cgroups: Arc<[CgroupLine]>,
+    cgroups: CgroupLines,
     container: Option<Container>,
     page_size: u64,
 ) -> Process {
@@ -742,6 +826,11 @@ pub fn read_process(root: &Path, pid: Pid) -> Result<Process, ProcError> {
 const PARALLEL_MIN: usize = 512;
 
 impl ProcReader {
+    /// Where this reader's procfs is mounted.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     /// Opens the procfs mounted at `root` (normally `/proc`).
     pub fn new(root: impl Into<PathBuf>) -> anyhow::Result<ProcReader> {
         let root = root.into();
@@ -820,8 +909,9 @@ impl ProcReader {
         let old = std::mem::take(&mut snap.procs);
         let mut old = old.into_iter().peekable();
         let mut kept: Vec<Process> = Vec::with_capacity(self.pids.len());
-        let mut fresh: Vec<Stat> = Vec::new();
+        let mut fresh: Vec<(Stat, f32)> = Vec::new();
         let mut path = [0u8; 32];
+        let now_ticks = boot_clock_ticks(self.ticks_per_sec);
         for &pid in &self.pids {
             while old.next_if(|p| p.pid < pid).is_some() {}
             let previous = old.next_if(|p| p.pid == pid);
@@ -836,52 +926,81 @@ impl ProcReader {
                 continue;
             };
             let cpu_ticks = numbers.utime + numbers.stime;
-            let cpu_percent = match self.cpu.get(&pid) {
-                Some(&(start, ticks, _)) if start == numbers.start_ticks && elapsed > 0.0 => {
-                    let used = cpu_ticks.saturating_sub(ticks) as f64 / self.ticks_per_sec as f64;
+            let known = self
+                .cpu
+                .get(&pid)
+                .filter(|k| k.start_ticks == numbers.start_ticks)
+                .copied();
+            let cpu_percent = match known {
+                Some(k) if elapsed > 0.0 => {
+                    let used =
+                        cpu_ticks.saturating_sub(k.cpu_ticks) as f64 / self.ticks_per_sec as f64;
                     (used / elapsed * 100.0) as f32
                 }
                 _ => 0.0,
             };
-            self.cpu
-                .insert(pid, (numbers.start_ticks, cpu_ticks, generation));
+            // Static facts can change without an exec: a young process may
+            // still unshare, setns or move cgroup before it settles, and any
+            // process may do so later. Re-read the young each refresh and
+            // everyone else on a slow rotation (1/ROTATION per refresh).
+            let young = now_ticks.saturating_sub(numbers.start_ticks) < 2 * self.ticks_per_sec;
+            let rotation = (generation + pid as u64).is_multiple_of(ROTATION);
+            let read_generation = known.map_or(generation, |k| k.read_generation);
             match previous {
                 Some(mut p)
-                    if p.start_ticks == numbers.start_ticks && p.comm.as_bytes() == comm =>
+                    if p.start_ticks == numbers.start_ticks
+                        && p.comm.as_bytes() == comm
+                        && !young
+                        && !rotation =>
                 {
                     update_from_stat(&mut p, &numbers, self.page_size);
                     p.cpu_percent = cpu_percent;
                     kept.push(p);
+                    self.cpu.insert(
+                        pid,
+                        Known {
+                            start_ticks: numbers.start_ticks,
+                            cpu_ticks,
+                            seen: generation,
+                            read_generation,
+                        },
+                    );
                 }
                 _ => {
                     let mut stat = numbers.into_stat(comm);
                     stat.pid = pid;
-                    fresh.push(stat);
+                    fresh.push((stat, cpu_percent));
+                    self.cpu.insert(
+                        pid,
+                        Known {
+                            start_ticks: numbers.start_ticks,
+                            cpu_ticks,
+                            seen: generation,
+                            read_generation: generation,
+                        },
+                    );
                 }
             }
         }
         drop(old);
-        self.cpu.retain(|_, v| v.2 == generation);
+        self.cpu.retain(|_, k| k.seen == generation);
 
         let facts = self.read_fresh(&fresh);
         let mut added = Vec::with_capacity(fresh.len());
-        for (stat, facts) in fresh.into_iter().zip(facts) {
+        for ((stat, cpu_percent), facts) in fresh.into_iter().zip(facts) {
             let Some(mut facts) = facts else { continue };
             let (lines, container) = match facts.cgroup.take() {
                 Some(text) => self.cgroup_set(text),
-                None => (Arc::from(Vec::new()), None),
+                None => (CgroupLines::default(), None),
             };
-            let pid = stat.pid;
             let mut p = assemble(stat, facts, lines, container, self.page_size);
-            if let Some(&(_, ticks, _)) = self.cpu.get(&pid) {
-                p.cpu_ticks = ticks;
-            }
+            p.cpu_percent = cpu_percent;
             added.push(p);
         }
         // Both lists are sorted by PID: merge them.
         snap.procs = merge_by_pid(kept, added);
         self.cgroup_sets
-            .retain(|_, (lines, _)| Arc::strong_count(lines) > 1);
+            .retain(|_, (lines, _)| lines.share_count() > 1);
         Ok(())
     }
 
@@ -890,7 +1009,7 @@ impl ProcReader {
         if let Some((lines, container)) = self.cgroup_sets.get(&text) {
             return (lines.clone(), container.clone());
         }
-        let lines: Arc<[CgroupLine]> = parse_cgroups(&text).into();
+        let lines: CgroupLines = parse_cgroups(&text).into();
         let container = crate::sys::container::recognise(&lines);
         self.cgroup_sets
             .insert(text, (lines.clone(), container.clone()));
@@ -899,7 +1018,7 @@ impl ProcReader {
 
     /// Reads the static facts of new processes; on two threads when there
     /// are many (the first snapshot of a busy host).
-    fn read_fresh(&mut self, fresh: &[Stat]) -> Vec<Option<RawFacts>> {
+    fn read_fresh(&mut self, fresh: &[(Stat, f32)]) -> Vec<Option<RawFacts>> {
         let root = self.dir.as_fd();
         let threads = std::thread::available_parallelism()
             .map(|n| n.get())
@@ -907,7 +1026,10 @@ impl ProcReader {
             .min(4);
         if fresh.len() < PARALLEL_MIN || threads < 2 {
             let buf = &mut self.buf;
-            return fresh.iter().map(|s| read_facts(root, s.pid, buf)).collect();
+            return fresh
+                .iter()
+                .map(|(s, _)| read_facts(root, s.pid, buf))
+                .collect();
         }
         let chunk = fresh.len().div_ceil(threads);
         std::thread::scope(|scope| {
@@ -917,7 +1039,7 @@ impl ProcReader {
                     let worker = scope.spawn(move || {
                         let mut buf = Vec::with_capacity(4096);
                         part.iter()
-                            .map(|s| read_facts(root, s.pid, &mut buf))
+                            .map(|(s, _)| read_facts(root, s.pid, &mut buf))
                             .collect::<Vec<_>>()
                     });
                     (worker, part.len())
@@ -983,6 +1105,27 @@ pub fn reference_process(root: &Path) -> Result<(Process, Option<String>), ProcE
         refused.reason
     );
     Ok((own, Some(note)))
+}
+
+/// The process that stands for "the host" when marking namespace
+/// differences: PID 1 when its namespaces can be read, else isolab itself
+/// (PID 1 may hold capabilities we lack, which closes its ns links even to
+/// root). Returns the process and a label saying which one it is.
+pub fn host_reference(root: &Path) -> Option<(Process, String)> {
+    match reference_process(root) {
+        Ok((p, None)) => {
+            let label = format!("PID {}", p.pid);
+            Some((p, label))
+        }
+        Ok((p, Some(_))) => {
+            let label = format!(
+                "isolab itself (PID {}; PID 1's namespaces are unreadable)",
+                p.pid
+            );
+            Some((p, label))
+        }
+        Err(_) => None,
+    }
 }
 
 #[cfg(test)]
