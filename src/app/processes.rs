@@ -89,6 +89,8 @@ pub struct ProcessesState {
     /// Rows the list can show (set from the terminal size before each draw).
     pub page: usize,
     pub follow: bool,
+    /// Set when the followed process exited (for a status message).
+    pub follow_lost: Option<Pid>,
     pub prompt: Prompt,
     pub last_search: Option<String>,
     pub mark: Option<Pid>,
@@ -115,6 +117,7 @@ impl ProcessesState {
             scroll: 0,
             page: 20,
             follow: false,
+            follow_lost: None,
             prompt: Prompt::None,
             last_search: None,
             mark: None,
@@ -168,17 +171,35 @@ impl ProcessesState {
             View::Flat => self.flat_rows(),
         };
         let target = self.selected_pid;
-        match target.and_then(|pid| self.row_of(pid)) {
+        let offset = self.selected.saturating_sub(self.scroll);
+        let mut found = target.and_then(|pid| self.row_of(pid));
+        if let (true, Some(pid), None) = (self.follow, target, found)
+            && self.snap.get(pid).is_some()
+        {
+            // Followed but hidden in a collapsed subtree: open the way to it.
+            for a in tree::ancestors(&self.snap, pid).into_iter().skip(1) {
+                self.collapsed.remove(&a);
+            }
+            self.rows = tree::build(&self.snap, &self.collapsed);
+            found = self.row_of(pid);
+        }
+        match found {
             Some(i) => self.selected = i,
             None => {
                 self.selected = self.selected.min(self.rows.len().saturating_sub(1));
                 if self.follow && target.is_some() {
-                    // The followed process is gone: say so by stopping.
+                    // The followed process is gone: stop, and say so.
                     self.follow = false;
+                    self.follow_lost = target;
                 }
             }
         }
         self.selected_pid = self.rows.get(self.selected).map(|r| r.pid);
+        if self.follow {
+            // Keep the followed row where it was on screen while the
+            // rows around it come and go.
+            self.scroll = self.selected.saturating_sub(offset);
+        }
         self.clamp_scroll();
     }
 
@@ -580,6 +601,12 @@ impl Screen for ProcessesScreen {
     fn on_mouse(&mut self, m: MouseEvent, body: Rect, shared: &mut Shared) {
         let p = &mut shared.processes;
         let list = crate::ui::processes::list_rows_area(body, p);
+        if matches!(
+            m.kind,
+            MouseEventKind::ScrollDown | MouseEventKind::ScrollUp | MouseEventKind::Down(_)
+        ) {
+            p.follow = false;
+        }
         match m.kind {
             MouseEventKind::ScrollDown => p.scroll_by(3),
             MouseEventKind::ScrollUp => p.scroll_by(-3),
@@ -592,6 +619,12 @@ impl Screen for ProcessesScreen {
                 }
             }
             _ => {}
+        }
+    }
+
+    fn on_snapshot(&mut self, shared: &mut Shared) {
+        if let Some(pid) = shared.processes.follow_lost.take() {
+            shared.info(format!("PID {pid} has exited: follow off"));
         }
     }
 
@@ -608,6 +641,24 @@ impl Screen for ProcessesScreen {
 fn act(action: Action, shared: &mut Shared) {
     let p = &mut shared.processes;
     let page = p.page as isize;
+    let moves = matches!(
+        action,
+        Action::Up
+            | Action::Down
+            | Action::PageUp
+            | Action::PageDown
+            | Action::Home
+            | Action::End
+            | Action::CollapseOrParent
+            | Action::SearchNext
+            | Action::SearchPrev
+    );
+    if moves && p.follow {
+        // As in htop: moving the selection yourself ends following.
+        p.follow = false;
+        shared.info("follow off");
+    }
+    let p = &mut shared.processes;
     match action {
         Action::Up => p.move_by(-1),
         Action::Down => p.move_by(1),
@@ -734,6 +785,69 @@ mod tests {
             s.apply_snapshot(snap(&[(1, 0, "init"), (10, 1, "sh"), (20, 1, "cron")]));
         }
         assert!(!s.follow);
+    }
+
+    #[test]
+    fn follow_keeps_the_row_in_place_reveals_it_and_ends_on_a_move() {
+        let mut list = vec![(1, 0, "init")];
+        for pid in 100..140 {
+            list.push((pid, 1, "w"));
+        }
+        list.push((500, 1, "sh"));
+        list.push((501, 500, "target"));
+        let mut s = ProcessesState::new(Users::default(), HostRef::default());
+        s.apply_snapshot(snap(&list));
+        s.set_page(10);
+        s.select(s.row_of(501).expect("row"));
+        s.follow = true;
+        let offset = s.selected - s.scroll;
+        // Twenty processes appear above it: it stays on the same screen line.
+        for pid in 50..70 {
+            list.push((pid, 1, "new"));
+        }
+        s.apply_snapshot(snap(&list));
+        assert_eq!(s.selected_pid, Some(501));
+        assert_eq!(s.selected - s.scroll, offset);
+        // Collapsing everything would hide it: following opens the way.
+        s.collapse_all();
+        assert_eq!(s.selected_pid, Some(501));
+        assert!(s.row_of(501).is_some());
+        // Moving the selection yourself ends following, as in htop.
+        let mut shared = crate::app::Shared::new(
+            Users::default(),
+            HostRef::default(),
+            std::time::Duration::from_secs(1),
+        );
+        shared.processes = s;
+        act(Action::Up, &mut shared);
+        assert!(!shared.processes.follow);
+        assert_eq!(shared.processes.selected_pid, Some(500));
+    }
+
+    #[test]
+    fn follow_reports_when_the_process_exits() {
+        let mut screen = ProcessesScreen;
+        let mut shared = crate::app::Shared::new(
+            Users::default(),
+            HostRef::default(),
+            std::time::Duration::from_secs(1),
+        );
+        shared.processes = state();
+        let row = shared.processes.row_of(11).expect("row");
+        shared.processes.select(row);
+        act(Action::Follow, &mut shared);
+        assert!(shared.processes.follow);
+        for _ in 0..3 {
+            shared.processes.apply_snapshot(snap(&[
+                (1, 0, "init"),
+                (10, 1, "sh"),
+                (20, 1, "cron"),
+            ]));
+            screen.on_snapshot(&mut shared);
+        }
+        assert!(!shared.processes.follow);
+        let msg = shared.status.map(|s| s.1).unwrap_or_default();
+        assert_eq!(msg, "PID 11 has exited: follow off");
     }
 
     #[test]
