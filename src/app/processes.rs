@@ -74,7 +74,8 @@ pub struct ProcessesState {
     pub snap: Snapshot,
     pub gone: HashSet<Pid>,
     ghosts: HashMap<Pid, (Process, u64)>,
-    /// Generation in which each PID first appeared (for the new highlight).
+    /// Generation in which each recently started PID first appeared (for
+    /// the new highlight); only the last few refreshes' births are kept.
     born: HashMap<Pid, u64>,
     pub generation: u64,
     pub rows: Vec<TreeRow>,
@@ -130,37 +131,46 @@ impl ProcessesState {
 
     /// Takes a new snapshot: remembers vanished processes for a moment,
     /// notes new ones, rebuilds the rows and keeps the selection on its PID.
-    pub fn apply_snapshot(&mut self, mut snap: Snapshot) {
+    /// Returns the previous snapshot so the collector can refresh it in
+    /// place next time (reusing its allocations instead of churning them).
+    pub fn apply_snapshot(&mut self, mut snap: Snapshot) -> Snapshot {
         self.generation += 1;
         let now = self.generation;
         let first = now == 1;
-        let live: HashSet<Pid> = snap.procs.iter().map(|p| p.pid).collect();
-        // Processes in the old snapshot but not the new one become ghosts.
-        for p in std::mem::take(&mut self.snap.procs) {
-            if !live.contains(&p.pid) && !self.gone.contains(&p.pid) {
-                self.ghosts.insert(p.pid, (p, now));
+        // Processes in the old snapshot but not the new one become ghosts
+        // (copied: the old snapshot goes back to the collector).
+        for p in &self.snap.procs {
+            if !self.gone.contains(&p.pid) && snap.get(p.pid).is_none() {
+                self.ghosts.insert(p.pid, (p.clone(), now));
             }
         }
-        self.ghosts
-            .retain(|pid, (_, since)| !live.contains(pid) && now - *since < HIGHLIGHT_REFRESHES);
-        for p in &snap.procs {
-            self.born
-                .entry(p.pid)
-                .or_insert(if first { 0 } else { now });
+        self.ghosts.retain(|&pid, (_, since)| {
+            snap.get(pid).is_none() && now - *since < HIGHLIGHT_REFRESHES
+        });
+        if !first {
+            for p in &snap.procs {
+                if self.snap.get(p.pid).is_none() {
+                    self.born.insert(p.pid, now);
+                }
+            }
         }
-        self.born.retain(|pid, _| live.contains(pid));
+        self.born
+            .retain(|&pid, &mut b| now - b < HIGHLIGHT_REFRESHES && snap.get(pid).is_some());
         self.gone = self.ghosts.keys().copied().collect();
-        snap.procs
-            .extend(self.ghosts.values().map(|(p, _)| p.clone()));
-        snap.procs.sort_unstable_by_key(|p| p.pid);
-        self.snap = snap;
+        if !self.ghosts.is_empty() {
+            snap.procs
+                .extend(self.ghosts.values().map(|(p, _)| p.clone()));
+            snap.procs.sort_unstable_by_key(|p| p.pid);
+        }
+        let old = std::mem::replace(&mut self.snap, snap);
         self.rebuild_rows();
+        old
     }
 
     pub fn is_new(&self, pid: Pid) -> bool {
         self.born
             .get(&pid)
-            .is_some_and(|&b| b > 0 && self.generation - b < HIGHLIGHT_REFRESHES)
+            .is_some_and(|&b| self.generation - b < HIGHLIGHT_REFRESHES)
     }
 
     /// Recomputes the visible rows (after a snapshot, a collapse, a view or
