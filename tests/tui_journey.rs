@@ -9,7 +9,11 @@ use procs_support::{Spawned, bin};
 use tui_support::Tmux;
 
 fn start_isolab(t: &Tmux, env: &str) {
-    t.type_line(&format!("{env} {} --interval 0.5", bin()));
+    start_isolab_with(t, env, "0.5");
+}
+
+fn start_isolab_with(t: &Tmux, env: &str, interval: &str) {
+    t.type_line(&format!("{env} {} --interval {interval}", bin()));
     t.wait_for("1 Processes", 20);
     assert!(t.alternate_on());
 }
@@ -191,4 +195,77 @@ fn not_root_shows_dashes_and_the_reason_in_the_detail_pane() {
     assert!(!s.contains("Error"), "no popup, no error line:\n{s}");
     t.keys(&["q"]);
     t.assert_terminal_restored("nobody");
+}
+
+/// Drops SGR escape sequences (`ESC [ ... m`).
+fn plain(line: &str) -> String {
+    let mut out = String::new();
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            for d in chars.by_ref() {
+                if d == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The tree row of `pid` on the coloured screen (PPID, then PID first).
+fn row_with(t: &Tmux, pid: i32) -> Option<String> {
+    t.screen_with_colours()
+        .lines()
+        .find(|l| plain(l).split_whitespace().nth(1) == Some(&pid.to_string()))
+        .map(str::to_string)
+}
+
+#[test]
+fn a_new_process_shows_green_then_red_when_it_exits_then_goes() {
+    let Some(t) = Tmux::start(200, 50) else {
+        return;
+    };
+    // A slow refresh keeps each highlight on screen for a few seconds.
+    start_isolab_with(&t, "", "3");
+    let marker = format!("3135{}", std::process::id());
+    let child = Spawned::sh(&format!("exec sleep {marker}"));
+    let pid = child.pid();
+    // Search until the next refresh has brought it in.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        t.keys(&["/"]);
+        t.wait_for("Search:", 5);
+        t.cmd(&["send-keys", "-t", "j", "-l", &marker]);
+        t.keys(&["Enter"]);
+        let found = t.wait_until(10, "the search to finish", |s| !s.contains("Search:"));
+        if found.contains(&format!("PID {pid} · sleep")) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never found:\n{found}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    let green = "38;5;2m";
+    let new_row = row_with(&t, pid)
+        .unwrap_or_else(|| panic!("the row is on screen:\n{}", t.screen_with_colours()));
+    assert!(
+        new_row.contains(green),
+        "a new process is green: {new_row:?}"
+    );
+    drop(child); // killed and reaped: it vanishes from /proc
+    let red = "38;5;1m";
+    let gone_row = t.wait_until(20, "the exited process in red", |_| {
+        row_with(&t, pid).is_some_and(|l| l.contains(red))
+    });
+    assert!(gone_row.contains("1 Processes"));
+    t.wait_until(20, "the exited process to leave the tree", |_| {
+        row_with(&t, pid).is_none()
+    });
+    t.keys(&["q"]);
+    t.assert_terminal_restored("colours");
 }

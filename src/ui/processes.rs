@@ -156,6 +156,21 @@ pub fn render(f: &mut Frame, body: Rect, s: &ProcessesState) {
     }
 }
 
+/// Deep trees would push the command off the screen: past half the
+/// command column, the art keeps its last levels behind a depth count
+/// (`[12]|   \_ `).
+fn fit_art(art: &str, depth: usize, command_width: usize) -> std::borrow::Cow<'_, str> {
+    let len = art.chars().count();
+    let budget = command_width / 2;
+    if len <= budget || budget < 12 {
+        return art.into();
+    }
+    let label = format!("[{depth}]");
+    let keep = budget.saturating_sub(label.len());
+    let tail: String = art.chars().skip(len - keep).collect();
+    format!("{label}{tail}").into()
+}
+
 fn render_list(f: &mut Frame, area: Rect, s: &ProcessesState) {
     let w = width_class(area.width);
     let mut title = header(w);
@@ -168,10 +183,11 @@ fn render_list(f: &mut Frame, area: Rect, s: &ProcessesState) {
         Style::new().fg(Color::Black).bg(Color::Green),
     ));
     let visible = area.height.saturating_sub(1) as usize;
+    let command_width = (area.width as usize).saturating_sub(header(w).len() - "COMMAND".len());
     for (i, row) in s.rows.iter().enumerate().skip(s.scroll).take(visible) {
         let p = &s.snap.procs[row.index];
         let fold = if row.collapsed { "[+]" } else { "" };
-        let art = format!("{}{fold}", row.art);
+        let art = format!("{}{fold}", fit_art(&row.art, row.depth, command_width));
         let mut style = Style::new();
         if s.gone.contains(&p.pid) {
             style = style.fg(Color::Red).add_modifier(Modifier::CROSSED_OUT);
@@ -520,6 +536,19 @@ fn render_compare(f: &mut Frame, body: Rect, s: &ProcessesState) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deep_tree_art_is_shortened_behind_a_depth_count() {
+        let art = format!("{}\\_ ", " |  ".repeat(30));
+        assert_eq!(fit_art(&art, 31, 300), art.as_str(), "fits: untouched");
+        let short = fit_art(&art, 31, 60);
+        assert!(
+            short.starts_with("[31]") && short.ends_with("\\_ "),
+            "{short}"
+        );
+        assert_eq!(short.chars().count(), 30);
+        assert_eq!(fit_art(" \\_ ", 1, 10), " \\_ ", "tiny column: untouched");
+    }
 
     #[test]
     fn utc_time_is_correct() {

@@ -73,6 +73,11 @@ impl Tmux {
         self.cmd(&["capture-pane", "-t", "j", "-p"])
     }
 
+    /// The screen with its colours, as SGR escape sequences.
+    pub fn screen_with_colours(&self) -> String {
+        self.cmd(&["capture-pane", "-t", "j", "-p", "-e"])
+    }
+
     pub fn alternate_on(&self) -> bool {
         self.cmd(&["display-message", "-t", "j", "-p", "#{alternate_on}"])
             .trim()
