@@ -955,16 +955,19 @@ impl ProcReader {
         }
         self.pids.sort_unstable();
 
-        let old = std::mem::take(&mut snap.procs);
-        let mut old = old.into_iter().peekable();
-        let mut kept: Vec<Process> = Vec::with_capacity(self.pids.len());
+        // Updated in place: entries still alive are compacted to the front
+        // (`kept`), the rest dropped; no second vector per refresh.
+        let mut procs = std::mem::take(&mut snap.procs);
+        let (mut next_old, mut kept) = (0, 0);
         let mut fresh: Vec<(Stat, f32)> = Vec::new();
         let mut path = [0u8; 32];
         let now_ticks = boot_clock_ticks(self.ticks_per_sec);
         let pids = std::mem::take(&mut self.pids);
         for &pid in &pids {
-            while old.next_if(|p| p.pid < pid).is_some() {}
-            let previous = old.next_if(|p| p.pid == pid);
+            while next_old < procs.len() && procs[next_old].pid < pid {
+                next_old += 1; // exited: left behind, truncated below
+            }
+            let has_previous = next_old < procs.len() && procs[next_old].pid == pid;
             if !self.read_stat(pid, &mut path) {
                 continue; // gone mid-scan
             }
@@ -992,50 +995,52 @@ impl ProcReader {
             let young = now_ticks.saturating_sub(numbers.start_ticks) < 2 * self.ticks_per_sec;
             let rotation = (generation + pid as u64).is_multiple_of(ROTATION);
             let read_generation = known.map_or(generation, |k| k.read_generation);
-            match previous {
-                Some(mut p)
-                    if p.start_ticks == numbers.start_ticks
-                        && p.comm.as_bytes() == comm
-                        && !young
-                        && !rotation =>
-                {
-                    update_from_stat(&mut p, &numbers, self.page_size);
-                    p.cpu_percent = cpu_percent;
-                    kept.push(p);
-                    self.cpu.insert(
-                        pid,
-                        Known {
-                            start_ticks: numbers.start_ticks,
-                            cpu_ticks,
-                            seen: generation,
-                            read_generation,
-                        },
-                    );
-                }
-                _ => {
-                    let mut stat = numbers.into_stat(comm);
-                    stat.pid = pid;
-                    fresh.push((stat, cpu_percent));
-                    self.cpu.insert(
-                        pid,
-                        Known {
-                            start_ticks: numbers.start_ticks,
-                            cpu_ticks,
-                            seen: generation,
-                            read_generation: generation,
-                        },
-                    );
-                }
+            let same_process = has_previous && {
+                let p = &procs[next_old];
+                p.start_ticks == numbers.start_ticks && p.comm.as_bytes() == comm
+            };
+            if has_previous {
+                next_old += 1;
+            }
+            if same_process && !young && !rotation {
+                let p = &mut procs[next_old - 1];
+                update_from_stat(p, &numbers, self.page_size);
+                p.cpu_percent = cpu_percent;
+                // Everything in kept..next_old-1 is dead: swap it back.
+                procs.swap(kept, next_old - 1);
+                kept += 1;
+                self.cpu.insert(
+                    pid,
+                    Known {
+                        start_ticks: numbers.start_ticks,
+                        cpu_ticks,
+                        seen: generation,
+                        read_generation,
+                    },
+                );
+            } else {
+                let mut stat = numbers.into_stat(comm);
+                stat.pid = pid;
+                fresh.push((stat, cpu_percent));
+                self.cpu.insert(
+                    pid,
+                    Known {
+                        start_ticks: numbers.start_ticks,
+                        cpu_ticks,
+                        seen: generation,
+                        read_generation: generation,
+                    },
+                );
             }
         }
-        drop(old);
+        procs.truncate(kept);
         self.pids = pids;
         self.cpu.retain(|_, k| k.seen == generation);
         let cpu = &self.cpu;
         self.stat_fds.retain(|pid, _| cpu.contains_key(pid));
 
         let facts = self.read_fresh(&fresh);
-        let mut added = Vec::with_capacity(fresh.len());
+        let any_fresh = !fresh.is_empty();
         for ((stat, cpu_percent), facts) in fresh.into_iter().zip(facts) {
             let Some(mut facts) = facts else { continue };
             let (lines, container) = match facts.cgroup.take() {
@@ -1044,10 +1049,12 @@ impl ProcReader {
             };
             let mut p = assemble(stat, facts, lines, container, self.page_size);
             p.cpu_percent = cpu_percent;
-            added.push(p);
+            procs.push(p);
         }
-        // Both lists are sorted by PID: merge them.
-        snap.procs = merge_by_pid(kept, added);
+        if any_fresh {
+            procs.sort_unstable_by_key(|p| p.pid);
+        }
+        snap.procs = procs;
         self.cgroup_sets
             .retain(|_, (lines, _)| lines.share_count() > 1);
         Ok(())
@@ -1136,29 +1143,6 @@ impl ProcReader {
             all
         })
     }
-}
-
-fn merge_by_pid(a: Vec<Process>, b: Vec<Process>) -> Vec<Process> {
-    if b.is_empty() {
-        return a;
-    }
-    if a.is_empty() {
-        return b;
-    }
-    let mut out = Vec::with_capacity(a.len() + b.len());
-    let mut a = a.into_iter().peekable();
-    let mut b = b.into_iter().peekable();
-    loop {
-        let take_a = match (a.peek(), b.peek()) {
-            (Some(x), Some(y)) => x.pid < y.pid,
-            (Some(_), None) => true,
-            (None, Some(_)) => false,
-            (None, None) => break,
-        };
-        let next = if take_a { a.next() } else { b.next() };
-        out.extend(next);
-    }
-    out
 }
 
 fn parse_pid_name(name: &[u8]) -> Option<Pid> {
