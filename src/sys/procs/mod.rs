@@ -212,6 +212,8 @@ pub struct ProcReader {
     cgroup_sets: HashMap<Vec<u8>, CgroupSet>,
     /// What `snapshot()` refreshes in place and hands out copies of.
     current: Snapshot,
+    /// A snapshot handed back by the caller, refreshed by the next `snapshot()`.
+    spare: Option<Snapshot>,
     /// Open /proc/PID/stat files, re-read each refresh (see `read_stat`).
     stat_fds: HashMap<Pid, OwnedFd>,
     /// How many stat files may stay open (below the open-files limit).
@@ -906,6 +908,7 @@ impl ProcReader {
                 ticks_per_sec,
                 boot_time,
             },
+            spare: None,
             stat_fds: HashMap::new(),
             fd_budget: stat_fd_budget(),
         })
@@ -915,10 +918,26 @@ impl ProcReader {
     /// reader keeps its own copy to refresh next time; for the lowest cost
     /// per refresh, own the snapshot and use [`ProcReader::refresh`].
     pub fn snapshot(&mut self) -> anyhow::Result<Snapshot> {
+        if let Some(mut spare) = self.spare.take() {
+            // A snapshot handed back with `recycle`: refresh it and give it
+            // away whole — no copy, and the reader keeps none either.
+            self.current = Snapshot::default();
+            self.refresh(&mut spare)?;
+            return Ok(spare);
+        }
         let mut current = std::mem::take(&mut self.current);
         let result = self.refresh(&mut current);
         self.current = current;
         result.map(|()| self.current.clone())
+    }
+
+    /// Hands a snapshot the caller no longer needs back to the reader: the
+    /// next `snapshot()` refreshes it in place and returns it instead of a
+    /// copy. A UI that returns each replaced snapshot keeps two in
+    /// circulation and allocates next to nothing per refresh; one that
+    /// never does still works (the reader then keeps its own copy).
+    pub fn recycle(&mut self, old: Snapshot) {
+        self.spare = Some(old);
     }
 
     /// Like [`ProcReader::snapshot`], but gives the reader's copy away: for a
