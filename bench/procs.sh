@@ -8,7 +8,7 @@
 #      sampled from /proc/PID/stat and /proc/PID/status over SAMPLE_SECS.
 # Every process it starts is killed at the end, also on Ctrl-C (trap).
 #
-#   bash bench/procs.sh     # env: BENCH_GROUPS=100 PER_GROUP=100 SAMPLE_SECS=20 RUNS=10
+#   bash bench/procs.sh     # env: BENCH_GROUPS=100 PER_GROUP=100 SAMPLE_SECS=20 RUNS=10 TUI_ONLY=0
 # Prints a markdown table (also written to bench/procs-results.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -70,11 +70,13 @@ total=$(ls /proc | grep -c '^[0-9]')
 echo "running: $want sleepers, $total processes in total" >&2
 
 # --- 1. one snapshot: wall time and peak RSS ---------------------------------
+# (TUI_ONLY=1 skips this part, e.g. to measure a patched TUI alone.)
 names=("isolab tree --ns" "ps axjf" "ps -eo pid,ppid,pidns,mntns,netns,utsns,ipcns,userns,cgroupns,comm" "pstree -p")
 cmds=("$ISOLAB tree --ns" "ps axjf" "ps -eo pid,ppid,pidns,mntns,netns,utsns,ipcns,userns,cgroupns,comm" "pstree -p")
-hyperfine -N --warmup 2 --runs "$RUNS" --style basic --export-json "$tmpdir/hf.json" \
-    "${cmds[@]}" >&2
 rss=()
+[ "${TUI_ONLY:-0}" = 1 ] && cmds=()
+[ ${#cmds[@]} -gt 0 ] && hyperfine -N --warmup 2 --runs "$RUNS" --style basic \
+    --export-json "$tmpdir/hf.json" "${cmds[@]}" >&2
 for c in "${cmds[@]}"; do
     peak=0
     for _ in 1 2 3; do
@@ -122,7 +124,7 @@ done
     echo
     echo "| one snapshot | wall (mean ± σ) | min | peak RSS |"
     echo "|---|---|---|---|"
-    for i in "${!names[@]}"; do
+    for i in "${!cmds[@]}"; do
         read -r mean sd min < <(python3 -c "
 import json,sys
 r=json.load(open('$tmpdir/hf.json'))['results'][$i]

@@ -329,3 +329,29 @@ fn refresh_updates_an_owned_snapshot_in_place_and_shares_cgroup_lists() {
             .same_list(&snap.get(70).unwrap().cgroups)
     );
 }
+
+#[test]
+fn a_recycled_snapshot_is_refreshed_instead_of_copied() {
+    let dir = fixture();
+    let root = dir.path();
+    let mut reader = ProcReader::new(root).unwrap();
+    let first = reader.snapshot().unwrap();
+    let cmd_ptr = first.get(51).unwrap().cmdline.as_ref().unwrap()[0].as_ptr();
+    reader.recycle(first);
+    std::fs::write(
+        root.join("40/stat"),
+        stat_line(40, "x) R 1 2 (y", 1, 300, 1000),
+    )
+    .unwrap();
+    let second = reader.snapshot().unwrap();
+    // The very same allocation came back, brought up to date.
+    assert_eq!(
+        second.get(51).unwrap().cmdline.as_ref().unwrap()[0].as_ptr(),
+        cmd_ptr
+    );
+    assert_eq!(second.get(40).unwrap().cpu_ticks, 302);
+    assert!(second.get(40).unwrap().cpu_percent > 0.0);
+    // Without a recycled one, the reader still answers (from a fresh read).
+    let third = reader.snapshot().unwrap();
+    assert_eq!(third.procs.len(), second.procs.len());
+}

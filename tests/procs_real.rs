@@ -97,7 +97,8 @@ fn hostile_comm_is_read_correctly_from_the_real_kernel() {
     });
     assert_eq!(p.comm, "x) R 1 2");
     assert_eq!(p.ppid, std::process::id() as i32);
-    assert_eq!(p.state, 'S');
+    // Right after its exec the process may still be running towards its sleep.
+    assert!(matches!(p.state, 'S' | 'R'), "state {}", p.state);
 }
 
 #[test]

@@ -212,6 +212,8 @@ pub struct ProcReader {
     cgroup_sets: HashMap<Vec<u8>, CgroupSet>,
     /// What `snapshot()` refreshes in place and hands out copies of.
     current: Snapshot,
+    /// A snapshot handed back by the caller, refreshed by the next `snapshot()`.
+    spare: Option<Snapshot>,
     /// Open /proc/PID/stat files, re-read each refresh (see `read_stat`).
     stat_fds: HashMap<Pid, OwnedFd>,
     /// How many stat files may stay open (below the open-files limit).
@@ -585,6 +587,16 @@ fn pread_whole(fd: BorrowedFd<'_>, buf: &mut Vec<u8>) -> Read {
     }
 }
 
+/// Returns free heap pages to the kernel (glibc keeps freed memory
+/// resident otherwise; a dropped 10,000-process snapshot is several MiB).
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only gives free heap pages back to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// How many stat files the reader may keep open: raises this process's
 /// soft open-files limit towards the hard one (at most 65,536; the fds are
 /// close-on-exec, so children never see them) and leaves 1,024 for the rest.
@@ -906,6 +918,7 @@ impl ProcReader {
                 ticks_per_sec,
                 boot_time,
             },
+            spare: None,
             stat_fds: HashMap::new(),
             fd_budget: stat_fd_budget(),
         })
@@ -915,10 +928,31 @@ impl ProcReader {
     /// reader keeps its own copy to refresh next time; for the lowest cost
     /// per refresh, own the snapshot and use [`ProcReader::refresh`].
     pub fn snapshot(&mut self) -> anyhow::Result<Snapshot> {
+        if let Some(mut spare) = self.spare.take() {
+            // A snapshot handed back with `recycle`: refresh it and give it
+            // away whole — no copy, and the reader keeps none either.
+            if !self.current.procs.is_empty() {
+                // The reader's own copy is no longer needed: free it and
+                // hand its pages back (otherwise they stay resident).
+                self.current = Snapshot::default();
+                release_free_memory();
+            }
+            self.refresh(&mut spare)?;
+            return Ok(spare);
+        }
         let mut current = std::mem::take(&mut self.current);
         let result = self.refresh(&mut current);
         self.current = current;
         result.map(|()| self.current.clone())
+    }
+
+    /// Hands a snapshot the caller no longer needs back to the reader: the
+    /// next `snapshot()` refreshes it in place and returns it instead of a
+    /// copy. A UI that returns each replaced snapshot keeps two in
+    /// circulation and allocates next to nothing per refresh; one that
+    /// never does still works (the reader then keeps its own copy).
+    pub fn recycle(&mut self, old: Snapshot) {
+        self.spare = Some(old);
     }
 
     /// Like [`ProcReader::snapshot`], but gives the reader's copy away: for a
@@ -955,16 +989,19 @@ impl ProcReader {
         }
         self.pids.sort_unstable();
 
-        let old = std::mem::take(&mut snap.procs);
-        let mut old = old.into_iter().peekable();
-        let mut kept: Vec<Process> = Vec::with_capacity(self.pids.len());
+        // Updated in place: entries still alive are compacted to the front
+        // (`kept`), the rest dropped; no second vector per refresh.
+        let mut procs = std::mem::take(&mut snap.procs);
+        let (mut next_old, mut kept) = (0, 0);
         let mut fresh: Vec<(Stat, f32)> = Vec::new();
         let mut path = [0u8; 32];
         let now_ticks = boot_clock_ticks(self.ticks_per_sec);
         let pids = std::mem::take(&mut self.pids);
         for &pid in &pids {
-            while old.next_if(|p| p.pid < pid).is_some() {}
-            let previous = old.next_if(|p| p.pid == pid);
+            while next_old < procs.len() && procs[next_old].pid < pid {
+                next_old += 1; // exited: left behind, truncated below
+            }
+            let has_previous = next_old < procs.len() && procs[next_old].pid == pid;
             if !self.read_stat(pid, &mut path) {
                 continue; // gone mid-scan
             }
@@ -992,50 +1029,53 @@ impl ProcReader {
             let young = now_ticks.saturating_sub(numbers.start_ticks) < 2 * self.ticks_per_sec;
             let rotation = (generation + pid as u64).is_multiple_of(ROTATION);
             let read_generation = known.map_or(generation, |k| k.read_generation);
-            match previous {
-                Some(mut p)
-                    if p.start_ticks == numbers.start_ticks
-                        && p.comm.as_bytes() == comm
-                        && !young
-                        && !rotation =>
-                {
-                    update_from_stat(&mut p, &numbers, self.page_size);
-                    p.cpu_percent = cpu_percent;
-                    kept.push(p);
-                    self.cpu.insert(
-                        pid,
-                        Known {
-                            start_ticks: numbers.start_ticks,
-                            cpu_ticks,
-                            seen: generation,
-                            read_generation,
-                        },
-                    );
-                }
-                _ => {
-                    let mut stat = numbers.into_stat(comm);
-                    stat.pid = pid;
-                    fresh.push((stat, cpu_percent));
-                    self.cpu.insert(
-                        pid,
-                        Known {
-                            start_ticks: numbers.start_ticks,
-                            cpu_ticks,
-                            seen: generation,
-                            read_generation: generation,
-                        },
-                    );
-                }
+            let same_process = has_previous && {
+                let p = &procs[next_old];
+                p.start_ticks == numbers.start_ticks && p.comm.as_bytes() == comm
+            };
+            if has_previous {
+                next_old += 1;
+            }
+            if same_process && !young && !rotation {
+                let p = &mut procs[next_old - 1];
+                update_from_stat(p, &numbers, self.page_size);
+                p.cpu_percent = cpu_percent;
+                // Everything in kept..next_old-1 is dead: swap it back.
+                procs.swap(kept, next_old - 1);
+                kept += 1;
+                self.cpu.insert(
+                    pid,
+                    Known {
+                        start_ticks: numbers.start_ticks,
+                        cpu_ticks,
+                        seen: generation,
+                        read_generation,
+                    },
+                );
+            } else {
+                let mut stat = numbers.into_stat(comm);
+                stat.pid = pid;
+                fresh.push((stat, cpu_percent));
+                self.cpu.insert(
+                    pid,
+                    Known {
+                        start_ticks: numbers.start_ticks,
+                        cpu_ticks,
+                        seen: generation,
+                        read_generation: generation,
+                    },
+                );
             }
         }
-        drop(old);
+        procs.truncate(kept);
         self.pids = pids;
         self.cpu.retain(|_, k| k.seen == generation);
         let cpu = &self.cpu;
         self.stat_fds.retain(|pid, _| cpu.contains_key(pid));
 
         let facts = self.read_fresh(&fresh);
-        let mut added = Vec::with_capacity(fresh.len());
+        let any_fresh = !fresh.is_empty();
+        let fresh_count = fresh.len();
         for ((stat, cpu_percent), facts) in fresh.into_iter().zip(facts) {
             let Some(mut facts) = facts else { continue };
             let (lines, container) = match facts.cgroup.take() {
@@ -1044,10 +1084,16 @@ impl ProcReader {
             };
             let mut p = assemble(stat, facts, lines, container, self.page_size);
             p.cpu_percent = cpu_percent;
-            added.push(p);
+            procs.push(p);
         }
-        // Both lists are sorted by PID: merge them.
-        snap.procs = merge_by_pid(kept, added);
+        if any_fresh {
+            procs.sort_unstable_by_key(|p| p.pid);
+        }
+        if fresh_count >= PARALLEL_MIN {
+            // A big first read leaves raw texts freed on worker threads.
+            release_free_memory();
+        }
+        snap.procs = procs;
         self.cgroup_sets
             .retain(|_, (lines, _)| lines.share_count() > 1);
         Ok(())
@@ -1136,29 +1182,6 @@ impl ProcReader {
             all
         })
     }
-}
-
-fn merge_by_pid(a: Vec<Process>, b: Vec<Process>) -> Vec<Process> {
-    if b.is_empty() {
-        return a;
-    }
-    if a.is_empty() {
-        return b;
-    }
-    let mut out = Vec::with_capacity(a.len() + b.len());
-    let mut a = a.into_iter().peekable();
-    let mut b = b.into_iter().peekable();
-    loop {
-        let take_a = match (a.peek(), b.peek()) {
-            (Some(x), Some(y)) => x.pid < y.pid,
-            (Some(_), None) => true,
-            (None, Some(_)) => false,
-            (None, None) => break,
-        };
-        let next = if take_a { a.next() } else { b.next() };
-        out.extend(next);
-    }
-    out
 }
 
 fn parse_pid_name(name: &[u8]) -> Option<Pid> {
