@@ -113,6 +113,14 @@ pub trait Screen {
 
     /// When the screen becomes the active tab.
     fn on_enter(&mut self, _shared: &mut Shared) {}
+
+    /// Called on every turn of the main loop (about ten times a second,
+    /// and after each key), active or not: the place to pick up results
+    /// from the screen's own worker thread or channel (never block here).
+    /// Return true when something changed that needs a redraw.
+    fn poll(&mut self, _shared: &mut Shared) -> bool {
+        false
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -372,6 +380,16 @@ impl App {
         old
     }
 
+    /// Lets every screen pick up its own background results; true when
+    /// any of them needs a redraw.
+    pub fn poll(&mut self) -> bool {
+        let mut changed = false;
+        for s in &mut self.screens {
+            changed |= s.poll(&mut self.shared);
+        }
+        changed
+    }
+
     /// Before drawing into a terminal of `area`.
     pub fn layout(&mut self, area: Rect) {
         let [_, body, _] = crate::ui::frame_areas(area);
@@ -427,6 +445,9 @@ pub fn run(setup: Setup) -> anyhow::Result<i32> {
                 collector::Collected::Snapshot(s) => collector.recycle(app.on_snapshot(s)),
                 collector::Collected::Error(e) => app.shared.error(e),
             }
+        }
+        if app.poll() {
+            dirty = true;
         }
         if let Some(fg) = app.shared.take_foreground() {
             let outcome = guard.run_foreground(fg, &signals);
@@ -496,6 +517,10 @@ mod tests {
         fn on_snapshot(&mut self, _shared: &mut Shared) {
             self.snapshots.set(self.snapshots.get() + 1);
         }
+        fn poll(&mut self, _shared: &mut Shared) -> bool {
+            // Redraw when a snapshot arrived since the last poll.
+            self.snapshots.get() % 2 == 1
+        }
         fn render(&self, _f: &mut Frame, _body: Rect, _shared: &Shared) {}
     }
 
@@ -528,6 +553,7 @@ mod tests {
         let (seen, snapshots) = (probe.seen.clone(), probe.snapshots.clone());
         let mut a = app_with(probe);
         assert_eq!(snapshots.get(), 1, "every screen hears of each snapshot");
+        assert!(a.poll(), "a screen's poll can ask for a redraw");
         press(&mut a, KeyCode::End); // Processes: select the last row
         assert_eq!(a.shared.selected_pid(), Some(9));
         press(&mut a, KeyCode::Char('2'));
