@@ -8,7 +8,6 @@
 
 use crate::sys::procs::{ProcReader, Snapshot};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub enum Collected {
@@ -22,17 +21,16 @@ pub struct Collector {
     recycle: Option<Sender<Snapshot>>,
     /// Dropping this sender stops the thread.
     stop: Option<Sender<()>>,
-    handle: Option<JoinHandle<()>>,
 }
 
 impl Collector {
-    pub fn start(mut reader: ProcReader, interval: Duration) -> Collector {
+    pub fn start(mut reader: ProcReader, interval: Duration) -> anyhow::Result<Collector> {
         // Bounded, and with only two snapshots in play: while the UI is
         // suspended (a foreground shell) the collector stops refreshing.
         let (tx, rx): (SyncSender<Collected>, _) = mpsc::sync_channel(1);
         let (recycle, recycled) = mpsc::channel::<Snapshot>();
         let (stop_tx, stop_rx) = mpsc::channel::<()>();
-        let handle = std::thread::Builder::new()
+        std::thread::Builder::new()
             .name("isolab-collector".into())
             .spawn(move || {
                 // At most two snapshots exist: one shown by the UI, one
@@ -85,13 +83,12 @@ impl Collector {
                     }
                 }
             })
-            .ok();
-        Collector {
+            .map_err(|e| anyhow::anyhow!("cannot start the /proc collector thread: {e}"))?;
+        Ok(Collector {
             rx,
             recycle: Some(recycle),
             stop: Some(stop_tx),
-            handle,
-        }
+        })
     }
 
     /// Gives a snapshot the UI no longer shows back for refreshing in place.
@@ -104,12 +101,13 @@ impl Collector {
 }
 
 impl Drop for Collector {
+    /// Tells the thread to stop. It is not joined: a scan of 10,000
+    /// processes can take a second, and quitting should not wait for it
+    /// (the thread only reads /proc; it ends at its next check or with
+    /// the process).
     fn drop(&mut self) {
         self.stop.take();
         self.recycle.take();
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
     }
 }
 
@@ -122,7 +120,8 @@ mod tests {
     #[test]
     fn snapshots_flow_and_recycled_ones_are_refreshed() {
         let reader = ProcReader::new("/proc").expect("open /proc");
-        let collector = Collector::start(reader, Duration::from_millis(100));
+        let collector =
+            Collector::start(reader, Duration::from_millis(100)).expect("collector thread");
         let me = std::process::id() as i32;
         let mut shown: Option<Snapshot> = None;
         for _ in 0..4 {

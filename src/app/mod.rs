@@ -407,7 +407,7 @@ pub fn run(setup: Setup) -> anyhow::Result<i32> {
     };
     let mut app = App::new(&setup, Users::system(), host);
     let signals = terminal::quit_signals()?;
-    let collector = collector::Collector::start(reader, setup.interval);
+    let collector = collector::Collector::start(reader, setup.interval)?;
     let mut guard = terminal::TerminalGuard::enter()?;
     // Draw only when something changed: idle CPU stays near zero between
     // snapshots.
