@@ -3,6 +3,7 @@
 //! comparison of two processes. Only the visible rows are formatted.
 
 use crate::app::processes::{ProcessesState, View};
+use crate::sys::container::Runtime;
 use crate::sys::ns::{NsKind, NsSet};
 use crate::sys::procs::{Process, format_cpu_time};
 use crate::sys::tree;
@@ -99,6 +100,16 @@ fn isolation_marks(ns: &NsSet, host: &NsSet) -> String {
         .collect()
 }
 
+/// Runtime names short enough that `name:` plus a 12-character id fits
+/// the CONTAINER column (the detail pane spells them out).
+fn column_runtime(r: Runtime) -> &'static str {
+    match r {
+        Runtime::Containerd => "ctrd",
+        Runtime::Kubernetes => "k8s",
+        other => other.name(),
+    }
+}
+
 fn row_text(p: &Process, art: &str, w: Width, s: &ProcessesState) -> String {
     let user = p.uid.map(|u| s.users.name(u)).unwrap_or_else(|| "—".into());
     let user: String = user.chars().take(8).collect();
@@ -112,7 +123,7 @@ fn row_text(p: &Process, art: &str, w: Width, s: &ProcessesState) -> String {
             let container = p
                 .container
                 .as_ref()
-                .map(|c| format!("{}:{}", c.runtime.name(), c.short_id()))
+                .map(|c| format!("{}:{}", column_runtime(c.runtime), c.short_id()))
                 .unwrap_or_else(|| "-".into());
             let container: String = container.chars().take(19).collect();
             format!(
@@ -548,6 +559,16 @@ mod tests {
         );
         assert_eq!(short.chars().count(), 30);
         assert_eq!(fit_art(" \\_ ", 1, 10), " \\_ ", "tiny column: untouched");
+    }
+
+    #[test]
+    fn every_runtime_label_and_a_hex_id_fit_the_container_column() {
+        use Runtime::*;
+        for r in [
+            Docker, Podman, Containerd, CriO, Kubernetes, Lxc, Nspawn, Isolab,
+        ] {
+            assert!(column_runtime(r).len() + 1 + 12 <= 19, "{r:?}");
+        }
     }
 
     #[test]
