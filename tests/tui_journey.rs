@@ -269,3 +269,71 @@ fn a_new_process_shows_green_then_red_when_it_exits_then_goes() {
     t.keys(&["q"]);
     t.assert_terminal_restored("colours");
 }
+
+/// The first child of `parent` named `comm`, from /proc.
+fn child_named(parent: i32, comm: &str) -> Option<i32> {
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let close = stat.rfind(')')?;
+        let name = &stat[stat.find('(')? + 1..close];
+        let ppid: i32 = stat[close + 2..].split(' ').nth(1)?.parse().ok()?;
+        (ppid == parent && name == comm).then_some(pid)
+    })
+}
+
+/// Types a search for `query` and waits for the detail pane on `pid`.
+fn search_for(t: &Tmux, query: &str, pid: i32, comm: &str) {
+    t.keys(&["/"]);
+    t.wait_for("Search:", 5);
+    t.cmd(&["send-keys", "-t", "j", "-l", query]);
+    t.keys(&["Enter"]);
+    t.wait_for(&format!("PID {pid} · {comm}"), 10);
+}
+
+#[test]
+fn compare_shows_which_namespaces_two_real_processes_share() {
+    let Some(t) = Tmux::start(200, 50) else {
+        return;
+    };
+    let marker = format!("3136{}", std::process::id());
+    // sleep in new uts and net namespaces, its sh parent on the host's.
+    let child = Spawned::sh(&format!("unshare --uts --net sleep {marker} & wait"));
+    let sh = child.pid();
+    let sleep = procs_support::wait_for(10, "the unshared sleep", || child_named(sh, "sleep"));
+    start_isolab(&t, "");
+    search_for(&t, &sleep.to_string(), sleep, "sleep");
+    t.keys(&["m"]);
+    t.wait_for(&format!("marked PID {sleep}"), 5);
+    search_for(&t, &sh.to_string(), sh, "sh");
+    t.keys(&["c"]);
+    // Wait for the whole overlay (its last line), not a half-drawn frame.
+    let s = t.wait_for("namespaces shared · Esc", 5);
+    let verdict = |kind: &str| {
+        s.lines()
+            .find(|l| l.contains(&format!("│{kind:<18} ")))
+            .map(|l| {
+                if l.contains("separate") {
+                    "separate"
+                } else if l.contains("shared") {
+                    "shared"
+                } else {
+                    "unknown"
+                }
+            })
+            .unwrap_or("missing")
+    };
+    for (kind, want) in [
+        ("uts", "separate"),
+        ("net", "separate"),
+        ("pid", "shared"),
+        ("mnt", "shared"),
+        ("ipc", "shared"),
+        ("user", "shared"),
+    ] {
+        assert_eq!(verdict(kind), want, "{kind}:\n{s}");
+    }
+    assert!(s.contains("8 of 10 namespaces shared"), "{s}");
+    t.keys(&["Escape", "q"]);
+    t.assert_terminal_restored("compare");
+}
