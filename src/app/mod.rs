@@ -408,6 +408,9 @@ pub fn run(setup: Setup) -> anyhow::Result<i32> {
     let mut app = App::new(&setup, Users::system(), host);
     let signals = terminal::quit_signals()?;
     let collector = collector::Collector::start(reader, setup.interval)?;
+    // Lets the tests drive the panic path for real: the hook must restore
+    // the terminal before the message is printed.
+    let test_panic = std::env::var_os("ISOLAB_TEST_PANIC").is_some();
     let mut guard = terminal::TerminalGuard::enter()?;
     // Draw only when something changed: idle CPU stays near zero between
     // snapshots.
@@ -421,11 +424,7 @@ pub fn run(setup: Setup) -> anyhow::Result<i32> {
             app.layout(Rect::new(0, 0, size.width, size.height));
             guard.terminal.draw(|f| crate::ui::render(f, &app))?;
             dirty = false;
-            // Lets the tests drive the panic path for real: the hook must
-            // restore the terminal before the message is printed.
-            if std::env::var_os("ISOLAB_TEST_PANIC").is_some()
-                && app.shared.processes.generation > 0
-            {
+            if test_panic && app.shared.processes.generation > 0 {
                 panic!("ISOLAB_TEST_PANIC is set: panicking on purpose");
             }
         }
