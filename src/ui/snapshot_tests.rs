@@ -306,3 +306,75 @@ fn mouse_click_selects_the_row_under_it_and_wheel_scrolls() {
     a.on_mouse(wheel, area);
     assert_eq!(a.shared.processes.selected, 5);
 }
+
+/// Thousands of keys, clicks, snapshots and sizes in a fixed pseudo-random
+/// order: nothing may panic, and the selection always names a listed row.
+#[test]
+fn random_keys_sizes_and_snapshots_never_panic() {
+    use crate::app::keys::GLOBAL_KEYS;
+    use crate::app::processes::KEYS;
+    use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+    let mut a = app();
+    let mut codes: Vec<KeyCode> = KEYS
+        .iter()
+        .flat_map(|b| b.keys.iter().copied())
+        .chain(GLOBAL_KEYS.iter().flat_map(|b| b.keys.iter().copied()))
+        .filter(|k| *k != KeyCode::Char('q') && *k != KeyCode::F(10) && *k != KeyCode::Char('!'))
+        .collect();
+    codes.extend([KeyCode::Char('x'), KeyCode::Backspace, KeyCode::Char('4')]);
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    let full = fixture();
+    for step in 0..3000 {
+        match next(10) {
+            0 => {
+                // A snapshot with a random subset of the processes.
+                let mut s = full.clone();
+                s.procs.retain(|p| p.pid == 1 || next(4) != 0);
+                a.on_snapshot(s);
+            }
+            1 => {
+                let kind = match next(3) {
+                    0 => MouseEventKind::ScrollDown,
+                    1 => MouseEventKind::ScrollUp,
+                    _ => MouseEventKind::Down(MouseButton::Left),
+                };
+                let m = MouseEvent {
+                    kind,
+                    column: next(200) as u16,
+                    row: next(50) as u16,
+                    modifiers: KeyModifiers::NONE,
+                };
+                a.on_mouse(m, Rect::new(0, 0, 200, 50));
+            }
+            _ => key(&mut a, codes[next(codes.len())]),
+        }
+        if step % 7 == 0 {
+            let (w, h) = [
+                (80, 24),
+                (200, 50),
+                (60, 15),
+                (1, 1),
+                (0, 0),
+                (61, 16),
+                (150, 40),
+            ][next(7)];
+            draw(&mut a, w, h);
+        }
+        let p = &a.shared.processes;
+        if let Some(pid) = p.selected_pid {
+            assert_eq!(
+                p.rows.get(p.selected).map(|r| r.pid),
+                Some(pid),
+                "step {step}"
+            );
+        }
+        assert!(!a.shared.quit, "only q, F10 and Ctrl-C quit");
+        a.shared.take_foreground();
+    }
+}
