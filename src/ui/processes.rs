@@ -49,12 +49,16 @@ pub fn list_rows_area(body: Rect, s: &ProcessesState) -> Rect {
 enum Width {
     Narrow,
     Medium,
+    /// All of `ps axjf`'s columns plus CPU% and ISOL (no RSS, CONTAINER).
+    Axjf,
     Wide,
 }
 
 fn width_class(w: u16) -> Width {
     if w >= 130 {
         Width::Wide
+    } else if w >= 110 {
+        Width::Axjf
     } else if w >= 76 {
         Width::Medium
     } else {
@@ -78,6 +82,10 @@ fn header(w: Width) -> String {
             "RSS",
             "ISOL",
             "CONTAINER"
+        ),
+        Width::Axjf => format!(
+            "{:>6} {:>7} {:>7} {:>7} {:<7} {:<5} {:<8} {:>7} {:>5} {:<8} COMMAND",
+            "PPID", "PID", "PGID", "SID", "TTY", "STAT", "USER", "TIME", "CPU%", "ISOL"
         ),
         Width::Medium => format!(
             "{:>6} {:>7} {:<5} {:<8} {:>7} {:>5} {:<8} COMMAND",
@@ -142,6 +150,19 @@ fn row_text(p: &Process, art: &str, w: Width, s: &ProcessesState) -> String {
                 container
             )
         }
+        Width::Axjf => format!(
+            "{:>6} {:>7} {:>7} {:>7} {:<7} {:<5} {:<8} {:>7} {:>5} {:<8} {command}",
+            p.ppid,
+            p.pid,
+            p.pgid,
+            p.sid,
+            p.tty,
+            p.stat_column(),
+            user,
+            time,
+            cpu,
+            isol
+        ),
         Width::Medium => format!(
             "{:>6} {:>7} {:<5} {:<8} {:>7} {:>5} {:<8} {command}",
             p.ppid,

@@ -180,6 +180,20 @@ fn tree_with_detail() {
 }
 
 #[test]
+fn a_120_column_terminal_shows_every_ps_axjf_column() {
+    let mut a = app();
+    select(&mut a, 4123);
+    let screen = draw(&mut a, 120, 30);
+    let header = screen.lines().nth(1).unwrap_or_default();
+    for col in [
+        "PPID", "PID", "PGID", "SID", "TTY", "STAT", "USER", "TIME", "COMMAND",
+    ] {
+        assert!(header.contains(col), "{col} missing: {header}");
+    }
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
 fn unreadable_process_detail() {
     let mut a = app();
     select(&mut a, 4100);
