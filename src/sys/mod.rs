@@ -6,6 +6,7 @@ pub mod cgroup;
 pub mod container;
 pub mod ns;
 pub mod procs;
+pub mod mounts;
 pub mod rootfs;
 pub mod spawn;
 pub mod tree;
