@@ -83,13 +83,28 @@ fn hostile_suite(f: &Fixture, child: &RootChild) {
         ("/etc/self_loop".into(), Outcome::Loop),
         ("/etc/loop_a/x".into(), Outcome::Loop),
         ("/etc/magic_self_root".into(), magic),
-        ("/etc/magic_one_root".into(), read_expect(child, Outcome::LoopOrDenied)),
-        ("/etc/magic_relative".into(), read_expect(child, Outcome::Loop)),
-        (format!("/proc/self/root{host_only}"), read_expect(child, Outcome::Loop)),
-        (format!("/proc/1/root{host_only}"), read_expect(child, Outcome::LoopOrDenied)),
+        (
+            "/etc/magic_one_root".into(),
+            read_expect(child, Outcome::LoopOrDenied),
+        ),
+        (
+            "/etc/magic_relative".into(),
+            read_expect(child, Outcome::Loop),
+        ),
+        (
+            format!("/proc/self/root{host_only}"),
+            read_expect(child, Outcome::Loop),
+        ),
+        (
+            format!("/proc/1/root{host_only}"),
+            read_expect(child, Outcome::LoopOrDenied),
+        ),
         ("/proc/self/fd/0".into(), read_expect(child, Outcome::Loop)),
         ("/proc/self/exe".into(), read_expect(child, Outcome::Loop)),
-        ("/flip/tmp/".to_string() + &f.secret_name(), content(INSIDE_D)),
+        (
+            "/flip/tmp/".to_string() + &f.secret_name(),
+            content(INSIDE_D),
+        ),
     ];
     for (path, want) in &cases {
         let got = read(&root, path);
@@ -152,7 +167,12 @@ fn hostile_suite(f: &Fixture, child: &RootChild) {
     root.create_file(&made).unwrap();
     assert!(f.inside(&format!("/tmp/made-{}", f.tag)).exists());
     for p in &f.would_be_created {
-        assert!(!p.exists(), "[{}] created {} on the host", child.kind, p.display());
+        assert!(
+            !p.exists(),
+            "[{}] created {} on the host",
+            child.kind,
+            p.display()
+        );
     }
     assert!(!Path::new(&format!("/tmp/made-{}", f.tag)).exists());
     assert_eq!(std::fs::read_dir(&f.host_dir.path).unwrap().count(), 0);
@@ -181,7 +201,7 @@ fn swap_race(f: &Fixture, child: &RootChild) {
             while !stop.load(Ordering::Relaxed) {
                 let tmp = dir.join(format!("flip.tmp{}", n % 2));
                 let _ = std::fs::remove_file(&tmp);
-                let target = if n % 2 == 0 { "/" } else { "/d" };
+                let target = if n.is_multiple_of(2) { "/" } else { "/d" };
                 std::os::unix::fs::symlink(target, &tmp).unwrap();
                 std::fs::rename(&tmp, dir.join("flip")).unwrap();
                 n += 1;
@@ -198,8 +218,13 @@ fn swap_race(f: &Fixture, child: &RootChild) {
             Outcome::Content(c) if c == INSIDE_D => saw_d += 1,
             other => panic!("[{}] {path} during the swap: {other:?}", child.kind),
         }
-        assert_eq!(read(&root, &host_path), Outcome::NotFound, "[{}]", child.kind);
-        if i % 10 == 0 {
+        assert_eq!(
+            read(&root, &host_path),
+            Outcome::NotFound,
+            "[{}]",
+            child.kind
+        );
+        if i.is_multiple_of(10) {
             let name = format!("/flip/tmp/swap-made-{}-{i}", f.tag);
             root.create_file(&name).unwrap();
         }
@@ -293,8 +318,11 @@ fn reading_is_bounded_and_binary_is_detected() {
         Err(RootfsError::IsADirectory { .. })
     ));
     // A fifo would block a naive open: refused before opening.
-    nix::unistd::mkfifo(&f.inside("/tmp/fifo"), nix::sys::stat::Mode::from_bits_truncate(0o644))
-        .unwrap();
+    nix::unistd::mkfifo(
+        &f.inside("/tmp/fifo"),
+        nix::sys::stat::Mode::from_bits_truncate(0o644),
+    )
+    .unwrap();
     assert!(matches!(
         root.read_file("/tmp/fifo", 10),
         Err(RootfsError::NotRegular { kind: "fifo", .. })
@@ -313,7 +341,9 @@ fn names_are_checked_and_creates_land_inside() {
     let e = root.create_in("/tmp", "created_by_host", false).unwrap();
     assert_eq!(e.size, 0);
     assert!(f.inside("/tmp/created_by_host").is_file());
-    let err = root.create_in("/tmp", "created_by_host", false).unwrap_err();
+    let err = root
+        .create_in("/tmp", "created_by_host", false)
+        .unwrap_err();
     assert!(err.to_string().contains("already exists"), "{err}");
     root.create_in("/tmp", "a_dir", true).unwrap();
     assert!(f.inside("/tmp/a_dir").is_dir());
@@ -361,4 +391,45 @@ fn an_exited_process_is_reported_and_never_followed() {
         ProcRoot::open(Path::new("/proc"), child.pid),
         Err(RootfsError::NoProcess { .. }) | Err(RootfsError::Exited { .. })
     ));
+}
+
+#[test]
+fn owners_are_shown_inside_and_outside_a_user_namespace() {
+    let f = fixture("userns");
+    std::fs::write(f.inside("/tmp/owned"), "x").unwrap();
+    nix::unistd::chown(
+        &f.inside("/tmp/owned"),
+        Some(nix::unistd::Uid::from_raw(101000)),
+        Some(nix::unistd::Gid::from_raw(101001)),
+    )
+    .unwrap();
+    let child = userns_child();
+    let root = ProcRoot::open(Path::new("/proc"), child.pid).unwrap();
+    assert!(root.userns().is_some());
+    // The child shares our root: the fixture is at its host path.
+    let listing = root
+        .list_dir(&f.inside("/tmp").display().to_string())
+        .unwrap();
+    let owned = listing.entries.iter().find(|e| e.name == "owned").unwrap();
+    assert_eq!((owned.uid, owned.gid), (101000, 101001));
+    assert_eq!(
+        (owned.uid_inside, owned.gid_inside),
+        (Some(1000), Some(1001))
+    );
+    assert!(!owned.unmapped);
+    assert_eq!(owned.owner_text(), "101000:101001 (inside 1000:1001)");
+    let by_root = listing
+        .entries
+        .iter()
+        .find(|e| e.name == f.secret_name())
+        .unwrap();
+    assert_eq!(by_root.uid, 0);
+    assert_eq!(by_root.uid_inside, Some(65534));
+    assert!(by_root.unmapped);
+    // Without an own user namespace, no inside ids are shown.
+    let plain = chroot_child(&f);
+    let root = ProcRoot::open(Path::new("/proc"), plain.pid).unwrap();
+    assert!(root.userns().is_none());
+    let e = root.list_dir("/tmp").unwrap();
+    assert!(e.entries.iter().all(|e| e.uid_inside.is_none()));
 }

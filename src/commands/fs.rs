@@ -50,13 +50,21 @@ pub fn ls(a: &PathArgs) -> anyhow::Result<i32> {
     let path = a.path.as_deref().unwrap_or("/");
     let entries = match root.list_dir(path) {
         Ok(listing) => listing.entries,
-        // `ls FILE` shows the file itself, like ls does.
-        Err(crate::sys::rootfs::RootfsError::NotADirectory { .. }) => {
-            vec![root.lstat(path)?]
-        }
+        // `ls FILE` (or a dangling link) shows that one entry, like ls does.
+        Err(
+            err @ (crate::sys::rootfs::RootfsError::NotADirectory { .. }
+            | crate::sys::rootfs::RootfsError::NotFound { .. }),
+        ) => match root.lstat(path) {
+            Ok(e) if e.kind != crate::sys::rootfs::FileKind::Dir => vec![e],
+            _ => return Err(err.into()),
+        },
         Err(e) => return Err(e.into()),
     };
-    let ow = entries.iter().map(|e| e.owner_text().len()).max().unwrap_or(0);
+    let ow = entries
+        .iter()
+        .map(|e| e.owner_text().len())
+        .max()
+        .unwrap_or(0);
     let sw = entries
         .iter()
         .map(|e| e.size.to_string().len())

@@ -4,9 +4,9 @@
 
 pub mod cgroup;
 pub mod container;
+pub mod mounts;
 pub mod ns;
 pub mod procs;
-pub mod mounts;
 pub mod rootfs;
 pub mod spawn;
 pub mod tree;

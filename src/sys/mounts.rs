@@ -42,7 +42,9 @@ pub fn unescape(field: &str) -> String {
     while i < bytes.len() {
         if bytes[i] == b'\\'
             && i + 3 < bytes.len()
-            && bytes[i + 1..i + 4].iter().all(|b| (b'0'..=b'7').contains(b))
+            && bytes[i + 1..i + 4]
+                .iter()
+                .all(|b| (b'0'..=b'7').contains(b))
         {
             let value = (bytes[i + 1] - b'0') as u32 * 64
                 + (bytes[i + 2] - b'0') as u32 * 8
@@ -165,8 +167,7 @@ pub fn compare(process: &[Mount], host: &[Mount]) -> Vec<MountRow> {
         let found = host
             .iter()
             .enumerate()
-            .find(|(i, h)| !host_used[*i] && h.mount_point == m.mount_point)
-            .map(|(i, h)| (i, h));
+            .find(|(i, h)| !host_used[*i] && h.mount_point == m.mount_point);
         match found {
             None => rows.push(MountRow {
                 mark: MountMark::OnlyProcess,

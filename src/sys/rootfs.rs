@@ -648,7 +648,11 @@ impl ProcRoot {
         let fd = self.resolve(path, OFlag::O_PATH)?;
         let st = fstat(&fd).map_err(|e| self.error(path, "stat", e))?;
         let (_, name) = split_parent(path, true);
-        let name = if name.is_empty() { "/".to_string() } else { name };
+        let name = if name.is_empty() {
+            "/".to_string()
+        } else {
+            name
+        };
         Ok(Entry::from_stat(name, &st, self.userns.as_ref()))
     }
 
@@ -657,7 +661,11 @@ impl ProcRoot {
         let fd = self.resolve(path, OFlag::O_PATH | OFlag::O_NOFOLLOW)?;
         let st = fstat(&fd).map_err(|e| self.error(path, "stat", e))?;
         let (_, name) = split_parent(path, true);
-        let name = if name.is_empty() { "/".to_string() } else { name };
+        let name = if name.is_empty() {
+            "/".to_string()
+        } else {
+            name
+        };
         let mut entry = Entry::from_stat(name, &st, self.userns.as_ref());
         if entry.kind == FileKind::Symlink {
             entry.link_target = readlinkat(&fd, "")
@@ -688,7 +696,9 @@ impl ProcRoot {
                 Ok(st) => st,
                 // Removed between readdir and stat: skip it.
                 Err(Errno::ENOENT) => continue,
-                Err(e) => return Err(self.error(&join(path, &name_os.to_string_lossy()), "stat", e)),
+                Err(e) => {
+                    return Err(self.error(&join(path, &name_os.to_string_lossy()), "stat", e));
+                }
             };
             let mut entry = Entry::from_stat(
                 name_os.to_string_lossy().into_owned(),
@@ -702,7 +712,11 @@ impl ProcRoot {
         }
         entries.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(Listing {
-            path: if path.is_empty() { "/".into() } else { path.into() },
+            path: if path.is_empty() {
+                "/".into()
+            } else {
+                path.into()
+            },
             host_path: self.host_path(path),
             entries,
         })
@@ -791,7 +805,11 @@ impl ProcRoot {
     }
 
     /// Resolve the parent directory of a new name and check the name.
-    fn parent_for_create(&self, path: &str, is_dir: bool) -> Result<(OwnedFd, String), RootfsError> {
+    fn parent_for_create(
+        &self,
+        path: &str,
+        is_dir: bool,
+    ) -> Result<(OwnedFd, String), RootfsError> {
         let (dir, name) = split_parent(path, is_dir);
         validate_new_name(&name)?;
         let parent = self.resolve(&dir, OFlag::O_PATH | OFlag::O_DIRECTORY)?;

@@ -103,7 +103,12 @@ pub fn fixture(what: &str) -> Fixture {
     }
     std::fs::copy("/bin/busybox", r.join("bin/busybox")).unwrap();
     std::fs::write(r.join("etc/hostname"), "INSIDE-HOSTNAME\n").unwrap();
-    let secret_name = secret.path.file_name().unwrap().to_string_lossy().into_owned();
+    let secret_name = secret
+        .path
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
     let host_only_abs = host_only.path.display().to_string();
     std::fs::write(r.join("tmp").join(&secret_name), INSIDE_COPY).unwrap();
     std::fs::write(r.join("d/tmp").join(&secret_name), INSIDE_D).unwrap();
@@ -114,16 +119,31 @@ pub fn fixture(what: &str) -> Fixture {
     // Absolute links: resolved naively against the host's root.
     link(&secret.path.display().to_string(), "etc/abs");
     link(&host_only_abs, "etc/abs_host_only");
-    link(&format!("../../../../../../..{host_only_abs}"), "etc/dotdot_chain");
-    link(&format!("../../../../../../..{}", secret.path.display()), "etc/dotdot_inside");
+    link(
+        &format!("../../../../../../..{host_only_abs}"),
+        "etc/dotdot_chain",
+    );
+    link(
+        &format!("../../../../../../..{}", secret.path.display()),
+        "etc/dotdot_inside",
+    );
     // Loops.
     link("loop_b", "etc/loop_a");
     link("loop_a", "etc/loop_b");
     link("self_loop", "etc/self_loop");
     // Magic links through procfs (mounted inside where the child has one).
-    link(&format!("/proc/self/root{host_only_abs}"), "etc/magic_self_root");
-    link(&format!("/proc/1/root{host_only_abs}"), "etc/magic_one_root");
-    link(&format!("../proc/self/root{host_only_abs}"), "etc/magic_relative");
+    link(
+        &format!("/proc/self/root{host_only_abs}"),
+        "etc/magic_self_root",
+    );
+    link(
+        &format!("/proc/1/root{host_only_abs}"),
+        "etc/magic_one_root",
+    );
+    link(
+        &format!("../proc/self/root{host_only_abs}"),
+        "etc/magic_relative",
+    );
     link("/proc/self/cwd", "etc/magic_cwd");
     // Links to create through: dangling, pointing outside.
     let would_be_created = vec![
@@ -164,7 +184,10 @@ const SLEEP_ARGV: &[&str] = &["/bin/busybox", "sleep", "100000"];
 
 fn wait_for_cmdline(child: &mut Child, argv: &[&str]) {
     let pid = child.id();
-    let want: Vec<u8> = argv.iter().flat_map(|a| format!("{a}\0").into_bytes()).collect();
+    let want: Vec<u8> = argv
+        .iter()
+        .flat_map(|a| format!("{a}\0").into_bytes())
+        .collect();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Ok(Some(status)) = child.try_wait() {
@@ -175,7 +198,11 @@ fn wait_for_cmdline(child: &mut Child, argv: &[&str]) {
             }
             panic!("child {pid} exited early ({status}): {err}");
         }
-        if std::fs::read(format!("/proc/{pid}/cmdline")).ok().as_deref() == Some(&want[..]) {
+        if std::fs::read(format!("/proc/{pid}/cmdline"))
+            .ok()
+            .as_deref()
+            == Some(&want[..])
+        {
             return;
         }
         assert!(Instant::now() < deadline, "child {pid} never became ready");
@@ -215,7 +242,15 @@ pub fn chroot_child_with_proc(f: &Fixture) -> RootChild {
     let dir = f.root().display().to_string();
     let script = r#"mount -t proc proc "$1/proc" && exec chroot "$1" /bin/busybox sleep 100000"#;
     let argv = [
-        "unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", &dir,
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        script,
+        "sh",
+        &dir,
     ];
     spawn("chroot+proc", true, &argv, SLEEP_ARGV)
 }
@@ -230,7 +265,15 @@ cd "$1"
 pivot_root . oldroot
 exec /bin/busybox sh -c '/bin/busybox mount -t proc proc /proc && /bin/busybox umount -l /oldroot && exec /bin/busybox sleep 100000'"#;
     let argv = [
-        "unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", &dir,
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        script,
+        "sh",
+        &dir,
     ];
     spawn("pivot_root", true, &argv, SLEEP_ARGV)
 }
@@ -240,7 +283,39 @@ exec /bin/busybox sh -c '/bin/busybox mount -t proc proc /proc && /bin/busybox u
 pub fn private_tmp_child() -> RootChild {
     let script = "mount -t tmpfs isolab-test-tmp /tmp && exec sleep 100000";
     let argv = [
-        "unshare", "--mount", "--propagation", "private", "sh", "-c", script,
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        script,
     ];
     spawn("private-tmp", false, &argv, &["sleep", "100000"])
+}
+
+/// A process in its own user namespace where ids 0..65536 inside are
+/// 100000..165536 outside (maps written by us, as root, from outside).
+pub fn userns_child() -> RootChild {
+    use std::io::Write;
+    let mut child = Command::new("unshare")
+        .args(["--user", "sh", "-c", "read go; exec sleep 100000"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    wait_for_cmdline(&mut child, &["sh", "-c", "read go; exec sleep 100000"]);
+    // The user namespace exists once unshare has exec'ed sh.
+    std::fs::write(format!("/proc/{pid}/uid_map"), "0 100000 65536\n").unwrap();
+    std::fs::write(format!("/proc/{pid}/gid_map"), "0 100000 65536\n").unwrap();
+    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    wait_for_cmdline(&mut child, &["sleep", "100000"]);
+    RootChild {
+        child,
+        pid: pid as i32,
+        kind: "userns",
+        proc_inside: false,
+    }
 }
