@@ -212,7 +212,7 @@ fn swap_race(f: &Fixture, child: &RootChild) {
     let path = format!("/flip/tmp/{}", f.secret_name());
     let host_path = format!("/flip{}", f.host_only.path.display());
     let (mut saw_root, mut saw_d) = (0, 0);
-    for i in 0..1500 {
+    for i in 0..1500u32 {
         match read(&root, &path) {
             Outcome::Content(c) if c == INSIDE_COPY => saw_root += 1,
             Outcome::Content(c) if c == INSIDE_D => saw_d += 1,
