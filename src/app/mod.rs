@@ -3,6 +3,7 @@
 
 pub mod collector;
 pub mod keys;
+pub mod rootfs;
 pub mod state;
 pub mod terminal;
 

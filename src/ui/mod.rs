@@ -3,6 +3,7 @@
 
 pub mod help;
 pub mod processes;
+pub mod rootfs;
 
 use crate::app::state::Level;
 use crate::app::{App, Screen};
