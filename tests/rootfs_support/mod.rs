@@ -3,6 +3,8 @@
 //! own mount namespace and procfs, pivot_root). Everything is removed on drop.
 #![allow(dead_code)]
 
+pub mod tmux;
+
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
