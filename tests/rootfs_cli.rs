@@ -207,3 +207,84 @@ fn journey_create_from_host_and_from_inside() {
     );
     assert!(!std::path::Path::new(&format!("/tmp/{inside}")).exists());
 }
+
+/// A kernel without openat2, simulated with a seccomp filter that answers
+/// openat2 with ENOSYS: isolab refuses clearly instead of falling back.
+#[test]
+fn no_openat2_is_a_clear_refusal() {
+    if !cfg!(target_arch = "x86_64") {
+        println!("SKIPPED: the seccomp filter in this test is written for x86_64");
+        return;
+    }
+    use std::os::unix::process::CommandExt;
+    let f = fixture("cli-enosys");
+    let child = chroot_child(&f);
+    let pid = child.pid.to_string();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_isolab"));
+    cmd.args(["cat", &pid, "/etc/abs_host_only"]);
+    // SAFETY: only async-signal-safe calls (prctl) between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let filter = [
+                // A = syscall number
+                libc::sock_filter {
+                    code: 0x20,
+                    jt: 0,
+                    jf: 0,
+                    k: 0,
+                },
+                // if A == openat2 fall through, else skip one
+                libc::sock_filter {
+                    code: 0x15,
+                    jt: 0,
+                    jf: 1,
+                    k: libc::SYS_openat2 as u32,
+                },
+                // return ERRNO(ENOSYS)
+                libc::sock_filter {
+                    code: 0x06,
+                    jt: 0,
+                    jf: 0,
+                    k: 0x0005_0000 | libc::ENOSYS as u32,
+                },
+                // return ALLOW
+                libc::sock_filter {
+                    code: 0x06,
+                    jt: 0,
+                    jf: 0,
+                    k: 0x7fff_0000,
+                },
+            ];
+            let prog = libc::sock_fprog {
+                len: filter.len() as u16,
+                filter: filter.as_ptr() as *mut libc::sock_filter,
+            };
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+                || libc::prctl(libc::PR_SET_SECCOMP, 2, &prog as *const libc::sock_fprog) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let o = cmd.output().unwrap();
+    assert_fails(&o, "no openat2");
+    assert!(stdout(&o).is_empty());
+    assert!(!stderr(&o).contains("HOST SECRET"));
+}
+
+#[test]
+fn cat_cuts_a_huge_file_with_a_notice() {
+    let f = fixture("cli-huge");
+    std::fs::write(f.inside("/etc/huge"), vec![b'y'; 17 * 1024 * 1024]).unwrap();
+    let child = chroot_child(&f);
+    let o = isolab(&["cat", &child.pid.to_string(), "/etc/huge"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(o.stdout.len(), 16 * 1024 * 1024);
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("/etc/huge: cut after 16 MiB (the file says 17825792 bytes)"),
+        "{err}"
+    );
+}
