@@ -1,70 +1,155 @@
-//! `isolab tree` and `isolab ns` as scripts use them: output, JSON, exit codes.
+//! The real binary: `isolab tree [--ns] [--json]` and `isolab ns PID [OTHER]`
+//! on the real kernel, with a spawned tree partly in new namespaces.
 
+#[path = "procs_own_support/mod.rs"]
 mod procs_support;
 
-use procs_support::{Spawned, bin, skip_unless_root, wait_for};
-use std::process::Command;
+use procs_support::*;
+use serde_json::Value;
+use std::process::{Command, Output};
 
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(bin()).args(args).output().expect("run isolab");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+fn isolab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_isolab"))
+        .args(args)
+        .output()
+        .expect("running isolab")
 }
 
-#[test]
-fn tree_prints_ps_axjf_layout_with_our_process() {
-    let tag = format!("4{}", std::process::id());
-    // `; true` keeps sh alive as the sleep's parent (a lone command is exec'd).
-    let child = Spawned::sh(&format!("sleep {tag}; true"));
-    let line = wait_for(10, "the sleep in the tree", || {
-        let (code, out, _) = run(&["tree"]);
-        assert_eq!(code, 0);
-        assert!(out.starts_with(" PPID     PID    PGID     SID TTY"));
-        out.lines()
-            .find(|l| l.ends_with(&format!("sleep {tag}")))
-            .map(String::from)
-    });
-    // The sleep is drawn as a child: tree art before its command.
-    assert!(line.contains("\\_ sleep"), "{line}");
-    let fields: Vec<&str> = line.split_whitespace().collect();
-    assert_eq!(fields[0], child.pid().to_string(), "PPID column is the sh");
-}
-
-#[test]
-fn tree_ns_adds_a_column_per_namespace() {
-    let (code, out, _) = run(&["tree", "--ns"]);
-    assert_eq!(code, 0);
-    let header = out.lines().next().expect("header");
-    for col in ["PID", "MNT", "NET", "IPC", "UTS", "USER", "CGROUP", "TIME"] {
-        assert!(header.contains(col), "{header}");
-    }
-    let me = std::process::id().to_string();
-    // Our own test process's row carries 10-digit namespace ids.
-    let row = out
-        .lines()
-        .find(|l| l.split_whitespace().nth(1) == Some(me.as_str()))
-        .expect("our row");
+fn stdout(out: &Output) -> String {
     assert!(
-        row.split_whitespace().any(|f| f.starts_with("40265")),
-        "{row}"
+        out.status.success(),
+        "isolab failed: {:?}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
     );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+/// The namespaced sleep's host PID, once it has exec'd (comm is `sleep`).
+fn namespaced_child(outer: i32) -> i32 {
+    let mut reader = isolab::sys::procs::ProcReader::new("/proc").unwrap();
+    wait_for(&mut reader, "the namespaced sleep", |snap| {
+        children(snap, outer)
+            .into_iter()
+            .find(|&k| snap.get(k).is_some_and(|p| p.comm == "sleep"))
+    })
+    .1
+}
+
+fn sh_children(sh: i32) -> Vec<i32> {
+    let mut reader = isolab::sys::procs::ProcReader::new("/proc").unwrap();
+    wait_for(&mut reader, "sh's sleeps", |snap| {
+        let kids = children(snap, sh);
+        (kids.len() == 2 && kids.iter().all(|&k| snap.get(k).unwrap().comm == "sleep"))
+            .then_some(kids)
+    })
+    .1
+}
+
+/// The line of `pid` in the table (PID is the second column).
+fn line_of(table: &str, pid: i32) -> &str {
+    table
+        .lines()
+        .find(|l| l.split_whitespace().nth(1) == Some(&pid.to_string()))
+        .unwrap_or_else(|| panic!("no row for PID {pid}"))
+}
+
+/// The row of `pid` in the table: its columns split on whitespace.
+fn row_of(table: &str, pid: i32) -> Vec<String> {
+    line_of(table, pid)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
 }
 
 #[test]
-fn tree_json_has_the_documented_fields() {
-    let (code, out, _) = run(&["tree", "--json"]);
-    assert_eq!(code, 0);
-    let v: serde_json::Value = serde_json::from_str(&out).expect("valid JSON");
-    let procs = v.as_array().expect("array");
-    let me = std::process::id() as i64;
-    let p = procs
-        .iter()
-        .find(|p| p["pid"].as_i64() == Some(me))
-        .expect("our process");
-    for field in [
+fn tree_prints_the_ps_axjf_layout_with_tree_art() {
+    let shell = spawn_shell_with_two_sleeps();
+    let sh = shell.pid();
+    let kids = sh_children(sh);
+    let table = stdout(&isolab(&["tree"]));
+    let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        [
+            "PPID",
+            "PID",
+            "PGID",
+            "SID",
+            "TTY",
+            "STAT",
+            "UID",
+            "TIME",
+            "CONTAINER",
+            "COMMAND"
+        ]
+    );
+    let sh_row = row_of(&table, sh);
+    assert_eq!(sh_row[0], std::process::id().to_string());
+    assert_eq!(sh_row[2], sh.to_string(), "PGID");
+    for kid in kids {
+        let row = row_of(&table, kid);
+        assert_eq!(row[0], sh.to_string(), "PPID of {kid}");
+        assert_eq!(row[8], "-", "no container");
+        let line = line_of(&table, kid);
+        let sh_line = line_of(&table, sh);
+        // The child's art sits one level (4 columns) right of the shell's command.
+        let sh_cmd = sh_line.find("sh -c").unwrap();
+        let kid_cmd = line.find("sleep").unwrap();
+        assert_eq!(kid_cmd, sh_cmd + 4, "{sh_line}\n{line}");
+        assert_eq!(&line[kid_cmd - 3..kid_cmd], "\\_ ");
+    }
+}
+
+#[test]
+fn tree_ns_adds_a_column_per_namespace_kind() {
+    let unshare = spawn_namespaced_sleep();
+    let inner = namespaced_child(unshare.pid());
+    let table = stdout(&isolab(&["tree", "--ns"]));
+    let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        &header[8..],
+        [
+            "PID",
+            "MNT",
+            "NET",
+            "IPC",
+            "UTS",
+            "USER",
+            "CGROUP",
+            "TIME",
+            "CONTAINER",
+            "COMMAND"
+        ]
+    );
+    let me = row_of(&table, std::process::id() as i32);
+    let child = row_of(&table, inner);
+    // pid, net, uts differ; mnt, ipc, user, cgroup, time are shared.
+    let differs: Vec<&str> = (8..16)
+        .filter(|&i| me[i] != child[i])
+        .map(|i| header[i])
+        .collect();
+    assert_eq!(differs, ["PID", "NET", "UTS"]);
+    for col in &child[8..16] {
+        assert!(col.parse::<u64>().is_ok(), "inode column {col}");
+    }
+}
+
+#[test]
+fn tree_json_has_every_field_and_the_namespaced_child() {
+    let unshare = spawn_namespaced_sleep();
+    let inner = namespaced_child(unshare.pid());
+    let json: Value = serde_json::from_str(&stdout(&isolab(&["tree", "--json"]))).unwrap();
+    let procs = json.as_array().unwrap();
+    assert!(procs.len() > 10);
+    let find = |pid: i32| {
+        procs
+            .iter()
+            .find(|p| p["pid"] == pid)
+            .unwrap_or_else(|| panic!("PID {pid} in JSON"))
+    };
+    let child = find(inner);
+    for key in [
         "pid",
         "ppid",
         "pgid",
@@ -79,77 +164,87 @@ fn tree_json_has_the_documented_fields() {
         "cgroups",
         "container",
     ] {
-        assert!(p.get(field).is_some(), "missing {field}: {p}");
+        assert!(child.get(key).is_some(), "missing {key}");
     }
-    assert!(p["ns"]["pid"].as_u64().is_some());
-    assert_eq!(p["nspid"][0].as_i64(), Some(me));
-    assert!(p["container"].is_null());
+    assert_eq!(child["ppid"], unshare.pid());
+    assert_eq!(child["nspid"], serde_json::json!([inner, 1]));
+    assert_eq!(child["comm"], "sleep");
+    assert!(child["container"].is_null());
+    assert!(
+        child["cgroups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["path"].is_string())
+    );
+    let me = find(std::process::id() as i32);
+    assert_ne!(child["ns"]["pid"], me["ns"]["pid"]);
+    assert_ne!(child["ns"]["net"], me["ns"]["net"]);
+    assert_eq!(child["ns"]["mnt"], me["ns"]["mnt"]);
+    assert!(child["ns"]["pid"].is_u64());
 }
 
 #[test]
-fn ns_marks_the_differences_of_a_namespaced_child() {
-    if skip_unless_root() {
-        return;
+fn ns_marks_the_differences_and_tells_nspid_in_words() {
+    let unshare = spawn_namespaced_sleep();
+    let outer = unshare.pid();
+    let inner = namespaced_child(outer);
+    let text = stdout(&isolab(&["ns", &inner.to_string()]));
+    let marked: Vec<&str> = text
+        .lines()
+        .filter(|l| l.ends_with("<- differs"))
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(marked, ["pid", "net", "uts", "pid_for_children"], "{text}");
+    assert!(
+        text.contains(&format!("host PID {inner} is PID 1 in its PID namespace")),
+        "{text}"
+    );
+
+    // Against OTHER = the unshare process: only pid differs (it made the
+    // net and uts namespaces itself and lives in them).
+    let text = stdout(&isolab(&["ns", &inner.to_string(), &outer.to_string()]));
+    let marked: Vec<&str> = text
+        .lines()
+        .filter(|l| l.ends_with("<- differs"))
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(marked, ["pid"], "{text}");
+
+    let json: Value =
+        serde_json::from_str(&stdout(&isolab(&["ns", &inner.to_string(), "--json"]))).unwrap();
+    assert_eq!(json["process"]["nspid"], serde_json::json!([inner, 1]));
+    assert_eq!(json["differing"], serde_json::json!(["pid", "net", "uts"]));
+}
+
+#[test]
+fn a_missing_pid_is_one_line_on_stderr_and_exit_1() {
+    let missing = impossible_pid().to_string();
+    for args in [
+        vec!["ns", missing.as_str()],
+        vec!["ns", "1", missing.as_str()],
+    ] {
+        let out = isolab(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.starts_with("isolab: ") && err.contains(&missing),
+            "{err}"
+        );
+        assert!(out.stdout.is_empty());
     }
-    let tag = format!("5{}", std::process::id());
-    let _root = Spawned::sh(&format!("unshare --fork --pid --uts sleep {tag}"));
-    let pid = wait_for(10, "the namespaced sleep", || {
-        let (_, out, _) = run(&["tree"]);
-        out.lines()
-            .find(|l| l.ends_with(&format!("\\_ sleep {tag}")))
-            .and_then(|l| l.split_whitespace().nth(1)?.parse::<i32>().ok())
-    });
-    let (code, out, err) = run(&["ns", &pid.to_string()]);
-    assert_eq!(code, 0, "{err}");
-    let line = |kind: &str| {
-        out.lines()
-            .find(|l| l.split_whitespace().next() == Some(kind))
-            .unwrap_or_else(|| panic!("no {kind} line in {out}"))
-            .to_string()
-    };
-    assert!(line("pid").ends_with("DIFFERENT"));
-    assert!(line("uts").ends_with("DIFFERENT"));
-    assert!(line("net").ends_with("same"));
-    assert!(out.contains(&format!("host PID {pid} is PID 1 in its PID namespace")));
-
-    let (code, out, _) = run(&["ns", &pid.to_string(), "--json"]);
-    assert_eq!(code, 0);
-    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
-    let pid_kind = v["namespaces"]
-        .as_array()
-        .expect("kinds")
-        .iter()
-        .find(|k| k["kind"] == "pid")
-        .expect("pid kind")
-        .clone();
-    assert_eq!(pid_kind["same"], false);
-
-    // Comparing two processes: the child against our own test process.
-    let me = std::process::id().to_string();
-    let (code, out, _) = run(&["ns", &pid.to_string(), &me]);
-    assert_eq!(code, 0);
-    assert!(out.contains(&format!("PID {me}")));
 }
 
 #[test]
-fn a_missing_pid_is_one_line_and_exit_1() {
-    let (code, out, err) = run(&["ns", "999999999"]);
-    assert_eq!(code, 1);
-    assert!(out.is_empty());
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("999999999"), "{err}");
-}
-
-#[test]
-fn usage_errors_exit_2() {
+fn bad_usage_exits_2() {
     for args in [
         vec!["ns"],
-        vec!["ns", "abc"],
+        vec!["ns", "not-a-pid"],
         vec!["tree", "--bogus"],
-        vec!["--interval", "0", "tree"],
+        vec!["tree", "extra"],
     ] {
-        let (code, _, err) = run(&args);
-        assert_eq!(code, 2, "{args:?}: {err}");
-        assert!(!err.is_empty());
+        let out = isolab(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
     }
 }

@@ -51,7 +51,8 @@ fn fixture() -> Snapshot {
                 controllers: vec![],
                 path: "/user.slice".into(),
             },
-        ];
+        ]
+        .into();
     }
     procs[1].cmdline = Some(vec![]);
     procs[2].cmdline = Some(vec![]);
@@ -78,7 +79,8 @@ fn fixture() -> Snapshot {
             hierarchy: 0,
             controllers: vec![],
             path: format!("/system.slice/docker-{id}.scope"),
-        }];
+        }]
+        .into();
     }
     procs[7].nspid = vec![4123, 1];
     procs[8].nspid = vec![4124, 7];
