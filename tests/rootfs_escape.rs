@@ -288,6 +288,17 @@ fn pivot_root_child() {
 }
 
 #[test]
+fn lab_child_from_isolab_run() {
+    let f = fixture("lab");
+    let Some(child) = lab_child(&f) else {
+        println!("SKIPPED: this build's `isolab run` is not there yet (the spawn branch has it)");
+        return;
+    };
+    hostile_suite(&f, &child);
+    swap_race(&f, &child);
+}
+
+#[test]
 fn swap_race_chroot() {
     let f = fixture("swapchroot");
     let child = chroot_child(&f);

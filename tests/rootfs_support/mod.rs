@@ -173,10 +173,26 @@ pub struct RootChild {
     pub kind: &'static str,
     /// Whether a procfs is mounted at /proc inside.
     pub proc_inside: bool,
+    /// A pidfd of the process living in the root when it is not `child`
+    /// itself but its child (`isolab run` forks it): killed first.
+    pub inner: Option<std::os::fd::OwnedFd>,
 }
 
 impl Drop for RootChild {
     fn drop(&mut self) {
+        if let Some(fd) = &self.inner {
+            use std::os::fd::AsRawFd;
+            // SAFETY: a pidfd we own; signal 9 to exactly that process.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_pidfd_send_signal,
+                    fd.as_raw_fd(),
+                    libc::SIGKILL,
+                    0,
+                    0,
+                );
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -227,6 +243,7 @@ fn spawn(kind: &'static str, proc_inside: bool, argv: &[&str], ready: &[&str]) -
         pid,
         kind,
         proc_inside,
+        inner: None,
     }
 }
 
@@ -319,5 +336,68 @@ pub fn userns_child() -> RootChild {
         pid: pid as i32,
         kind: "userns",
         proc_inside: false,
+        inner: None,
+    }
+}
+
+/// The lab's own child: `isolab run --mount --rootfs DIR -- busybox sleep`
+/// (pivot_root done by isolab's spawner). `None` when this build's `run` is
+/// not there yet (set ISOLAB_LAB_BIN to another isolab binary to use it).
+pub fn lab_child(f: &Fixture) -> Option<RootChild> {
+    let bin = std::env::var("ISOLAB_LAB_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_isolab").to_string());
+    let dir = f.root().display().to_string();
+    let mut child = Command::new(&bin)
+        .args(["run", "--mount", "--rootfs", &dir, "--"])
+        .args(SLEEP_ARGV)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let run_pid = child.id();
+    let want: Vec<u8> = SLEEP_ARGV
+        .iter()
+        .flat_map(|a| format!("{a}\0").into_bytes())
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(Some(_)) = child.try_wait() {
+            let mut err = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                use std::io::Read;
+                let _ = e.read_to_string(&mut err);
+            }
+            if err.contains("not built yet") {
+                return None;
+            }
+            panic!("isolab run exited early: {err}");
+        }
+        let children = std::fs::read_to_string(format!("/proc/{run_pid}/task/{run_pid}/children"))
+            .unwrap_or_default();
+        for c in children.split_whitespace() {
+            if std::fs::read(format!("/proc/{c}/cmdline")).ok().as_deref() == Some(&want[..]) {
+                let pid: i32 = c.parse().unwrap();
+                // SAFETY: plain syscall; the result is a new fd we own.
+                let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+                assert!(fd >= 0, "pidfd_open {pid}");
+                use std::os::fd::FromRawFd;
+                let inner = Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) });
+                let root = isolab::sys::rootfs::ProcRoot::open(Path::new("/proc"), pid).unwrap();
+                let proc_inside = root.lstat("/proc/self").is_ok();
+                return Some(RootChild {
+                    child,
+                    pid,
+                    kind: "isolab run --mount --rootfs",
+                    proc_inside,
+                    inner,
+                });
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "isolab run never started its child"
+        );
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
