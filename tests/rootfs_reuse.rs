@@ -45,11 +45,11 @@ fn a_reused_pid_is_never_followed() {
 #[test]
 #[ignore = "run by a_reused_pid_is_never_followed inside a new PID namespace"]
 fn reuse_inside_a_private_pid_namespace() {
-    assert_eq!(
-        std::env::var(INNER).as_deref(),
-        Ok("1"),
-        "run via the outer test"
-    );
+    if std::env::var(INNER).as_deref() != Ok("1") {
+        // Run with --include-ignored on the host: the outer test runs this.
+        println!("(runs only inside the outer test's PID namespace)");
+        return;
+    }
     let first = fixture("reuse-a");
     let second = fixture("reuse-b");
     std::fs::write(second.inside("/etc/hostname"), "NEWCOMER\n").unwrap();
