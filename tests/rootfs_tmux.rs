@@ -1,50 +1,65 @@
-//! A tmux journey through the Root screen (the `rootfs_browser` example runs
-//! exactly the screen's state and renderer): browse a pivot_root'ed child,
-//! the `n` dialog with bad names and a good one, a file made inside showing
-//! up marked NEW, the mount table, the host path, and the process exiting.
+//! A tmux journey through the real TUI's Root tab: select a pivot_root'ed
+//! child on the Processes screen, open the Root tab, browse, the `n` dialog
+//! with bad names and a good one, a file made inside showing up marked NEW,
+//! the mount table, the host path, a preview, and the process exiting.
 
 mod rootfs_support;
 
 use rootfs_support::tmux::Tmux;
 use rootfs_support::*;
-use std::path::PathBuf;
 use std::process::Command;
 
-/// Builds the example with the same profile as this test and returns it.
-fn browser() -> PathBuf {
-    let isolab = PathBuf::from(env!("CARGO_BIN_EXE_isolab"));
-    let profile_dir = isolab.parent().unwrap();
-    let mut build = Command::new(env!("CARGO"));
-    build
-        .args(["build", "--quiet", "--example", "rootfs_browser"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
-    if profile_dir.ends_with("release") {
-        build.arg("--release");
-    }
-    assert!(build.status().unwrap().success(), "building the example");
-    profile_dir.join("examples/rootfs_browser")
+/// The number of the tab titled `title`, from the tab line (` 2 Root `).
+fn tab_number(screen: &str, title: &str) -> String {
+    let tabs = screen.lines().next().unwrap_or("");
+    let words: Vec<&str> = tabs.split_whitespace().collect();
+    let i = words
+        .iter()
+        .position(|w| *w == title)
+        .unwrap_or_else(|| panic!("no {title} tab in {tabs:?}"));
+    words[i - 1].to_string()
 }
 
 #[test]
-fn journey_through_the_browser_and_the_new_file_dialog() {
+fn journey_through_the_root_tab_and_the_new_file_dialog() {
     if Command::new("tmux").arg("-V").output().is_err() {
         println!("SKIPPED: tmux is not installed (scripts/test.sh installs it)");
         return;
     }
-    let exe = browser();
     let f = fixture("tmux");
-    let mut child = pivot_child(&f);
+    // A sleep length nobody else uses, to find the child by searching.
+    let secs = (3_000_000 + std::process::id()).to_string();
+    let mut child = pivot_child_sleeping(&f, &secs);
     let pid = child.pid.to_string();
-    let t = Tmux::start(120, 30, &[exe.to_str().unwrap(), &pid]);
+    let t = Tmux::start(140, 35, &[env!("CARGO_BIN_EXE_isolab")]);
+    let screen = t.wait_for("Processes");
+
+    // Select the child on the Processes screen (the first snapshot of a
+    // busy machine may not be in yet: search again until it is found).
+    let wanted = format!("sleep {secs}");
+    for attempt in 0.. {
+        assert!(
+            attempt < 20,
+            "the child never showed up on the Processes screen"
+        );
+        t.keys(&["/"]);
+        t.wait_for("Search");
+        t.text(&wanted);
+        t.keys(&["Enter"]);
+        let (found, _) = t.wait_for_any(&[&format!("busybox {wanted}"), "no process matches"]);
+        if found == 0 {
+            break;
+        }
+    }
+    t.keys(&[&tab_number(&screen, "Root")]);
     t.wait_for(&format!("root of PID {pid}"));
     t.wait_for("etc/");
+    t.wait_for("flip -> /d");
 
     // Into /tmp by searching for it.
     t.keys(&["/"]);
-    t.wait_for("Search:");
     t.text("tmp");
-    t.keys(&["Enter"]);
-    t.keys(&["Enter"]);
+    t.keys(&["Enter", "Enter"]);
     t.wait_for("/tmp · ");
     t.wait_for("dangling -> /tmp/isolab-host-created-");
 
@@ -64,12 +79,13 @@ fn journey_through_the_browser_and_the_new_file_dialog() {
     for _ in 0.."dangling".len() {
         t.keys(&["BSpace"]);
     }
-    t.text("created_by_host");
+    // While the dialog is open, q is just a letter.
+    t.text("q_created_by_host");
     t.keys(&["Enter"]);
-    t.wait_for("created file /tmp/created_by_host");
-    assert!(f.inside("/tmp/created_by_host").is_file());
+    t.wait_for("created file /tmp/q_created_by_host");
+    assert!(f.inside("/tmp/q_created_by_host").is_file());
 
-    // Made inside the process: shows up on the next refresh, marked NEW.
+    // Made inside the process: shows up after the next snapshot, marked NEW.
     let made = Command::new("nsenter")
         .args([
             "-t",
@@ -92,9 +108,9 @@ fn journey_through_the_browser_and_the_new_file_dialog() {
     t.wait_for("mounts vs host: own mount namespace");
     t.keys(&["H"]);
     t.wait_for(&format!("host path: /proc/{pid}/root/tmp"));
-
-    // Preview a file, back out.
     t.keys(&["Escape"]);
+
+    // Back up, into /etc, preview a file.
     t.keys(&["BSpace"]);
     t.wait_for("/ · ");
     t.keys(&["/"]);

@@ -126,3 +126,40 @@ fn a_hung_up_terminal_makes_isolab_exit() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+#[test]
+fn bang_suspends_to_a_shell_and_the_tui_comes_back() {
+    let Some(t) = Tmux::start(120, 40) else {
+        return;
+    };
+    start_isolab(&t, "SHELL=/bin/sh");
+    t.keys(&["!"]);
+    t.wait_for("isolab: shell /bin/sh (exit to return to isolab)", 10);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while t.alternate_on() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still in the alternate screen"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // The shell owns the terminal: Ctrl-C goes to it, and isolab survives.
+    t.keys(&["C-c"]);
+    // The interrupted shell flushes typed-ahead input: wait for its new prompt.
+    t.wait_until(10, "a fresh prompt after ^C", |s| {
+        s.contains("^C") && s.lines().rev().find(|l| !l.trim().is_empty()) == Some("$")
+    });
+    let tag = std::process::id();
+    t.type_line(&format!("echo inside-$((6*7))-{tag}"));
+    t.wait_for(&format!("inside-42-{tag}"), 10);
+    t.type_line("exit 3");
+    let s = t.wait_until(10, "the TUI back with the exit status", |s| {
+        s.contains("1 Processes") && s.contains("shell /bin/sh: exited with status 3")
+    });
+    assert!(t.alternate_on(), "{s}");
+    // Keys work again: the help opens.
+    t.keys(&["?"]);
+    t.wait_for("isolab keys", 5);
+    t.keys(&["Escape", "q"]);
+    t.assert_terminal_restored("shell");
+}

@@ -3,13 +3,17 @@
 //! mount table beside the host's. Every kernel access goes through
 //! `sys::rootfs::ProcRoot` (safe resolution); `ui::rootfs` only draws this.
 //!
-//! Plugging in (for the app): call `RootState::open(pid)` when the screen is
-//! entered for the selected process, `refresh()` on every tick, and give it
-//! keys first with `on_key(key)`; if that returns true the key was used.
+//! `RootScreen` is the tab: it opens the process selected on the Processes
+//! screen when entered, re-reads the directory after every snapshot (new
+//! names get marked), and hands its messages to the status line.
 
+use crate::app::keys::{self, Binding, HelpSection, PromptAction, bind};
+use crate::app::{Screen, Shared};
 use crate::sys::mounts::{self, MountRow};
 use crate::sys::rootfs::{self, Entry, FileContent, FileKind, ProcRoot, RootfsError, UserNs, join};
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, MouseButton, MouseEvent, MouseEventKind};
+use ratatui::Frame;
+use ratatui::layout::Rect;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -48,6 +52,128 @@ pub enum RootPrompt {
     None,
     Search(String),
 }
+
+/// What a key does while browsing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RootAction {
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Home,
+    End,
+    Open,
+    Back,
+    Search,
+    NextMatch,
+    PrevMatch,
+    NewFile,
+    NewDir,
+    Mounts,
+    MountsDown,
+    MountsUp,
+    HostPath,
+    Refresh,
+    Dismiss,
+}
+
+use KeyCode::{Char as C, *};
+
+pub const KEYS: &[Binding<RootAction>] = &[
+    bind(RootAction::Up, &[Up, C('k')], "move up"),
+    bind(RootAction::Down, &[Down, C('j')], "move down"),
+    bind(RootAction::PageUp, &[PageUp], "page up"),
+    bind(RootAction::PageDown, &[PageDown], "page down"),
+    bind(RootAction::Home, &[Home, C('g')], "first entry"),
+    bind(RootAction::End, &[End, C('G')], "last entry"),
+    bind(
+        RootAction::Open,
+        &[Enter, Right, C('l')],
+        "open directory / preview file (text, or hex if binary)",
+    ),
+    bind(
+        RootAction::Back,
+        &[Backspace, Left, C('h')],
+        "up one directory (never above the process's /)",
+    ),
+    bind(RootAction::Search, &[C('/'), F(3)], "search names here"),
+    bind(RootAction::NextMatch, &[C('>')], "next match"),
+    bind(RootAction::PrevMatch, &[C('<')], "previous match"),
+    bind(
+        RootAction::NewFile,
+        &[C('n')],
+        "new empty file here, made from the host",
+    ),
+    bind(
+        RootAction::NewDir,
+        &[C('N'), C('d')],
+        "new directory here, made from the host",
+    ),
+    bind(
+        RootAction::Mounts,
+        &[C('M')],
+        "mount table beside the host's (= ~ + - marks)",
+    ),
+    bind(
+        RootAction::MountsDown,
+        &[C('J')],
+        "scroll the mount table down",
+    ),
+    bind(RootAction::MountsUp, &[C('K')], "scroll the mount table up"),
+    bind(
+        RootAction::HostPath,
+        &[C('H')],
+        "show the host path (/proc/PID/root/...)",
+    ),
+    bind(
+        RootAction::Refresh,
+        &[C('r'), F(5)],
+        "re-read now (also after every snapshot)",
+    ),
+    bind(
+        RootAction::Dismiss,
+        &[Esc],
+        "hide the mount table and the message",
+    ),
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PreviewAction {
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    Close,
+}
+
+pub const PREVIEW_KEYS: &[Binding<PreviewAction>] = &[
+    bind(PreviewAction::Up, &[Up, C('k')], "scroll up"),
+    bind(PreviewAction::Down, &[Down, C('j')], "scroll down"),
+    bind(PreviewAction::PageUp, &[PageUp], "page up"),
+    bind(PreviewAction::PageDown, &[PageDown, C(' ')], "page down"),
+    bind(PreviewAction::Top, &[Home, C('g')], "top"),
+    bind(PreviewAction::Bottom, &[End, C('G')], "bottom"),
+    bind(
+        PreviewAction::Close,
+        &[Esc, Backspace, Left, C('h'), Enter],
+        "close the preview",
+    ),
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DialogAction {
+    Create,
+    Cancel,
+    DeleteChar,
+}
+
+pub const DIALOG_KEYS: &[Binding<DialogAction>] = &[
+    bind(DialogAction::Create, &[Enter], "create it"),
+    bind(DialogAction::Cancel, &[Esc], "cancel"),
+    bind(DialogAction::DeleteChar, &[Backspace], "delete a character"),
+];
 
 #[derive(Debug)]
 pub struct RootState {
@@ -380,25 +506,26 @@ impl RootState {
             return false;
         }
         if let Some(d) = &mut self.dialog {
-            match key.code {
-                KeyCode::Esc => self.dialog = None,
-                KeyCode::Enter => self.create(),
-                KeyCode::Backspace => {
+            match keys::lookup(DIALOG_KEYS, key.code) {
+                Some(DialogAction::Cancel) => self.dialog = None,
+                Some(DialogAction::Create) => self.create(),
+                Some(DialogAction::DeleteChar) => {
                     d.name.pop();
                     d.error = None;
                 }
-                KeyCode::Char(c) => {
-                    d.name.push(c);
-                    d.error = None;
+                None => {
+                    if let KeyCode::Char(c) = key.code {
+                        d.name.push(c);
+                        d.error = None;
+                    }
                 }
-                _ => {}
             }
             return true;
         }
         if let RootPrompt::Search(q) = &mut self.prompt {
-            match key.code {
-                KeyCode::Esc => self.prompt = RootPrompt::None,
-                KeyCode::Enter => {
+            match keys::lookup(keys::PROMPT_KEYS, key.code) {
+                Some(PromptAction::Cancel) => self.prompt = RootPrompt::None,
+                Some(PromptAction::Accept) => {
                     let q = std::mem::take(q);
                     self.prompt = RootPrompt::None;
                     if !q.is_empty() {
@@ -408,30 +535,29 @@ impl RootState {
                         }
                     }
                 }
-                KeyCode::Backspace => {
+                Some(PromptAction::DeleteChar) => {
                     q.pop();
                 }
-                KeyCode::Char(c) => q.push(c),
-                _ => {}
+                None => {
+                    if let KeyCode::Char(c) = key.code {
+                        q.push(c);
+                    }
+                }
             }
             return true;
         }
         if let Some(p) = &mut self.preview {
             let page = self.page.max(1);
             let max = p.lines.len().saturating_sub(1);
-            match key.code {
-                KeyCode::Up | KeyCode::Char('k') => p.scroll = p.scroll.saturating_sub(1),
-                KeyCode::Down | KeyCode::Char('j') => p.scroll = (p.scroll + 1).min(max),
-                KeyCode::PageUp => p.scroll = p.scroll.saturating_sub(page),
-                KeyCode::PageDown | KeyCode::Char(' ') => p.scroll = (p.scroll + page).min(max),
-                KeyCode::Home | KeyCode::Char('g') => p.scroll = 0,
-                KeyCode::End | KeyCode::Char('G') => p.scroll = max,
-                KeyCode::Esc
-                | KeyCode::Backspace
-                | KeyCode::Left
-                | KeyCode::Char('h')
-                | KeyCode::Enter => self.preview = None,
-                _ => return false,
+            match keys::lookup(PREVIEW_KEYS, key.code) {
+                Some(PreviewAction::Up) => p.scroll = p.scroll.saturating_sub(1),
+                Some(PreviewAction::Down) => p.scroll = (p.scroll + 1).min(max),
+                Some(PreviewAction::PageUp) => p.scroll = p.scroll.saturating_sub(page),
+                Some(PreviewAction::PageDown) => p.scroll = (p.scroll + page).min(max),
+                Some(PreviewAction::Top) => p.scroll = 0,
+                Some(PreviewAction::Bottom) => p.scroll = max,
+                Some(PreviewAction::Close) => self.preview = None,
+                None => return false,
             }
             return true;
         }
@@ -439,84 +565,199 @@ impl RootState {
             // Nothing to browse any more; only the app's global keys apply.
             return false;
         }
+        let Some(action) = keys::lookup(KEYS, key.code) else {
+            return false;
+        };
+        self.act(action);
+        true
+    }
+
+    fn act(&mut self, action: RootAction) {
         let page = self.page as isize;
-        match key.code {
-            KeyCode::Up | KeyCode::Char('k') => self.move_by(-1),
-            KeyCode::Down | KeyCode::Char('j') => self.move_by(1),
-            KeyCode::PageUp => self.move_by(-page),
-            KeyCode::PageDown => self.move_by(page),
-            KeyCode::Home | KeyCode::Char('g') => self.move_by(isize::MIN / 2),
-            KeyCode::End | KeyCode::Char('G') => self.move_by(isize::MAX / 2),
-            KeyCode::Enter | KeyCode::Right | KeyCode::Char('l') => self.enter(),
-            KeyCode::Backspace | KeyCode::Left | KeyCode::Char('h') => self.go_up(),
-            KeyCode::Char('/') => self.prompt = RootPrompt::Search(String::new()),
-            KeyCode::Char('>') => {
+        match action {
+            RootAction::Up => self.move_by(-1),
+            RootAction::Down => self.move_by(1),
+            RootAction::PageUp => self.move_by(-page),
+            RootAction::PageDown => self.move_by(page),
+            RootAction::Home => self.move_by(isize::MIN / 2),
+            RootAction::End => self.move_by(isize::MAX / 2),
+            RootAction::Open => self.enter(),
+            RootAction::Back => self.go_up(),
+            RootAction::Search => self.prompt = RootPrompt::Search(String::new()),
+            RootAction::NextMatch | RootAction::PrevMatch => {
                 if self.last_search.is_none() {
                     self.info("no search yet: press / to search");
-                } else if !self.find(true) {
-                    self.error("no more matches");
+                } else if !self.find(action == RootAction::NextMatch) {
+                    self.error("no name matches the search here");
                 }
             }
-            KeyCode::Char('<') => {
-                if self.last_search.is_some() && !self.find(false) {
-                    self.error("no more matches");
-                }
-            }
-            KeyCode::Char('n') => {
+            RootAction::NewFile | RootAction::NewDir => {
                 self.dialog = Some(NewDialog {
-                    is_dir: false,
+                    is_dir: action == RootAction::NewDir,
                     name: String::new(),
                     error: None,
                 })
             }
-            KeyCode::Char('N') | KeyCode::Char('d') => {
-                self.dialog = Some(NewDialog {
-                    is_dir: true,
-                    name: String::new(),
-                    error: None,
-                })
-            }
-            KeyCode::Char('M') => {
+            RootAction::Mounts => {
                 self.show_mounts = !self.show_mounts;
                 self.mounts_scroll = 0;
                 if self.show_mounts {
                     self.load_mounts();
                 }
             }
-            KeyCode::Char('J') if self.show_mounts => {
+            RootAction::MountsDown => {
                 self.mounts_scroll =
                     (self.mounts_scroll + 1).min(self.mounts.len().saturating_sub(1))
             }
-            KeyCode::Char('K') if self.show_mounts => {
-                self.mounts_scroll = self.mounts_scroll.saturating_sub(1)
-            }
-            KeyCode::Char('H') => self.show_host_path = !self.show_host_path,
-            KeyCode::Char('r') | KeyCode::F(5) => {
+            RootAction::MountsUp => self.mounts_scroll = self.mounts_scroll.saturating_sub(1),
+            RootAction::HostPath => self.show_host_path = !self.show_host_path,
+            RootAction::Refresh => {
                 self.refresh();
                 if !self.exited {
                     self.info(format!("re-read {}", self.cwd));
                 }
             }
-            KeyCode::Esc => {
+            RootAction::Dismiss => {
                 self.message = None;
                 self.show_mounts = false;
             }
-            _ => return false,
         }
-        true
     }
 
-    /// Key hints for the screen's own keys (drawn by the ui; also help).
-    pub const KEYS: &'static [(&'static str, &'static str)] = &[
-        ("Enter/l", "open directory / preview file"),
-        ("Bksp/h", "up one directory (never above the process's /)"),
-        ("/", "search names; > < next/previous match"),
-        ("n", "new empty file here, from the host"),
-        ("N/d", "new directory here, from the host"),
-        ("M", "mount table beside the host's (J/K scroll)"),
-        ("H", "show the host path (/proc/PID/root/...)"),
-        ("r/F5", "re-read (new names are marked)"),
-    ];
+    /// Scroll the listing (mouse wheel) or select a row (click).
+    pub fn on_mouse(&mut self, m: MouseEvent, list: Rect) {
+        match m.kind {
+            MouseEventKind::ScrollDown if self.preview.is_none() => self.move_by(3),
+            MouseEventKind::ScrollUp if self.preview.is_none() => self.move_by(-3),
+            MouseEventKind::Down(MouseButton::Left)
+                if list.contains(ratatui::layout::Position::new(m.column, m.row)) =>
+            {
+                let row = self.scroll + (m.row - list.y) as usize;
+                if row < self.entries.len() {
+                    self.selected = row;
+                    self.clamp();
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The Root tab.
+pub struct RootScreen {
+    pub state: RootState,
+}
+
+impl RootScreen {
+    /// No IO here: the process is opened when the tab is entered.
+    pub fn new(setup: &crate::app::Setup) -> RootScreen {
+        RootScreen {
+            state: RootState::new(&setup.proc_root),
+        }
+    }
+
+    /// Hand the screen's message to the status line.
+    fn pass_message(&mut self, shared: &mut Shared) {
+        match self.state.message.take() {
+            Some((Tone::Info, m)) => shared.info(m),
+            Some((Tone::Error, m)) => shared.error(m),
+            None => {}
+        }
+    }
+}
+
+impl Screen for RootScreen {
+    fn title(&self) -> &'static str {
+        "Root"
+    }
+
+    fn help(&self) -> Vec<HelpSection> {
+        vec![
+            keys::help_section("Root filesystem", KEYS),
+            keys::help_section("In a preview", PREVIEW_KEYS),
+            keys::help_section("In the new-name dialog", DIALOG_KEYS),
+            keys::help_section("While typing a search", keys::PROMPT_KEYS),
+            HelpSection {
+                title: "Marks",
+                lines: vec![
+                    ("NEW".into(), "appeared since this directory was first read"),
+                    (
+                        "0:0 (inside 0:0)".into(),
+                        "owner on disk, and as the process's user namespace sees it",
+                    ),
+                    (
+                        "-> target".into(),
+                        "a symlink, resolved inside the process's root (openat2)",
+                    ),
+                ],
+            },
+        ]
+    }
+
+    fn hints(&self) -> &'static [(&'static str, &'static str)] {
+        &[
+            ("Enter", "Open "),
+            ("h", "Up "),
+            ("/", "Search "),
+            ("n", "New file "),
+            ("N", "New dir "),
+            ("M", "Mounts "),
+            ("H", "Host path "),
+            ("?", "Help"),
+        ]
+    }
+
+    fn wants_text(&self, _shared: &Shared) -> bool {
+        self.state.dialog.is_some() || matches!(self.state.prompt, RootPrompt::Search(_))
+    }
+
+    fn prompt(&self, _shared: &Shared) -> Option<(&'static str, String)> {
+        match &self.state.prompt {
+            RootPrompt::Search(q) => Some(("Search: ", q.clone())),
+            RootPrompt::None => None,
+        }
+    }
+
+    fn on_key(&mut self, key: KeyEvent, shared: &mut Shared) -> bool {
+        let used = self.state.on_key(key);
+        if used {
+            shared.status = None;
+        }
+        self.pass_message(shared);
+        used
+    }
+
+    fn on_mouse(&mut self, m: MouseEvent, body: Rect, _shared: &mut Shared) {
+        let list = crate::ui::rootfs::list_area(body, &self.state);
+        self.state.on_mouse(m, list);
+    }
+
+    fn on_enter(&mut self, shared: &mut Shared) {
+        match shared.selected_pid() {
+            Some(pid) if self.state.pid != Some(pid) => self.state.open(pid),
+            Some(_) => self.state.refresh(),
+            None => shared.info("select a process on the Processes screen first"),
+        }
+        self.pass_message(shared);
+    }
+
+    fn on_snapshot(&mut self, shared: &mut Shared) {
+        // One directory read per snapshot: cheap, and it is how a file made
+        // inside the process shows up (marked NEW) and how an exit is seen.
+        if self.state.is_open() {
+            self.state.refresh();
+            self.pass_message(shared);
+        }
+    }
+
+    fn layout(&mut self, body: Rect, _shared: &mut Shared) {
+        self.state
+            .set_page(crate::ui::rootfs::list_area(body, &self.state).height as usize);
+    }
+
+    fn render(&self, f: &mut Frame, body: Rect, _shared: &Shared) {
+        crate::ui::rootfs::render(f, body, &self.state);
+    }
 }
 
 #[cfg(test)]

@@ -2,12 +2,11 @@
 //! columns, a detail pane for the selected process, and the namespace
 //! comparison of two processes. Only the visible rows are formatted.
 
-use crate::app::App;
-use crate::app::state::{ProcessesState, View};
+use crate::app::processes::{ProcessesState, View};
 use crate::sys::ns::{NsKind, NsSet};
 use crate::sys::procs::{Process, format_cpu_time};
 use crate::sys::tree;
-use crate::ui::{centered, frame_areas, human_bytes};
+use crate::ui::{centered, human_bytes};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -17,8 +16,8 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 /// One-letter marks for the ISOL column, in `NsKind::ISOLATING` order.
 const NS_LETTERS: [char; 8] = ['p', 'm', 'n', 'i', 'u', 'U', 'c', 't'];
 
-fn split(body: Rect, app: &App) -> (Rect, Option<Rect>) {
-    if !app.processes.show_detail {
+fn split(body: Rect, s: &ProcessesState) -> (Rect, Option<Rect>) {
+    if !s.show_detail {
         return (body, None);
     }
     if body.width >= 140 {
@@ -35,9 +34,8 @@ fn split(body: Rect, app: &App) -> (Rect, Option<Rect>) {
 
 /// Where the process rows are drawn, given the whole terminal area (the
 /// app uses it for the page size and to map mouse clicks to rows).
-pub fn list_rows_area(area: Rect, app: &App) -> Rect {
-    let [_, body, _] = frame_areas(area);
-    let (list, _) = split(body, app);
+pub fn list_rows_area(body: Rect, s: &ProcessesState) -> Rect {
+    let (list, _) = split(body, s);
     Rect::new(
         list.x,
         list.y + 1,
@@ -101,8 +99,7 @@ fn isolation_marks(ns: &NsSet, host: &NsSet) -> String {
         .collect()
 }
 
-fn row_text(p: &Process, art: &str, w: Width, app: &App) -> String {
-    let s = &app.processes;
+fn row_text(p: &Process, art: &str, w: Width, s: &ProcessesState) -> String {
     let user = p.uid.map(|u| s.users.name(u)).unwrap_or_else(|| "—".into());
     let user: String = user.chars().take(8).collect();
     let time = format_cpu_time(p.cpu_ticks, s.snap.ticks_per_sec);
@@ -148,19 +145,18 @@ fn row_text(p: &Process, art: &str, w: Width, app: &App) -> String {
     }
 }
 
-pub fn render(f: &mut Frame, body: Rect, app: &App) {
-    let (list, detail) = split(body, app);
-    render_list(f, list, app);
+pub fn render(f: &mut Frame, body: Rect, s: &ProcessesState) {
+    let (list, detail) = split(body, s);
+    render_list(f, list, s);
     if let Some(d) = detail {
-        render_detail(f, d, app);
+        render_detail(f, d, s);
     }
-    if app.processes.compare {
-        render_compare(f, body, &app.processes);
+    if s.compare {
+        render_compare(f, body, s);
     }
 }
 
-fn render_list(f: &mut Frame, area: Rect, app: &App) {
-    let s = &app.processes;
+fn render_list(f: &mut Frame, area: Rect, s: &ProcessesState) {
     let w = width_class(area.width);
     let mut title = header(w);
     if s.view == View::Flat {
@@ -187,7 +183,7 @@ fn render_list(f: &mut Frame, area: Rect, app: &App) {
         if i == s.selected {
             style = style.add_modifier(Modifier::REVERSED);
         }
-        let text = row_text(p, &art, w, app);
+        let text = row_text(p, &art, w, s);
         lines.push(Line::styled(text, style));
     }
     if s.rows.is_empty() {
@@ -360,13 +356,13 @@ pub fn nspid_words(p: &Process) -> String {
     }
 }
 
-fn render_detail(f: &mut Frame, area: Rect, app: &App) {
+fn render_detail(f: &mut Frame, area: Rect, s: &ProcessesState) {
     let block = Block::new()
         .borders(Borders::LEFT | Borders::TOP)
         .title(" detail ")
         .border_style(Style::new().fg(Color::DarkGray));
-    let lines = match app.processes.selected_process() {
-        Some(p) => detail_lines(p, &app.processes),
+    let lines = match s.selected_process() {
+        Some(p) => detail_lines(p, s),
         None => vec![Line::raw("no process selected")],
     };
     f.render_widget(

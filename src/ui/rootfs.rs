@@ -2,7 +2,7 @@
 //! with a preview pane, the mount table beside the host's, and the
 //! new-file dialog. Render only: everything comes from `RootState`.
 
-use crate::app::rootfs::{NewDialog, Preview, RootPrompt, RootState, Tone};
+use crate::app::rootfs::{NewDialog, Preview, RootState};
 use crate::sys::mounts::MountMark;
 use crate::sys::rootfs::{Entry, FileKind, mode_string};
 use ratatui::Frame;
@@ -11,34 +11,37 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
-/// The rows available to the listing for a given screen body (the app sets
-/// `RootState::set_page` from this before drawing).
-pub fn list_rows(area: Rect) -> usize {
-    area.height.saturating_sub(2 + 2 + 1) as usize
-}
-
-pub fn render(f: &mut Frame, area: Rect, state: &RootState) {
-    let [header, body, footer] = Layout::vertical([
-        Constraint::Length(2),
-        Constraint::Min(3),
-        Constraint::Length(1),
-    ])
-    .areas(area);
-    render_header(f, header, state);
+/// The header, the listing and the right-hand pane (preview or mounts).
+fn areas(body: Rect, state: &RootState) -> (Rect, Rect, Option<Rect>) {
+    let [header, rest] = Layout::vertical([Constraint::Length(2), Constraint::Min(3)]).areas(body);
     if state.preview.is_some() || state.show_mounts {
         let [left, right] =
             Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
-                .areas(body);
-        render_listing(f, left, state);
+                .areas(rest);
+        (header, left, Some(right))
+    } else {
+        (header, rest, None)
+    }
+}
+
+/// Where the listing's rows are (inside its border): for the page size and
+/// mouse clicks.
+pub fn list_area(body: Rect, state: &RootState) -> Rect {
+    let (_, list, _) = areas(body, state);
+    Block::default().borders(Borders::ALL).inner(list)
+}
+
+pub fn render(f: &mut Frame, body: Rect, state: &RootState) {
+    let (header, list, right) = areas(body, state);
+    render_header(f, header, state);
+    render_listing(f, list, state);
+    if let Some(right) = right {
         if let Some(p) = &state.preview {
             render_preview(f, right, p);
         } else {
             render_mounts(f, right, state);
         }
-    } else {
-        render_listing(f, body, state);
     }
-    render_footer(f, footer, state);
     if let Some(d) = &state.dialog {
         render_dialog(f, body, state, d);
     }
@@ -255,46 +258,6 @@ fn render_mounts(f: &mut Frame, area: Rect, state: &RootState) {
         lines.push(Line::from(Span::styled(text, Style::new().fg(colour))));
     }
     f.render_widget(Paragraph::new(lines), inner);
-}
-
-fn render_footer(f: &mut Frame, area: Rect, state: &RootState) {
-    let line = if let RootPrompt::Search(q) = &state.prompt {
-        Line::from(vec![
-            Span::styled("Search: ", Style::new().fg(Color::Black).bg(Color::Yellow)),
-            Span::raw(format!(" {q}█  (Enter: find, Esc: cancel)")),
-        ])
-    } else if let Some((tone, msg)) = &state.message {
-        let style = match tone {
-            Tone::Info => Style::new().fg(Color::Cyan),
-            Tone::Error => Style::new().fg(Color::White).bg(Color::Red),
-        };
-        Line::from(Span::styled(format!(" {msg} "), style))
-    } else if state.preview.is_some() {
-        Line::from(Span::styled(
-            " ↑↓ PgUp PgDn scroll · Esc/h close preview",
-            Style::new().fg(Color::DarkGray),
-        ))
-    } else {
-        let mut spans = Vec::new();
-        for (k, what) in [
-            ("Enter", "Open "),
-            ("h", "Up "),
-            ("/", "Search "),
-            ("n", "New file "),
-            ("N", "New dir "),
-            ("M", "Mounts "),
-            ("H", "Host path "),
-            ("r", "Refresh"),
-        ] {
-            spans.push(Span::styled(
-                k,
-                Style::new().fg(Color::Black).bg(Color::Cyan),
-            ));
-            spans.push(Span::raw(what));
-        }
-        Line::from(spans)
-    };
-    f.render_widget(line, area);
 }
 
 fn render_dialog(f: &mut Frame, area: Rect, state: &RootState, d: &NewDialog) {

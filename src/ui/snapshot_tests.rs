@@ -1,8 +1,8 @@
 //! Screen snapshots: the Processes screen drawn with ratatui's TestBackend
 //! from a fixed, hand-built snapshot, at 80x24, 200x50 and tiny sizes.
 
-use crate::app::App;
-use crate::app::state::HostRef;
+use crate::app::processes::HostRef;
+use crate::app::{App, Setup};
 use crate::sys::container::{Container, Runtime};
 use crate::sys::ns::{NsKind, NsSet};
 use crate::sys::procs::{CgroupLine, Snapshot, Unreadable};
@@ -103,8 +103,8 @@ fn app() -> App {
         ns: host_ns(),
         label: "PID 1".into(),
     };
-    let mut app = App::new(users, host, Duration::from_secs(1));
-    app.processes.apply_snapshot(fixture());
+    let mut app = App::new(&Setup::new("/proc", Duration::from_secs(1)), users, host);
+    app.on_snapshot(fixture());
     app
 }
 
@@ -115,8 +115,7 @@ fn key(app: &mut App, code: KeyCode) {
 fn draw(app: &mut App, w: u16, h: u16) -> String {
     let mut term = Terminal::new(TestBackend::new(w, h)).expect("terminal");
     let area = Rect::new(0, 0, w, h);
-    app.processes
-        .set_page(crate::ui::processes::list_rows_area(area, app).height as usize);
+    app.layout(area);
     term.draw(|f| crate::ui::render(f, app)).expect("draw");
     let buf = term.backend().buffer();
     let mut out = String::new();
@@ -131,8 +130,8 @@ fn draw(app: &mut App, w: u16, h: u16) -> String {
 }
 
 fn select(app: &mut App, pid: i32) {
-    let row = app.processes.row_of(pid).expect("row");
-    app.processes.select(row);
+    let row = app.shared.processes.row_of(pid).expect("row");
+    app.shared.processes.select(row);
 }
 
 #[test]
@@ -182,7 +181,7 @@ fn search_prompt_and_result_80x24() {
     let typing = draw(&mut a, 80, 24);
     assert!(typing.contains("Search:  3133"));
     key(&mut a, KeyCode::Enter);
-    assert_eq!(a.processes.selected_pid, Some(5000));
+    assert_eq!(a.shared.processes.selected_pid, Some(5000));
     insta::assert_snapshot!(draw(&mut a, 80, 24));
 }
 
@@ -221,7 +220,8 @@ fn mouse_click_selects_the_row_under_it_and_wheel_scrolls() {
     let mut a = app();
     let area = Rect::new(0, 0, 200, 50);
     draw(&mut a, 200, 50);
-    let rows = crate::ui::processes::list_rows_area(area, &a);
+    let [_, body, _] = crate::ui::frame_areas(area);
+    let rows = crate::ui::processes::list_rows_area(body, &a.shared.processes);
     let click = |row: u16| MouseEvent {
         kind: MouseEventKind::Down(MouseButton::Left),
         column: 10,
@@ -230,10 +230,10 @@ fn mouse_click_selects_the_row_under_it_and_wheel_scrolls() {
     };
     // The third drawn row (tree order: systemd, sshd, bash, ...).
     a.on_mouse(click(rows.y + 2), area);
-    assert_eq!(a.processes.selected_pid, Some(900));
+    assert_eq!(a.shared.processes.selected_pid, Some(900));
     // A click outside the list changes nothing.
     a.on_mouse(click(0), area);
-    assert_eq!(a.processes.selected_pid, Some(900));
+    assert_eq!(a.shared.processes.selected_pid, Some(900));
     let wheel = MouseEvent {
         kind: MouseEventKind::ScrollDown,
         column: 10,
@@ -241,5 +241,5 @@ fn mouse_click_selects_the_row_under_it_and_wheel_scrolls() {
         modifiers: KeyModifiers::NONE,
     };
     a.on_mouse(wheel, area);
-    assert_eq!(a.processes.selected, 5);
+    assert_eq!(a.shared.processes.selected, 5);
 }

@@ -277,12 +277,20 @@ pub fn chroot_child_with_proc(f: &Fixture) -> RootChild {
 /// pivot_root into the fixture in a new mount namespace, procfs at /proc,
 /// the old root detached.
 pub fn pivot_child(f: &Fixture) -> RootChild {
+    pivot_child_sleeping(f, "100000")
+}
+
+/// The same, running `/bin/busybox sleep SECS` (a unique SECS makes the
+/// process easy to find by its command line).
+pub fn pivot_child_sleeping(f: &Fixture, secs: &str) -> RootChild {
     let dir = f.root().display().to_string();
-    let script = r#"set -e
+    let script = format!(
+        r#"set -e
 mount --bind "$1" "$1"
 cd "$1"
 pivot_root . oldroot
-exec /bin/busybox sh -c '/bin/busybox mount -t proc proc /proc && /bin/busybox umount -l /oldroot && exec /bin/busybox sleep 100000'"#;
+exec /bin/busybox sh -c '/bin/busybox mount -t proc proc /proc && /bin/busybox umount -l /oldroot && exec /bin/busybox sleep {secs}'"#
+    );
     let argv = [
         "unshare",
         "--mount",
@@ -290,11 +298,11 @@ exec /bin/busybox sh -c '/bin/busybox mount -t proc proc /proc && /bin/busybox u
         "private",
         "sh",
         "-c",
-        script,
+        &script,
         "sh",
         &dir,
     ];
-    spawn("pivot_root", true, &argv, SLEEP_ARGV)
+    spawn("pivot_root", true, &argv, &["/bin/busybox", "sleep", secs])
 }
 
 /// A process with its own mount namespace, the host's root and a private

@@ -57,6 +57,21 @@ impl Tmux {
         self.cmd(&["capture-pane", "-t", "j", "-p"])
     }
 
+    /// Waits until one of `texts` shows; returns which one and the screen.
+    pub fn wait_for_any(&self, texts: &[&str]) -> (usize, String) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let s = self.screen();
+            if let Some(i) = texts.iter().position(|t| s.contains(t)) {
+                return (i, s);
+            }
+            if Instant::now() > deadline {
+                panic!("timed out waiting for any of {texts:?}; screen:\n{s}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     pub fn wait_for(&self, text: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
