@@ -17,7 +17,7 @@ use nix::fcntl::{AtFlags, OFlag, OpenHow, ResolveFlag, openat, openat2, readlink
 use nix::sys::stat::{FileStat, Mode, fstat, fstatat, mkdirat};
 use std::ffi::OsStr;
 use std::io::Read;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -678,9 +678,10 @@ impl ProcRoot {
     /// List a directory. Symlinks are reported, not followed.
     pub fn list_dir(&self, path: &str) -> Result<Listing, RootfsError> {
         let dir_fd = self.resolve(path, OFlag::O_RDONLY | OFlag::O_DIRECTORY)?;
-        let lookup_fd = dir_fd
-            .try_clone()
-            .map_err(|e| self.error(path, "dup", Errno::from_raw(e.raw_os_error().unwrap_or(0))))?;
+        let lookup_fd = dir_fd.try_clone().map_err(|e| {
+            let errno = Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
+            self.error(path, "dup", errno)
+        })?;
         let mut dir = nix::dir::Dir::from_fd(dir_fd).map_err(|e| self.error(path, "readdir", e))?;
         let mut entries = Vec::new();
         for item in dir.iter() {
@@ -892,11 +893,6 @@ impl ProcRoot {
         fstatat(&self.proc_dir, "ns/mnt", AtFlags::empty())
             .ok()
             .map(|st| st.st_ino)
-    }
-
-    /// Borrow the root fd (for callers that need an fd-relative operation).
-    pub fn root_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        self.root.as_fd()
     }
 }
 
