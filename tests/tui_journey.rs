@@ -163,3 +163,32 @@ fn bang_suspends_to_a_shell_and_the_tui_comes_back() {
     t.keys(&["Escape", "q"]);
     t.assert_terminal_restored("shell");
 }
+
+#[test]
+fn not_root_shows_dashes_and_the_reason_in_the_detail_pane() {
+    if std::process::Command::new("setpriv")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        println!("SKIPPED: setpriv (util-linux) is not installed");
+        return;
+    }
+    let Some(t) = Tmux::start(200, 50) else {
+        return;
+    };
+    // As nobody, PID 1's namespace links cannot be read.
+    start_isolab(&t, "setpriv --reuid=65534 --regid=65534 --clear-groups");
+    t.keys(&["g"]);
+    let s = t.wait_until(10, "PID 1's detail with the reason", |s| {
+        s.contains("PID 1 ·") && s.contains("ns: — permission denied")
+    });
+    assert!(
+        s.lines()
+            .any(|l| l.contains("│  pid ") && l.trim_end().ends_with('—')),
+        "namespace ids shown as —:\n{s}"
+    );
+    assert!(!s.contains("Error"), "no popup, no error line:\n{s}");
+    t.keys(&["q"]);
+    t.assert_terminal_restored("nobody");
+}

@@ -1,8 +1,13 @@
-//! The collector thread: reads a snapshot every interval and sends it as a
-//! plain value, so the UI thread never waits on /proc.
+//! The collector thread: refreshes a snapshot every interval and sends it
+//! as a plain value, so the UI thread never waits on /proc.
+//!
+//! Two snapshots take turns: the UI shows one while the collector refreshes
+//! the other in place (`ProcReader::refresh` keeps what it already read of
+//! each live process). The UI hands its previous snapshot back with
+//! `recycle`, so a steady state allocates almost nothing per refresh.
 
 use crate::sys::procs::{ProcReader, Snapshot};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TrySendError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -13,6 +18,8 @@ pub enum Collected {
 
 pub struct Collector {
     pub rx: Receiver<Collected>,
+    /// Dropped (with `stop`) to wake a thread waiting for a snapshot back.
+    recycle: Option<Sender<Snapshot>>,
     /// Dropping this sender stops the thread.
     stop: Option<Sender<()>>,
     handle: Option<JoinHandle<()>>,
@@ -20,21 +27,56 @@ pub struct Collector {
 
 impl Collector {
     pub fn start(mut reader: ProcReader, interval: Duration) -> Collector {
-        // Bounded: while the UI is suspended (a foreground shell) snapshots
-        // are dropped rather than piling up; the UI only wants the latest.
-        let (tx, rx) = mpsc::sync_channel(2);
+        // Bounded, and with only two snapshots in play: while the UI is
+        // suspended (a foreground shell) the collector stops refreshing.
+        let (tx, rx): (SyncSender<Collected>, _) = mpsc::sync_channel(1);
+        let (recycle, recycled) = mpsc::channel::<Snapshot>();
         let (stop_tx, stop_rx) = mpsc::channel::<()>();
         let handle = std::thread::Builder::new()
             .name("isolab-collector".into())
             .spawn(move || {
+                // At most two snapshots exist: one shown by the UI, one
+                // here (or in the channel). With both away, skip the tick.
+                let mut spare: Option<Snapshot> = None;
+                let mut made = 0;
                 loop {
                     let started = Instant::now();
-                    let msg = match reader.snapshot() {
-                        Ok(s) => Collected::Snapshot(s),
-                        Err(e) => Collected::Error(format!("{e:#}")),
+                    if spare.is_none() {
+                        spare = recycled.try_iter().last();
+                    }
+                    let snap = match spare.take() {
+                        Some(s) => Some(s),
+                        None if made < 2 => {
+                            made += 1;
+                            Some(Snapshot::default())
+                        }
+                        None => None,
                     };
-                    if let Err(TrySendError::Disconnected(_)) = tx.try_send(msg) {
-                        return;
+                    let Some(mut snap) = snap else {
+                        // The UI has not handed one back yet (it is busy or
+                        // suspended): wait for it, or for the next tick.
+                        match recycled.recv_timeout(interval) {
+                            Ok(s) => spare = Some(s),
+                            Err(RecvTimeoutError::Timeout) => {}
+                            Err(RecvTimeoutError::Disconnected) => return,
+                        }
+                        if !matches!(stop_rx.try_recv(), Err(mpsc::TryRecvError::Empty)) {
+                            return;
+                        }
+                        continue;
+                    };
+                    let msg = match reader.refresh(&mut snap) {
+                        Ok(()) => Collected::Snapshot(snap),
+                        Err(e) => {
+                            spare = Some(snap);
+                            Collected::Error(format!("{e:#}"))
+                        }
+                    };
+                    match tx.try_send(msg) {
+                        Ok(()) => {}
+                        Err(TrySendError::Full(Collected::Snapshot(s))) => spare = Some(s),
+                        Err(TrySendError::Full(Collected::Error(_))) => {}
+                        Err(TrySendError::Disconnected(_)) => return,
                     }
                     let wait = interval.saturating_sub(started.elapsed());
                     match stop_rx.recv_timeout(wait) {
@@ -46,8 +88,17 @@ impl Collector {
             .ok();
         Collector {
             rx,
+            recycle: Some(recycle),
             stop: Some(stop_tx),
             handle,
+        }
+    }
+
+    /// Gives a snapshot the UI no longer shows back for refreshing in place.
+    pub fn recycle(&self, old: Snapshot) {
+        // If the thread has ended the snapshot is simply dropped.
+        if let Some(r) = &self.recycle {
+            let _ = r.send(old);
         }
     }
 }
@@ -55,8 +106,43 @@ impl Collector {
 impl Drop for Collector {
     fn drop(&mut self) {
         self.stop.take();
+        self.recycle.take();
         if let Some(h) = self.handle.take() {
             let _ = h.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The real /proc: snapshots keep coming as the UI hands old ones back,
+    /// each refreshed in place, and dropping the collector stops it.
+    #[test]
+    fn snapshots_flow_and_recycled_ones_are_refreshed() {
+        let reader = ProcReader::new("/proc").expect("open /proc");
+        let collector = Collector::start(reader, Duration::from_millis(100));
+        let me = std::process::id() as i32;
+        let mut shown: Option<Snapshot> = None;
+        for _ in 0..4 {
+            let msg = collector
+                .rx
+                .recv_timeout(Duration::from_secs(60))
+                .expect("a snapshot from the collector");
+            let snap = match msg {
+                Collected::Snapshot(s) => s,
+                Collected::Error(e) => panic!("collector error: {e}"),
+            };
+            assert!(
+                snap.get(me).is_some(),
+                "this test process is in the snapshot"
+            );
+            assert!(snap.ticks_per_sec > 0 && snap.boot_time > 0);
+            if let Some(old) = shown.replace(snap) {
+                collector.recycle(old);
+            }
+        }
+        drop(collector);
     }
 }

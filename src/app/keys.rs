@@ -100,7 +100,7 @@ pub const GLOBAL_KEYS: &[Binding<GlobalAction>] = &[
     bind(
         GlobalAction::Shell,
         &[C('!')],
-        "open a shell; isolab waits and comes back on exit",
+        "open a shell (exit it to come back)",
     ),
 ];
 

@@ -364,11 +364,13 @@ impl App {
 
     /// A new snapshot from the collector: the process model takes it
     /// (keeping the selection on its PID), then every screen hears of it.
-    pub fn on_snapshot(&mut self, snap: procs::Snapshot) {
-        self.shared.processes.apply_snapshot(snap);
+    /// Returns the previous snapshot, for the collector to reuse.
+    pub fn on_snapshot(&mut self, snap: procs::Snapshot) -> procs::Snapshot {
+        let old = self.shared.processes.apply_snapshot(snap);
         for s in &mut self.screens {
             s.on_snapshot(&mut self.shared);
         }
+        old
     }
 
     /// Before drawing into a terminal of `area`.
@@ -423,7 +425,7 @@ pub fn run(setup: Setup) -> anyhow::Result<i32> {
         while let Ok(msg) = collector.rx.try_recv() {
             dirty = true;
             match msg {
-                collector::Collected::Snapshot(s) => app.on_snapshot(s),
+                collector::Collected::Snapshot(s) => collector.recycle(app.on_snapshot(s)),
                 collector::Collected::Error(e) => app.shared.error(e),
             }
         }

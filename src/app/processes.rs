@@ -74,7 +74,8 @@ pub struct ProcessesState {
     pub snap: Snapshot,
     pub gone: HashSet<Pid>,
     ghosts: HashMap<Pid, (Process, u64)>,
-    /// Generation in which each PID first appeared (for the new highlight).
+    /// Generation in which each recently started PID first appeared (for
+    /// the new highlight); only the last few refreshes' births are kept.
     born: HashMap<Pid, u64>,
     pub generation: u64,
     pub rows: Vec<TreeRow>,
@@ -89,6 +90,8 @@ pub struct ProcessesState {
     /// Rows the list can show (set from the terminal size before each draw).
     pub page: usize,
     pub follow: bool,
+    /// Set when the followed process exited (for a status message).
+    pub follow_lost: Option<Pid>,
     pub prompt: Prompt,
     pub last_search: Option<String>,
     pub mark: Option<Pid>,
@@ -115,6 +118,7 @@ impl ProcessesState {
             scroll: 0,
             page: 20,
             follow: false,
+            follow_lost: None,
             prompt: Prompt::None,
             last_search: None,
             mark: None,
@@ -127,37 +131,46 @@ impl ProcessesState {
 
     /// Takes a new snapshot: remembers vanished processes for a moment,
     /// notes new ones, rebuilds the rows and keeps the selection on its PID.
-    pub fn apply_snapshot(&mut self, mut snap: Snapshot) {
+    /// Returns the previous snapshot so the collector can refresh it in
+    /// place next time (reusing its allocations instead of churning them).
+    pub fn apply_snapshot(&mut self, mut snap: Snapshot) -> Snapshot {
         self.generation += 1;
         let now = self.generation;
         let first = now == 1;
-        let live: HashSet<Pid> = snap.procs.iter().map(|p| p.pid).collect();
-        // Processes in the old snapshot but not the new one become ghosts.
-        for p in std::mem::take(&mut self.snap.procs) {
-            if !live.contains(&p.pid) && !self.gone.contains(&p.pid) {
-                self.ghosts.insert(p.pid, (p, now));
+        // Processes in the old snapshot but not the new one become ghosts
+        // (copied: the old snapshot goes back to the collector).
+        for p in &self.snap.procs {
+            if !self.gone.contains(&p.pid) && snap.get(p.pid).is_none() {
+                self.ghosts.insert(p.pid, (p.clone(), now));
             }
         }
-        self.ghosts
-            .retain(|pid, (_, since)| !live.contains(pid) && now - *since < HIGHLIGHT_REFRESHES);
-        for p in &snap.procs {
-            self.born
-                .entry(p.pid)
-                .or_insert(if first { 0 } else { now });
+        self.ghosts.retain(|&pid, (_, since)| {
+            snap.get(pid).is_none() && now - *since < HIGHLIGHT_REFRESHES
+        });
+        if !first {
+            for p in &snap.procs {
+                if self.snap.get(p.pid).is_none() {
+                    self.born.insert(p.pid, now);
+                }
+            }
         }
-        self.born.retain(|pid, _| live.contains(pid));
+        self.born
+            .retain(|&pid, &mut b| now - b < HIGHLIGHT_REFRESHES && snap.get(pid).is_some());
         self.gone = self.ghosts.keys().copied().collect();
-        snap.procs
-            .extend(self.ghosts.values().map(|(p, _)| p.clone()));
-        snap.procs.sort_unstable_by_key(|p| p.pid);
-        self.snap = snap;
+        if !self.ghosts.is_empty() {
+            snap.procs
+                .extend(self.ghosts.values().map(|(p, _)| p.clone()));
+            snap.procs.sort_unstable_by_key(|p| p.pid);
+        }
+        let old = std::mem::replace(&mut self.snap, snap);
         self.rebuild_rows();
+        old
     }
 
     pub fn is_new(&self, pid: Pid) -> bool {
         self.born
             .get(&pid)
-            .is_some_and(|&b| b > 0 && self.generation - b < HIGHLIGHT_REFRESHES)
+            .is_some_and(|&b| self.generation - b < HIGHLIGHT_REFRESHES)
     }
 
     /// Recomputes the visible rows (after a snapshot, a collapse, a view or
@@ -168,17 +181,35 @@ impl ProcessesState {
             View::Flat => self.flat_rows(),
         };
         let target = self.selected_pid;
-        match target.and_then(|pid| self.row_of(pid)) {
+        let offset = self.selected.saturating_sub(self.scroll);
+        let mut found = target.and_then(|pid| self.row_of(pid));
+        if let (true, Some(pid), None) = (self.follow, target, found)
+            && self.snap.get(pid).is_some()
+        {
+            // Followed but hidden in a collapsed subtree: open the way to it.
+            for a in tree::ancestors(&self.snap, pid).into_iter().skip(1) {
+                self.collapsed.remove(&a);
+            }
+            self.rows = tree::build(&self.snap, &self.collapsed);
+            found = self.row_of(pid);
+        }
+        match found {
             Some(i) => self.selected = i,
             None => {
                 self.selected = self.selected.min(self.rows.len().saturating_sub(1));
                 if self.follow && target.is_some() {
-                    // The followed process is gone: say so by stopping.
+                    // The followed process is gone: stop, and say so.
                     self.follow = false;
+                    self.follow_lost = target;
                 }
             }
         }
         self.selected_pid = self.rows.get(self.selected).map(|r| r.pid);
+        if self.follow {
+            // Keep the followed row where it was on screen while the
+            // rows around it come and go.
+            self.scroll = self.selected.saturating_sub(offset);
+        }
         self.clamp_scroll();
     }
 
@@ -580,6 +611,12 @@ impl Screen for ProcessesScreen {
     fn on_mouse(&mut self, m: MouseEvent, body: Rect, shared: &mut Shared) {
         let p = &mut shared.processes;
         let list = crate::ui::processes::list_rows_area(body, p);
+        if matches!(
+            m.kind,
+            MouseEventKind::ScrollDown | MouseEventKind::ScrollUp | MouseEventKind::Down(_)
+        ) {
+            p.follow = false;
+        }
         match m.kind {
             MouseEventKind::ScrollDown => p.scroll_by(3),
             MouseEventKind::ScrollUp => p.scroll_by(-3),
@@ -592,6 +629,12 @@ impl Screen for ProcessesScreen {
                 }
             }
             _ => {}
+        }
+    }
+
+    fn on_snapshot(&mut self, shared: &mut Shared) {
+        if let Some(pid) = shared.processes.follow_lost.take() {
+            shared.info(format!("PID {pid} has exited: follow off"));
         }
     }
 
@@ -608,6 +651,24 @@ impl Screen for ProcessesScreen {
 fn act(action: Action, shared: &mut Shared) {
     let p = &mut shared.processes;
     let page = p.page as isize;
+    let moves = matches!(
+        action,
+        Action::Up
+            | Action::Down
+            | Action::PageUp
+            | Action::PageDown
+            | Action::Home
+            | Action::End
+            | Action::CollapseOrParent
+            | Action::SearchNext
+            | Action::SearchPrev
+    );
+    if moves && p.follow {
+        // As in htop: moving the selection yourself ends following.
+        p.follow = false;
+        shared.info("follow off");
+    }
+    let p = &mut shared.processes;
     match action {
         Action::Up => p.move_by(-1),
         Action::Down => p.move_by(1),
@@ -734,6 +795,69 @@ mod tests {
             s.apply_snapshot(snap(&[(1, 0, "init"), (10, 1, "sh"), (20, 1, "cron")]));
         }
         assert!(!s.follow);
+    }
+
+    #[test]
+    fn follow_keeps_the_row_in_place_reveals_it_and_ends_on_a_move() {
+        let mut list = vec![(1, 0, "init")];
+        for pid in 100..140 {
+            list.push((pid, 1, "w"));
+        }
+        list.push((500, 1, "sh"));
+        list.push((501, 500, "target"));
+        let mut s = ProcessesState::new(Users::default(), HostRef::default());
+        s.apply_snapshot(snap(&list));
+        s.set_page(10);
+        s.select(s.row_of(501).expect("row"));
+        s.follow = true;
+        let offset = s.selected - s.scroll;
+        // Twenty processes appear above it: it stays on the same screen line.
+        for pid in 50..70 {
+            list.push((pid, 1, "new"));
+        }
+        s.apply_snapshot(snap(&list));
+        assert_eq!(s.selected_pid, Some(501));
+        assert_eq!(s.selected - s.scroll, offset);
+        // Collapsing everything would hide it: following opens the way.
+        s.collapse_all();
+        assert_eq!(s.selected_pid, Some(501));
+        assert!(s.row_of(501).is_some());
+        // Moving the selection yourself ends following, as in htop.
+        let mut shared = crate::app::Shared::new(
+            Users::default(),
+            HostRef::default(),
+            std::time::Duration::from_secs(1),
+        );
+        shared.processes = s;
+        act(Action::Up, &mut shared);
+        assert!(!shared.processes.follow);
+        assert_eq!(shared.processes.selected_pid, Some(500));
+    }
+
+    #[test]
+    fn follow_reports_when_the_process_exits() {
+        let mut screen = ProcessesScreen;
+        let mut shared = crate::app::Shared::new(
+            Users::default(),
+            HostRef::default(),
+            std::time::Duration::from_secs(1),
+        );
+        shared.processes = state();
+        let row = shared.processes.row_of(11).expect("row");
+        shared.processes.select(row);
+        act(Action::Follow, &mut shared);
+        assert!(shared.processes.follow);
+        for _ in 0..3 {
+            shared.processes.apply_snapshot(snap(&[
+                (1, 0, "init"),
+                (10, 1, "sh"),
+                (20, 1, "cron"),
+            ]));
+            screen.on_snapshot(&mut shared);
+        }
+        assert!(!shared.processes.follow);
+        let msg = shared.status.map(|s| s.1).unwrap_or_default();
+        assert_eq!(msg, "PID 11 has exited: follow off");
     }
 
     #[test]

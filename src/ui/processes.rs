@@ -52,7 +52,7 @@ enum Width {
 }
 
 fn width_class(w: u16) -> Width {
-    if w >= 118 {
+    if w >= 130 {
         Width::Wide
     } else if w >= 76 {
         Width::Medium
@@ -64,7 +64,7 @@ fn width_class(w: u16) -> Width {
 fn header(w: Width) -> String {
     match w {
         Width::Wide => format!(
-            "{:>6} {:>7} {:>7} {:>7} {:<7} {:<5} {:<8} {:>7} {:>5} {:>9} {:<8} {:<14} COMMAND",
+            "{:>6} {:>7} {:>7} {:>7} {:<7} {:<5} {:<8} {:>7} {:>5} {:>9} {:<8} {:<19} COMMAND",
             "PPID",
             "PID",
             "PGID",
@@ -114,9 +114,9 @@ fn row_text(p: &Process, art: &str, w: Width, s: &ProcessesState) -> String {
                 .as_ref()
                 .map(|c| format!("{}:{}", c.runtime.name(), c.short_id()))
                 .unwrap_or_else(|| "-".into());
-            let container: String = container.chars().take(14).collect();
+            let container: String = container.chars().take(19).collect();
             format!(
-                "{:>6} {:>7} {:>7} {:>7} {:<7} {:<5} {:<8} {:>7} {:>5} {:>9} {:<8} {:<14} {command}",
+                "{:>6} {:>7} {:>7} {:>7} {:<7} {:<5} {:<8} {:>7} {:>5} {:>9} {:<8} {:<19} {command}",
                 p.ppid,
                 p.pid,
                 p.pgid,
@@ -160,7 +160,7 @@ fn render_list(f: &mut Frame, area: Rect, s: &ProcessesState) {
     let w = width_class(area.width);
     let mut title = header(w);
     if s.view == View::Flat {
-        title.push_str(&format!("   [flat, sorted by {}]", s.sort.label()));
+        title.push_str(&format!("  [flat by {}]", s.sort.label()));
     }
     let mut lines = Vec::with_capacity(area.height as usize);
     lines.push(Line::styled(
@@ -337,6 +337,90 @@ pub fn detail_lines(p: &Process, s: &ProcessesState) -> Vec<Line<'static>> {
     out
 }
 
+/// The detail pane when the full one does not fit (a short terminal):
+/// namespaces summed up in one line, unreadable parts before cgroups.
+pub fn compact_detail_lines(p: &Process, s: &ProcessesState) -> Vec<Line<'static>> {
+    let full = detail_lines(p, s);
+    // Keep the head of the full pane: title, command, state, user,
+    // threads, started, parents, container, NSpid (up to the ns header).
+    let head = full
+        .iter()
+        .take_while(|l| {
+            !l.spans
+                .iter()
+                .any(|sp| sp.content.starts_with("namespaces"))
+        })
+        .cloned();
+    let label_is = |l: &Line, k: &str| l.spans.first().is_some_and(|sp| sp.content.trim() == k);
+    let mut out: Vec<Line<'static>> = head
+        .filter(|l| !label_is(l, "user") && !label_is(l, "threads"))
+        .map(|l| {
+            if label_is(&l, "state") {
+                let user = match p.uid {
+                    Some(u) => format!("{} ({u})", s.users.name(u)),
+                    None => "—".into(),
+                };
+                key_value(
+                    "state",
+                    format!(
+                        "{} ({}) · user {user} · {} thr · RSS {}",
+                        p.stat_column(),
+                        state_name(p.state),
+                        p.threads,
+                        human_bytes(p.rss_bytes)
+                    ),
+                )
+            } else {
+                l
+            }
+        })
+        .collect();
+    let differing: Vec<&str> = NsKind::ALL
+        .into_iter()
+        .filter(|&k| matches!((p.ns.get(k), s.host.ns.get(k)), (Some(a), Some(b)) if a != b))
+        .map(NsKind::proc_name)
+        .collect();
+    let known = NsKind::ALL
+        .iter()
+        .filter(|&&k| p.ns.get(k).is_some())
+        .count();
+    let summary = if known == 0 {
+        "— unreadable".to_string()
+    } else if differing.is_empty() {
+        format!("all shared with {}", short_label(&s.host.label))
+    } else {
+        format!("≠ {}: {}", short_label(&s.host.label), differing.join(" "))
+    };
+    out.push(key_value("ns", summary));
+    for u in &p.unreadable {
+        out.push(Line::styled(
+            format!("{}: — {}", u.what, u.reason),
+            Style::new().fg(Color::Red),
+        ));
+    }
+    let cgroups: Vec<String> = p
+        .cgroups
+        .iter()
+        .map(|c| {
+            let v = if c.is_v2() { "v2" } else { "v1" };
+            format!("{v} {}", c.path)
+        })
+        .collect();
+    out.push(key_value(
+        "cgroups",
+        if cgroups.is_empty() {
+            "—".into()
+        } else {
+            cgroups.join(" · ")
+        },
+    ));
+    out.push(Line::styled(
+        "(d hides this pane; a taller terminal shows every id)",
+        Style::new().fg(Color::DarkGray),
+    ));
+    out
+}
+
 fn short_label(label: &str) -> &str {
     label.split(" (").next().unwrap_or(label)
 }
@@ -361,8 +445,16 @@ fn render_detail(f: &mut Frame, area: Rect, s: &ProcessesState) {
         .borders(Borders::LEFT | Borders::TOP)
         .title(" detail ")
         .border_style(Style::new().fg(Color::DarkGray));
+    let room = area.height.saturating_sub(1) as usize;
     let lines = match s.selected_process() {
-        Some(p) => detail_lines(p, s),
+        Some(p) => {
+            let full = detail_lines(p, s);
+            if full.len() <= room {
+                full
+            } else {
+                compact_detail_lines(p, s)
+            }
+        }
         None => vec![Line::raw("no process selected")],
     };
     f.render_widget(
