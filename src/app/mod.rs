@@ -16,6 +16,7 @@ pub mod keys;
 pub mod processes;
 pub mod terminal;
 // Screens other helpers add: one `pub mod <screen>;` line each, here.
+pub mod rootfs;
 
 use crate::sys::procs::{self, Pid, ProcReader, Process};
 use crate::sys::users::Users;
@@ -57,7 +58,7 @@ pub fn all_screens(setup: &Setup) -> Vec<Box<dyn Screen>> {
         Box::new(processes::ProcessesScreen),
         // Box::new(lab::LabScreen::new(setup)),
         //
-        // Box::new(rootfs::RootScreen::new(setup)),
+        Box::new(rootfs::RootScreen::new(setup)),
         //
         // Box::new(memory::MemoryScreen::new(setup)),
         //

@@ -4,6 +4,7 @@
 
 pub mod cgroup;
 pub mod container;
+pub mod mounts;
 pub mod ns;
 pub mod procs;
 pub mod rootfs;

@@ -4,6 +4,7 @@
 pub mod help;
 pub mod processes;
 // Screens other helpers add: one `pub mod <screen>;` line each, here.
+pub mod rootfs;
 
 use crate::app::{App, Level};
 use ratatui::Frame;

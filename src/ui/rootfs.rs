@@ -1,0 +1,509 @@
+//! The Root screen: a process's root filesystem as the process sees it,
+//! with a preview pane, the mount table beside the host's, and the
+//! new-file dialog. Render only: everything comes from `RootState`.
+
+use crate::app::rootfs::{NewDialog, Preview, RootState};
+use crate::sys::mounts::MountMark;
+use crate::sys::rootfs::{Entry, FileKind, mode_string};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+
+/// The header, the listing and the right-hand pane (preview or mounts).
+fn areas(body: Rect, state: &RootState) -> (Rect, Rect, Option<Rect>) {
+    let [header, rest] = Layout::vertical([Constraint::Length(2), Constraint::Min(3)]).areas(body);
+    if state.preview.is_some() || state.show_mounts {
+        let [left, right] =
+            Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
+                .areas(rest);
+        (header, left, Some(right))
+    } else {
+        (header, rest, None)
+    }
+}
+
+/// Where the listing's rows are (inside its border): for the page size and
+/// mouse clicks.
+pub fn list_area(body: Rect, state: &RootState) -> Rect {
+    let (_, list, _) = areas(body, state);
+    Block::default().borders(Borders::ALL).inner(list)
+}
+
+pub fn render(f: &mut Frame, body: Rect, state: &RootState) {
+    let (header, list, right) = areas(body, state);
+    render_header(f, header, state);
+    render_listing(f, list, state);
+    if let Some(right) = right {
+        if let Some(p) = &state.preview {
+            render_preview(f, right, p);
+        } else {
+            render_mounts(f, right, state);
+        }
+    }
+    if let Some(d) = &state.dialog {
+        render_dialog(f, body, state, d);
+    }
+}
+
+fn render_header(f: &mut Frame, area: Rect, state: &RootState) {
+    let pid = state.pid.map_or("-".to_string(), |p| p.to_string());
+    let mut first = vec![
+        Span::styled(
+            format!(" root of PID {pid} "),
+            Style::new().fg(Color::Black).bg(Color::Cyan),
+        ),
+        Span::raw(" "),
+        Span::styled(state.cwd.clone(), Style::new().add_modifier(Modifier::BOLD)),
+        Span::styled(
+            "  (as the process sees it)",
+            Style::new().fg(Color::DarkGray),
+        ),
+    ];
+    if state.exited {
+        first.push(Span::styled(
+            "  PROCESS EXITED",
+            Style::new()
+                .fg(Color::White)
+                .bg(Color::Red)
+                .add_modifier(Modifier::BOLD),
+        ));
+    }
+    let second = if state.show_host_path {
+        Line::from(vec![
+            Span::styled(" host path: ", Style::new().fg(Color::DarkGray)),
+            Span::styled(state.host_cwd.clone(), Style::new().fg(Color::Yellow)),
+            Span::styled(
+                "  (a naive tool following links here would escape to the host)",
+                Style::new().fg(Color::DarkGray),
+            ),
+        ])
+    } else {
+        let userns = match &state.userns {
+            Some(ns) => {
+                let r = ns.uid_map.ranges.first();
+                match r {
+                    Some(r) => format!(
+                        "own user namespace: uid {}..{} inside = {}..{} outside; owners shown outside (inside)",
+                        r.inside,
+                        r.inside as u64 + r.count as u64,
+                        r.outside,
+                        r.outside as u64 + r.count as u64
+                    ),
+                    None => "own user namespace, no uid map yet".to_string(),
+                }
+            }
+            None => "links and .. resolve inside this root (openat2 RESOLVE_IN_ROOT)".to_string(),
+        };
+        Line::from(Span::styled(
+            format!(" {userns}"),
+            Style::new().fg(Color::DarkGray),
+        ))
+    };
+    f.render_widget(Paragraph::new(vec![Line::from(first), second]), area);
+}
+
+fn kind_style(e: &Entry) -> Style {
+    match e.kind {
+        FileKind::Dir => Style::new().fg(Color::Blue).add_modifier(Modifier::BOLD),
+        FileKind::Symlink => Style::new().fg(Color::Cyan),
+        FileKind::File if e.mode & 0o111 != 0 => Style::new().fg(Color::Green),
+        FileKind::File => Style::new(),
+        _ => Style::new().fg(Color::Yellow),
+    }
+}
+
+fn render_listing(f: &mut Frame, area: Rect, state: &RootState) {
+    let title = format!(" {} · {} entries ", state.cwd, state.entries.len());
+    let block = Block::default().borders(Borders::ALL).title(title);
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    if state.entries.is_empty() {
+        let msg = if state.exited {
+            "the process has exited: nothing to browse"
+        } else if state.pid.is_none() {
+            "select a process on the Processes screen"
+        } else {
+            "(empty directory)"
+        };
+        f.render_widget(
+            Paragraph::new(msg).style(Style::new().fg(Color::DarkGray)),
+            inner,
+        );
+        return;
+    }
+    let owner_w = state
+        .entries
+        .iter()
+        .map(|e| e.owner_text().len())
+        .max()
+        .unwrap_or(0);
+    let size_w = state
+        .entries
+        .iter()
+        .map(|e| e.size.to_string().len())
+        .max()
+        .unwrap_or(0);
+    let rows = inner.height as usize;
+    let mut lines = Vec::with_capacity(rows);
+    for (i, e) in state
+        .entries
+        .iter()
+        .enumerate()
+        .skip(state.scroll)
+        .take(rows)
+    {
+        let is_new = state.new_names.contains(&e.name);
+        let selected = i == state.selected;
+        let mut spans = vec![
+            Span::raw(if selected { "▸" } else { " " }),
+            Span::styled(
+                if is_new { "NEW " } else { "    " },
+                Style::new()
+                    .fg(Color::Black)
+                    .bg(if is_new { Color::Green } else { Color::Reset }),
+            ),
+            Span::raw(format!(
+                "{} {:>ow$} {:>sw$} ",
+                mode_string(e.mode),
+                e.owner_text(),
+                e.size,
+                ow = owner_w,
+                sw = size_w
+            )),
+            Span::styled(e.name.clone(), kind_style(e)),
+        ];
+        if e.kind == FileKind::Dir {
+            spans.push(Span::styled("/", kind_style(e)));
+        }
+        if let Some(t) = &e.link_target {
+            spans.push(Span::styled(
+                format!(" -> {t}"),
+                Style::new().fg(Color::DarkGray),
+            ));
+        }
+        let mut line = Line::from(spans);
+        if selected {
+            line = line.style(Style::new().add_modifier(Modifier::REVERSED));
+        }
+        lines.push(line);
+    }
+    f.render_widget(Paragraph::new(lines), inner);
+}
+
+fn render_preview(f: &mut Frame, area: Rect, p: &Preview) {
+    let kind = if p.content.binary { "hex" } else { "text" };
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(format!(" {} ({kind}) ", p.path));
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let mut lines: Vec<Line> = Vec::new();
+    if p.content.cut {
+        lines.push(Line::from(Span::styled(
+            format!(
+                "cut: showing the first {} of {} ({} bytes)",
+                crate::ui::human_bytes(p.content.bytes.len() as u64),
+                crate::ui::human_bytes(p.content.size),
+                p.content.size
+            ),
+            Style::new().fg(Color::Black).bg(Color::Yellow),
+        )));
+    }
+    if p.lines.is_empty() {
+        lines.push(Line::from(Span::styled(
+            "(empty file)",
+            Style::new().fg(Color::DarkGray),
+        )));
+    }
+    let room = (inner.height as usize).saturating_sub(lines.len());
+    for l in p.lines.iter().skip(p.scroll).take(room) {
+        lines.push(Line::from(l.clone()));
+    }
+    f.render_widget(Paragraph::new(lines), inner);
+}
+
+fn render_mounts(f: &mut Frame, area: Rect, state: &RootState) {
+    let title = if state.mounts_same_ns {
+        " mounts vs host: same mount namespace "
+    } else {
+        " mounts vs host: own mount namespace "
+    };
+    let block = Block::default().borders(Borders::ALL).title(title);
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let mut lines = vec![Line::from(Span::styled(
+        "= same  ~ changed  + only process  - only host",
+        Style::new().fg(Color::DarkGray),
+    ))];
+    let room = (inner.height as usize).saturating_sub(1);
+    for r in state.mounts.iter().skip(state.mounts_scroll).take(room) {
+        let colour = match r.mark {
+            MountMark::Same => Color::Reset,
+            MountMark::Changed => Color::Yellow,
+            MountMark::OnlyProcess => Color::Green,
+            MountMark::OnlyHost => Color::Red,
+        };
+        let mut text = format!(
+            "{} {} {} {}",
+            r.mark.symbol(),
+            r.mount.mount_point,
+            r.mount.fstype,
+            r.mount.source
+        );
+        if !r.changes.is_empty() {
+            text.push_str(&format!(" ({})", r.changes.join("; ")));
+        }
+        lines.push(Line::from(Span::styled(text, Style::new().fg(colour))));
+    }
+    f.render_widget(Paragraph::new(lines), inner);
+}
+
+fn render_dialog(f: &mut Frame, area: Rect, state: &RootState, d: &NewDialog) {
+    let what = if d.is_dir { "directory" } else { "empty file" };
+    let rect = crate::ui::centered(area, 64, 7);
+    f.render_widget(Clear, rect);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(format!(" New {what} in {} ", state.cwd))
+        .border_style(Style::new().fg(Color::Cyan));
+    let inner = block.inner(rect);
+    f.render_widget(block, rect);
+    let mut lines = vec![
+        Line::from(vec![
+            Span::raw("Name: "),
+            Span::styled(
+                format!("{}█", d.name),
+                Style::new().add_modifier(Modifier::BOLD),
+            ),
+        ]),
+        Line::from(Span::styled(
+            "created from the host, inside the process's root",
+            Style::new().fg(Color::DarkGray),
+        )),
+    ];
+    match &d.error {
+        Some(e) => lines.push(Line::from(Span::styled(
+            e.clone(),
+            Style::new().fg(Color::White).bg(Color::Red),
+        ))),
+        None => lines.push(Line::from(Span::styled(
+            "Enter: create · Esc: cancel",
+            Style::new().fg(Color::DarkGray),
+        ))),
+    }
+    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), inner);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::rootfs::{NewDialog, Preview, RootState};
+    use crate::sys::mounts::{self, MountMark};
+    use crate::sys::rootfs::{Entry, FileContent, FileKind, IdMap, UserNs, hex_lines};
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    use std::path::Path;
+
+    fn entry(name: &str, mode: u32, size: u64, link: Option<&str>) -> Entry {
+        Entry {
+            name: name.into(),
+            kind: FileKind::from_mode(mode),
+            mode,
+            size,
+            inode: 1,
+            uid: 0,
+            gid: 0,
+            uid_inside: None,
+            gid_inside: None,
+            unmapped: false,
+            link_target: link.map(String::from),
+            mtime: 0,
+        }
+    }
+
+    fn state() -> RootState {
+        let mut s = RootState::new(Path::new("/proc"));
+        s.pid = Some(4123);
+        s.cwd = "/tmp".into();
+        s.host_cwd = "/proc/4123/root/tmp".into();
+        s.entries = vec![
+            entry("cache", libc::S_IFDIR | 0o755, 4096, None),
+            entry("created_by_host", libc::S_IFREG | 0o644, 0, None),
+            entry("etc-shadow", libc::S_IFLNK | 0o777, 11, Some("/etc/shadow")),
+            entry("just_a_temp", libc::S_IFREG | 0o600, 1234, None),
+            entry("run.sh", libc::S_IFREG | 0o755, 80, None),
+        ];
+        s.new_names.insert("just_a_temp".into());
+        s.selected = 1;
+        s
+    }
+
+    fn draw(s: &RootState, w: u16, h: u16) -> String {
+        let mut t = Terminal::new(TestBackend::new(w, h)).expect("terminal");
+        t.draw(|f| render(f, f.area(), s)).expect("draw");
+        let buf = t.backend().buffer().clone();
+        let mut out = String::new();
+        for y in 0..buf.area.height {
+            let mut line = String::new();
+            for x in 0..buf.area.width {
+                line.push_str(buf[(x, y)].symbol());
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
+    }
+
+    #[test]
+    fn listing_80x20() {
+        insta::assert_snapshot!(draw(&state(), 80, 20));
+    }
+
+    #[test]
+    fn host_path_and_user_namespace_owners() {
+        let mut s = state();
+        s.show_host_path = true;
+        let shown = draw(&s, 100, 12);
+        assert!(shown.contains("host path: /proc/4123/root/tmp"));
+        s.show_host_path = false;
+        s.userns = Some(UserNs {
+            uid_map: IdMap::parse("0 100000 65536"),
+            gid_map: IdMap::parse("0 100000 65536"),
+        });
+        for e in &mut s.entries {
+            e.uid = 101000;
+            e.gid = 101000;
+            e.uid_inside = Some(1000);
+            e.gid_inside = Some(1000);
+        }
+        insta::assert_snapshot!(draw(&s, 100, 12));
+    }
+
+    #[test]
+    fn dialog_with_a_bad_name_80x20() {
+        let mut s = state();
+        s.dialog = Some(NewDialog {
+            is_dir: false,
+            name: "a/b".into(),
+            error: Some(
+                "bad name \"a/b\": a name cannot contain '/': give one name, not a path".into(),
+            ),
+        });
+        insta::assert_snapshot!(draw(&s, 80, 20));
+    }
+
+    #[test]
+    fn preview_text_cut_and_binary() {
+        let mut s = state();
+        let text = "line one\nline two\n".repeat(3);
+        s.preview = Some(Preview {
+            path: "/tmp/just_a_temp".into(),
+            content: FileContent {
+                bytes: text.clone().into_bytes(),
+                size: 300_000,
+                cut: true,
+                binary: false,
+            },
+            lines: text.lines().map(String::from).collect(),
+            scroll: 1,
+        });
+        insta::assert_snapshot!("preview_text_cut", draw(&s, 100, 14));
+        let bytes = b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x03\0>\0".to_vec();
+        s.preview = Some(Preview {
+            path: "/tmp/run.sh".into(),
+            lines: hex_lines(&bytes),
+            content: FileContent {
+                size: bytes.len() as u64,
+                bytes,
+                cut: false,
+                binary: true,
+            },
+            scroll: 0,
+        });
+        insta::assert_snapshot!("preview_binary_hex", draw(&s, 140, 10));
+    }
+
+    #[test]
+    fn mounts_beside_host_and_exit() {
+        let mut s = state();
+        let host = mounts::parse(
+            "22 1 8:1 / / rw shared:1 - ext4 /dev/sda1 rw\n25 22 8:2 / /boot rw shared:2 - ext4 /dev/sda2 rw\n",
+        )
+        .0;
+        let proc_ = mounts::parse(
+            "100 99 8:1 / / rw - ext4 /dev/sda1 rw\n102 100 0:55 / /tmp rw - tmpfs tmpfs rw\n",
+        )
+        .0;
+        s.mounts = mounts::compare(&proc_, &host);
+        assert_eq!(s.mounts[1].mark, MountMark::OnlyProcess);
+        s.show_mounts = true;
+        insta::assert_snapshot!("mounts_100x12", draw(&s, 100, 12));
+        s.show_mounts = false;
+        s.exited = true;
+        s.entries.clear();
+        s.message = Some((
+            crate::app::rootfs::Tone::Error,
+            "process 4123 has exited; its root filesystem is gone (pick a running process)".into(),
+        ));
+        insta::assert_snapshot!("exited_80x10", draw(&s, 80, 10));
+    }
+
+    /// The Root tab inside the whole frame: tabs, body, the status line's
+    /// hints from `RootScreen::hints`, and the search prompt.
+    #[test]
+    fn root_tab_in_the_app_frame_100x16() {
+        use crate::app::processes::{HostRef, ProcessesScreen};
+        use crate::app::rootfs::RootScreen;
+        use crate::app::{App, Setup, Shared};
+        use crate::sys::users::Users;
+        let setup = Setup::new("/proc", std::time::Duration::from_secs(1));
+        let mut screen = RootScreen::new(&setup);
+        screen.state = state();
+        let shared = Shared::new(Users::default(), HostRef::default(), setup.interval);
+        let mut app = App::with_screens(shared, vec![Box::new(ProcessesScreen), Box::new(screen)]);
+        app.active = 1;
+        let frame = |app: &App| {
+            let mut t = Terminal::new(TestBackend::new(100, 16)).expect("terminal");
+            t.draw(|f| crate::ui::render(f, app)).expect("draw");
+            let buf = t.backend().buffer().clone();
+            (0..buf.area.height)
+                .map(|y| {
+                    let line: String = (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect();
+                    line.trim_end().to_string() + "\n"
+                })
+                .collect::<String>()
+        };
+        insta::assert_snapshot!("root_tab_in_frame", frame(&app));
+        let key = |app: &mut App, c: char| {
+            app.on_key(crossterm::event::KeyEvent::new(
+                crossterm::event::KeyCode::Char(c),
+                crossterm::event::KeyModifiers::NONE,
+            ))
+        };
+        key(&mut app, '/');
+        key(&mut app, 'r');
+        key(&mut app, 'u');
+        // While searching, q is text, not quit.
+        key(&mut app, 'q');
+        assert!(!app.shared.quit);
+        let shown = frame(&app);
+        assert!(shown.contains("Search:  ruq█"), "{shown}");
+        let help = app.help_sections();
+        assert!(help.iter().any(|s| s.title == "Root filesystem"));
+    }
+
+    #[test]
+    fn tiny_sizes_never_panic() {
+        let mut s = state();
+        s.dialog = Some(NewDialog {
+            is_dir: true,
+            name: String::new(),
+            error: None,
+        });
+        for (w, h) in [(1, 1), (10, 3), (30, 5), (0, 0)] {
+            let _ = draw(&s, w.max(1), h.max(1));
+        }
+    }
+}
