@@ -4,8 +4,10 @@
 
 pub mod cgroup;
 pub mod container;
+pub mod minroot;
 pub mod ns;
 pub mod procs;
+pub mod registry;
 pub mod rootfs;
 pub mod spawn;
 pub mod tree;

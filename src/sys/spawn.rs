@@ -1,1 +1,2051 @@
-//! (to be written: see ARCHITECTURE.md)
+//! An isolated child, built one namespace at a time:
+//! plan -> ordered steps (each with its syscall) -> a running child -> cleanup.
+//!
+//! # Processes
+//! ```text
+//! isolab (parent, maybe multi-threaded: the TUI runs a collector thread)
+//!   └─ fork ─> setup process  (single-threaded: unshare()s, maps, hostname, lo)
+//!                └─ fork ─> init  (first process of the new PID/time namespaces:
+//!                                  mounts, pivot_root, /proc, then exec CMD as PID 1)
+//! ```
+//! Why fork-then-unshare and not re-exec `/proc/self/exe` as a hidden helper:
+//! `unshare(CLONE_NEWUSER)` refuses a multi-threaded caller (EINVAL), and a
+//! forked child has exactly one thread, so forking gives the same guarantee
+//! without a second CLI surface, an extra exec (the benchmark counts it) or
+//! serialising the plan. The price is the usual post-fork discipline: the
+//! setup child touches no lock another thread of the parent could hold. It
+//! uses raw fds and syscalls only (no stdio locks, no Rust `Stdout`), and
+//! only allocates through glibc malloc, which is fork-safe.
+//!
+//! The parent writes the uid/gid maps (the kernel wants them written from
+//! outside the new user namespace), and moves the setup process into the
+//! memory cgroup *before* the cgroup namespace is made, so the child's cgroup
+//! view is rooted at its own cgroup. PID and time namespaces only take effect
+//! for children, so the setup process forks `init` after `unshare`; time
+//! offsets are written before that fork (the kernel refuses them once a
+//! process has entered). `/` is made rprivate before any mount, so nothing
+//! mounted inside can propagate to the host even when the host's `/` is shared.
+//!
+//! # Step mode
+//! Parent and children talk over three close-on-exec pipes: `ctl` (one byte
+//! per child step: go), `report` (one line per step: `ok [detail]` or
+//! `err message`), and `status` (the setup process's last word: how CMD
+//! ended). The child blocks on `ctl` before every step, so the Lab can stop
+//! between steps and let a student look around; `run_rest` just sends the
+//! bytes back to back. A successful exec closes the last write end of
+//! `report` (close-on-exec), which the parent reads as "CMD is running".
+//!
+//! Both children arm `PR_SET_PDEATHSIG(SIGKILL)`: if isolab dies (even by
+//! `kill -9`) they die with it. Note that the parent-death signal follows the
+//! *thread* that forked, so start a `Spawner` from a long-lived thread.
+//! Everything created is also written to the registry (`sys::registry`) so
+//! leftovers of a crash are removed at the next start.
+
+use crate::sys::ns::NsKind;
+use crate::sys::registry::{self, Registration};
+use anyhow::Context;
+use std::ffi::CString;
+use std::io::{BufRead, BufReader, Read};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+
+/// Which root filesystem the child sees.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RootFs {
+    /// The host's own tree (with private mounts when a mount namespace is made).
+    Host,
+    /// A minimal tree isolab builds from the host's busybox or shell (`sys::minroot`).
+    Minimal,
+    /// A directory the user names.
+    Dir(PathBuf),
+}
+
+impl RootFs {
+    /// `host`, `minimal`, or a directory path.
+    pub fn parse(text: &str) -> RootFs {
+        match text {
+            "host" => RootFs::Host,
+            "minimal" => RootFs::Minimal,
+            dir => RootFs::Dir(PathBuf::from(dir)),
+        }
+    }
+
+    pub fn label(&self) -> String {
+        match self {
+            RootFs::Host => "host".into(),
+            RootFs::Minimal => "minimal".into(),
+            RootFs::Dir(d) => d.display().to_string(),
+        }
+    }
+}
+
+/// What the child runs after the last step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChildCommand {
+    /// A small built-in init: reaps every child, exits on SIGTERM/SIGINT.
+    /// It is what the Lab runs by default, so the child lives until stopped.
+    Init,
+    /// exec this program with these arguments (searched in PATH).
+    Exec(Vec<String>),
+}
+
+impl ChildCommand {
+    pub fn label(&self) -> String {
+        match self {
+            ChildCommand::Init => "(isolab init: reaps children, waits)".into(),
+            ChildCommand::Exec(argv) => shell_join(argv),
+        }
+    }
+}
+
+/// Everything the user chose.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan {
+    /// The namespace kinds to create (of `NsKind::ISOLATING`).
+    pub namespaces: Vec<NsKind>,
+    pub hostname: Option<String>,
+    pub rootfs: RootFs,
+    /// Memory limit in bytes (a cgroup isolab creates and removes).
+    pub memory_bytes: Option<u64>,
+    pub boottime_offset: Option<i64>,
+    pub command: ChildCommand,
+}
+
+impl Default for Plan {
+    fn default() -> Self {
+        Plan {
+            namespaces: Vec::new(),
+            hostname: None,
+            rootfs: RootFs::Host,
+            memory_bytes: None,
+            boottime_offset: None,
+            command: ChildCommand::Init,
+        }
+    }
+}
+
+/// The clone flag of a namespace kind (0 for the `*_for_children` links).
+pub fn clone_flag(kind: NsKind) -> i32 {
+    match kind {
+        NsKind::Pid => libc::CLONE_NEWPID,
+        NsKind::Mnt => libc::CLONE_NEWNS,
+        NsKind::Net => libc::CLONE_NEWNET,
+        NsKind::Ipc => libc::CLONE_NEWIPC,
+        NsKind::Uts => libc::CLONE_NEWUTS,
+        NsKind::User => libc::CLONE_NEWUSER,
+        NsKind::Cgroup => libc::CLONE_NEWCGROUP,
+        NsKind::Time => libc::CLONE_NEWTIME,
+        NsKind::PidForChildren | NsKind::TimeForChildren => 0,
+    }
+}
+
+pub fn clone_flag_name(kind: NsKind) -> &'static str {
+    match kind {
+        NsKind::Pid => "CLONE_NEWPID",
+        NsKind::Mnt => "CLONE_NEWNS",
+        NsKind::Net => "CLONE_NEWNET",
+        NsKind::Ipc => "CLONE_NEWIPC",
+        NsKind::Uts => "CLONE_NEWUTS",
+        NsKind::User => "CLONE_NEWUSER",
+        NsKind::Cgroup => "CLONE_NEWCGROUP",
+        NsKind::Time => "CLONE_NEWTIME",
+        NsKind::PidForChildren | NsKind::TimeForChildren => "",
+    }
+}
+
+/// One line on what a namespace kind isolates (for the Lab checklist).
+pub fn explain_kind(kind: NsKind) -> &'static str {
+    match kind {
+        NsKind::Pid => "own process numbers: the child is PID 1 and sees only its descendants",
+        NsKind::Mnt => "own mount table: mounts inside stay inside (made private first)",
+        NsKind::Net => "own network stack: only a loopback interface, no route out",
+        NsKind::Ipc => "own System V IPC objects and POSIX message queues",
+        NsKind::Uts => "own hostname and NIS domain name",
+        NsKind::User => "own uids/gids: root inside, your own uid outside",
+        NsKind::Cgroup => "own cgroup root: /proc/self/cgroup shows / for its cgroup",
+        NsKind::Time => "own boot-time and monotonic clocks (offsets set before start)",
+        NsKind::PidForChildren | NsKind::TimeForChildren => "",
+    }
+}
+
+/// A longer explanation of a namespace kind (the Lab shows it on demand).
+pub fn explain_kind_long(kind: NsKind) -> &'static str {
+    match kind {
+        NsKind::Pid => {
+            "A PID namespace numbers processes from 1. unshare(CLONE_NEWPID) does not move the caller: its next child becomes PID 1, the namespace's init, which must reap orphans; when it exits the kernel kills everything else inside. Tools like ps read /proc, so until a fresh /proc is mounted inside they still show the host's processes."
+        }
+        NsKind::Mnt => {
+            "A mount namespace starts as a copy of the parent's mount table. Mounts are then shared or private per mount: if / is shared (systemd makes it so), a mount inside would appear on the host too, so / is made rprivate first. With its own mounts the child can pivot_root into another root filesystem and mount a /proc of its own."
+        }
+        NsKind::Net => {
+            "A network namespace has its own interfaces, routes, firewall and sockets. A new one holds only lo, and lo starts DOWN: isolab brings it up (ioctl SIOCSIFFLAGS). Connecting it to the world needs a veth pair, which is what container runtimes add."
+        }
+        NsKind::Ipc => {
+            "An IPC namespace has its own System V message queues, semaphores and shared memory, and its own POSIX message queue filesystem. `ipcs` inside shows none of the host's objects."
+        }
+        NsKind::Uts => {
+            "A UTS namespace has its own hostname and domain name (the fields of uname). sethostname() inside changes only the child's view."
+        }
+        NsKind::User => {
+            "A user namespace maps ids: uid 0 inside is mapped to your uid outside through /proc/PID/uid_map, written once by the parent. Inside it the child holds every capability over the namespaces it owns, which is what lets an unprivileged user make the other namespaces. Unprivileged, `deny` must be written to setgroups before gid_map. Some systems switch unprivileged user namespaces off (sysctl kernel.unprivileged_userns_clone, user.max_user_namespaces, or AppArmor's kernel.apparmor_restrict_unprivileged_userns on Ubuntu)."
+        }
+        NsKind::Cgroup => {
+            "A cgroup namespace virtualises the cgroup paths a process sees: its current cgroup becomes / in /proc/self/cgroup. It does not change limits; those come from the cgroup itself (the memory limit option)."
+        }
+        NsKind::Time => {
+            "A time namespace offsets CLOCK_MONOTONIC and CLOCK_BOOTTIME (so /proc/uptime) for its members. Offsets go into /proc/self/timens_offsets after unshare(CLONE_NEWTIME) and before the first process enters; like PID namespaces, only children of the caller enter it."
+        }
+        NsKind::PidForChildren | NsKind::TimeForChildren => "",
+    }
+}
+
+impl Plan {
+    pub fn has(&self, kind: NsKind) -> bool {
+        self.namespaces.contains(&kind)
+    }
+
+    /// Add or remove a namespace kind, keeping the canonical order.
+    pub fn set(&mut self, kind: NsKind, on: bool) {
+        self.namespaces.retain(|&k| k != kind);
+        if on {
+            self.namespaces.push(kind);
+        }
+        self.namespaces.sort_by_key(|k| {
+            NsKind::ISOLATING
+                .iter()
+                .position(|i| i == k)
+                .unwrap_or(usize::MAX)
+        });
+    }
+
+    /// Apply the implications: a hostname needs a UTS namespace, a boot-time
+    /// offset a time namespace, another root filesystem a mount namespace.
+    pub fn normalize(&mut self) {
+        if self.hostname.is_some() {
+            self.set(NsKind::Uts, true);
+        }
+        if self.boottime_offset.is_some() {
+            self.set(NsKind::Time, true);
+        }
+        if self.rootfs != RootFs::Host {
+            self.set(NsKind::Mnt, true);
+        }
+    }
+
+    /// All chosen clone flags OR-ed together.
+    pub fn clone_flags(&self) -> i32 {
+        self.namespaces
+            .iter()
+            .fold(0, |acc, &k| acc | clone_flag(k))
+    }
+
+    /// `CLONE_NEWPID | CLONE_NEWNS | ...` (or `0` when none is chosen).
+    pub fn clone_flags_text(&self) -> String {
+        if self.namespaces.is_empty() {
+            return "0 (no new namespace)".into();
+        }
+        self.namespaces
+            .iter()
+            .map(|&k| clone_flag_name(k))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    }
+
+    /// Whether a second fork (the child that enters PID/time namespaces) is needed.
+    fn forks_init(&self) -> bool {
+        self.has(NsKind::Pid) || self.has(NsKind::Time)
+    }
+
+    fn mounts_proc(&self) -> bool {
+        self.has(NsKind::Mnt) && (self.has(NsKind::Pid) || self.rootfs != RootFs::Host)
+    }
+
+    /// Check the input before anything is created. The error is a one-line
+    /// message for the user (a usage error).
+    pub fn validate(&self) -> Result<(), String> {
+        if let Some(name) = &self.hostname {
+            if name.is_empty() {
+                return Err("the hostname is empty; give a name of 1 to 64 bytes".into());
+            }
+            if name.len() > 64 {
+                return Err(format!(
+                    "the hostname is {} bytes long; the kernel allows at most 64",
+                    name.len()
+                ));
+            }
+            if name.contains('\0') {
+                return Err("the hostname contains a NUL byte".into());
+            }
+        }
+        if let RootFs::Dir(dir) = &self.rootfs {
+            if !dir.is_dir() {
+                return Err(format!(
+                    "the root filesystem {} is not a directory; give host, minimal or a directory",
+                    dir.display()
+                ));
+            }
+        }
+        if let ChildCommand::Exec(argv) = &self.command {
+            let Some(program) = argv.first() else {
+                return Err("no command given: add one after --".into());
+            };
+            if program.is_empty() || argv.iter().any(|a| a.contains('\0')) {
+                return Err("the command is empty or contains a NUL byte".into());
+            }
+            // The minimal root is built later; its commands are busybox applets.
+            let root = match &self.rootfs {
+                RootFs::Host => Some(PathBuf::from("/")),
+                RootFs::Dir(d) => Some(d.clone()),
+                RootFs::Minimal => None,
+            };
+            if let Some(root) = root {
+                if find_command(&root, program).is_none() {
+                    return Err(format!(
+                        "command not found: {program} (looked in PATH inside {})",
+                        root.display()
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The equivalent util-linux `unshare` command line.
+    pub fn unshare_command(&self) -> String {
+        let mut parts = vec!["unshare".to_string()];
+        if self.forks_init() {
+            parts.push("--fork".into());
+        }
+        for &kind in &self.namespaces {
+            match kind {
+                NsKind::Pid => parts.push("--pid".into()),
+                NsKind::Mnt => parts.push("--mount".into()),
+                NsKind::Net => parts.push("--net".into()),
+                NsKind::Ipc => parts.push("--ipc".into()),
+                NsKind::Uts => parts.push("--uts".into()),
+                NsKind::User => parts.push("--user --map-root-user".into()),
+                NsKind::Cgroup => parts.push("--cgroup".into()),
+                NsKind::Time => parts.push("--time".into()),
+                _ => {}
+            }
+        }
+        if self.has(NsKind::Mnt) && self.has(NsKind::Pid) && self.rootfs == RootFs::Host {
+            parts.push("--mount-proc".into());
+        }
+        if let Some(off) = self.boottime_offset {
+            parts.push(format!("--boottime {off}"));
+        }
+        match &self.rootfs {
+            RootFs::Host => {}
+            RootFs::Minimal => parts.push("--root <isolab minimal root>".into()),
+            RootFs::Dir(d) => parts.push(format!("--root {}", shell_quote(&d.to_string_lossy()))),
+        }
+        let cmd = match &self.command {
+            ChildCommand::Init => "sleep infinity".to_string(),
+            ChildCommand::Exec(argv) => shell_join(argv),
+        };
+        match &self.hostname {
+            Some(h) => parts.push(format!(
+                "sh -c {}",
+                shell_quote(&format!("hostname {} && exec {cmd}", shell_quote(h)))
+            )),
+            None => parts.push(cmd),
+        }
+        parts.join(" ")
+    }
+
+    /// The closest `docker run` flags, and notes on what has no docker
+    /// equivalent. Docker makes every namespace by default except user and
+    /// time; its flags name what to *share* with the host.
+    pub fn docker_command(&self) -> (String, Vec<String>) {
+        let mut parts = vec!["docker run --rm -it".to_string()];
+        let mut notes = Vec::new();
+        if !self.has(NsKind::Pid) {
+            parts.push("--pid=host".into());
+        }
+        if !self.has(NsKind::Net) {
+            parts.push("--network=host".into());
+        } else {
+            parts.push("--network=none".into());
+        }
+        if !self.has(NsKind::Ipc) {
+            parts.push("--ipc=host".into());
+        }
+        if !self.has(NsKind::Uts) {
+            parts.push("--uts=host".into());
+        }
+        parts.push(if self.has(NsKind::Cgroup) {
+            "--cgroupns=private".into()
+        } else {
+            "--cgroupns=host".into()
+        });
+        if let Some(h) = &self.hostname {
+            parts.push(format!("--hostname {}", shell_quote(h)));
+        }
+        if let Some(bytes) = self.memory_bytes {
+            parts.push(format!("--memory {bytes}b"));
+        }
+        if !self.has(NsKind::Mnt) {
+            notes.push("docker always makes a mount namespace".into());
+        }
+        if self.has(NsKind::User) {
+            notes.push(
+                "user namespace: docker needs userns-remap in the daemon, or rootless docker"
+                    .into(),
+            );
+        } else {
+            parts.push("--userns=host".into());
+        }
+        if self.has(NsKind::Time) {
+            notes.push("time namespace: docker has no flag for it".into());
+        }
+        let image = match &self.rootfs {
+            RootFs::Host => {
+                notes
+                    .push("docker always runs an image's root filesystem, never the host's".into());
+                "<image>".to_string()
+            }
+            RootFs::Minimal => "busybox".to_string(),
+            RootFs::Dir(d) => {
+                notes.push(format!("import {} as an image first", d.display()));
+                "<image>".to_string()
+            }
+        };
+        parts.push(image);
+        if let ChildCommand::Exec(argv) = &self.command {
+            parts.push(shell_join(argv));
+        }
+        (parts.join(" "), notes)
+    }
+}
+
+/// Who carries out a step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Actor {
+    /// isolab itself (from outside the new namespaces).
+    Parent,
+    /// The forked, single-threaded setup process.
+    Setup,
+    /// The first process of the new PID/time namespaces (or the setup
+    /// process itself when neither is made).
+    Child,
+}
+
+impl Actor {
+    pub fn label(self) -> &'static str {
+        match self {
+            Actor::Parent => "isolab",
+            Actor::Setup => "setup",
+            Actor::Child => "child",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StepKind {
+    ForkSetup,
+    JoinCgroup,
+    UnshareUser,
+    WriteIdMaps,
+    Unshare,
+    TimeOffsets,
+    Hostname,
+    LoopbackUp,
+    ForkInit,
+    MountsPrivate,
+    BindRoot,
+    PivotRoot,
+    MountProc,
+    Exec,
+}
+
+/// One step of a spawn: who does it, the syscall, and what it changes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Step {
+    pub kind: StepKind,
+    pub actor: Actor,
+    pub syscall: String,
+    pub effect: String,
+}
+
+/// The ordered steps a plan takes.
+pub fn steps(plan: &Plan) -> Vec<Step> {
+    let mut out = Vec::new();
+    let mut push = |kind, actor, syscall: String, effect: String| {
+        out.push(Step {
+            kind,
+            actor,
+            syscall,
+            effect,
+        })
+    };
+    push(
+        StepKind::ForkSetup,
+        Actor::Parent,
+        "clone(SIGCHLD)  (fork)".into(),
+        "a single-threaded setup process is forked; it waits for each next step".into(),
+    );
+    if let Some(bytes) = plan.memory_bytes {
+        push(
+            StepKind::JoinCgroup,
+            Actor::Parent,
+            "write(cgroup.procs, SETUP_PID)".into(),
+            format!(
+                "the setup process joins a new memory cgroup limited to {} (before the cgroup namespace, so that becomes its /)",
+                human_bytes(bytes)
+            ),
+        );
+    }
+    if plan.has(NsKind::User) {
+        push(
+            StepKind::UnshareUser,
+            Actor::Setup,
+            "unshare(CLONE_NEWUSER)".into(),
+            "a new user namespace; until the maps are written its uid is 65534 (nobody)".into(),
+        );
+        // SAFETY: geteuid/getegid cannot fail.
+        let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+        let effect = if uid == 0 {
+            "uid/gid 0..4294967295 map to themselves: root inside is root outside".to_string()
+        } else {
+            format!("uid 0 inside = uid {uid} outside, gid 0 inside = gid {gid} outside")
+        };
+        let syscall = if uid == 0 {
+            "write(/proc/PID/uid_map, \"0 0 4294967295\"); write(gid_map, same)".to_string()
+        } else {
+            format!(
+                "write(/proc/PID/setgroups, \"deny\"); write(uid_map, \"0 {uid} 1\"); write(gid_map, \"0 {gid} 1\")"
+            )
+        };
+        push(StepKind::WriteIdMaps, Actor::Parent, syscall, effect);
+    }
+    let rest: Vec<NsKind> = plan
+        .namespaces
+        .iter()
+        .copied()
+        .filter(|&k| k != NsKind::User)
+        .collect();
+    if !rest.is_empty() {
+        let names: Vec<&str> = rest.iter().map(|&k| clone_flag_name(k)).collect();
+        let mut effect = format!(
+            "new {} namespace(s)",
+            rest.iter()
+                .map(|k| k.proc_name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        if plan.forks_init() {
+            effect.push_str("; pid/time ones apply to the next child, not the caller");
+        }
+        push(
+            StepKind::Unshare,
+            Actor::Setup,
+            format!("unshare({})", names.join(" | ")),
+            effect,
+        );
+    }
+    if let (true, Some(off)) = (plan.has(NsKind::Time), plan.boottime_offset) {
+        push(
+            StepKind::TimeOffsets,
+            Actor::Setup,
+            format!("write(/proc/self/timens_offsets, \"boottime {off} 0\")"),
+            format!("the boot-time clock inside runs {off} s ahead (set before anyone enters)"),
+        );
+    }
+    if let (true, Some(name)) = (plan.has(NsKind::Uts), &plan.hostname) {
+        push(
+            StepKind::Hostname,
+            Actor::Setup,
+            format!("sethostname(\"{name}\")"),
+            format!("the hostname inside is {name}; the host's is unchanged"),
+        );
+    }
+    if plan.has(NsKind::Net) {
+        push(
+            StepKind::LoopbackUp,
+            Actor::Setup,
+            "ioctl(sock, SIOCSIFFLAGS, lo: IFF_UP)".into(),
+            "lo, the only interface inside, is brought up".into(),
+        );
+    }
+    let fs_actor = if plan.forks_init() {
+        push(
+            StepKind::ForkInit,
+            Actor::Setup,
+            "clone(SIGCHLD)  (fork)".into(),
+            if plan.has(NsKind::Pid) {
+                "the child is born into the new namespaces: PID 1 inside, it will reap orphans"
+                    .into()
+            } else {
+                "the child is born into the new time namespace".into()
+            },
+        );
+        Actor::Child
+    } else {
+        Actor::Setup
+    };
+    if plan.has(NsKind::Mnt) {
+        push(
+            StepKind::MountsPrivate,
+            fs_actor,
+            "mount(NULL, \"/\", NULL, MS_REC | MS_PRIVATE, NULL)".into(),
+            "every mount is private: nothing mounted inside reaches the host".into(),
+        );
+    }
+    if plan.rootfs != RootFs::Host {
+        let what = match &plan.rootfs {
+            RootFs::Minimal => {
+                "isolab's minimal root (read-only, tmpfs /tmp, /dev nodes bound)".into()
+            }
+            other => other.label(),
+        };
+        push(
+            StepKind::BindRoot,
+            fs_actor,
+            "mount(ROOT, ROOT, NULL, MS_BIND | MS_REC, NULL)".into(),
+            format!("{what} becomes a mount point (pivot_root needs one)"),
+        );
+        push(
+            StepKind::PivotRoot,
+            fs_actor,
+            "chdir(ROOT); pivot_root(\".\", \".\"); umount2(\".\", MNT_DETACH)".into(),
+            "the new root is /, the old root is detached: the host's files are out of reach".into(),
+        );
+    }
+    if plan.mounts_proc() {
+        push(
+            StepKind::MountProc,
+            fs_actor,
+            "mount(\"proc\", \"/proc\", \"proc\", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL)".into(),
+            if plan.has(NsKind::Pid) {
+                "a /proc of the new PID namespace: ps now shows only the processes inside".into()
+            } else {
+                "a /proc inside the new root".into()
+            },
+        );
+    }
+    push(
+        StepKind::Exec,
+        fs_actor,
+        match &plan.command {
+            ChildCommand::Init => "(no exec: isolab's reaping init loop)".into(),
+            ChildCommand::Exec(argv) => format!(
+                "execve(\"{}\", ...)",
+                argv.first().map(String::as_str).unwrap_or("")
+            ),
+        },
+        format!("runs {}", plan.command.label()),
+    );
+    out
+}
+
+/// How the command ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitOutcome {
+    Exited(i32),
+    Signaled(i32),
+}
+
+impl ExitOutcome {
+    /// The shell convention: the exit code, or 128+N for signal N.
+    pub fn code(self) -> i32 {
+        match self {
+            ExitOutcome::Exited(c) => c,
+            ExitOutcome::Signaled(n) => 128 + n,
+        }
+    }
+
+    fn from_wait_status(status: i32) -> ExitOutcome {
+        if libc::WIFSIGNALED(status) {
+            ExitOutcome::Signaled(libc::WTERMSIG(status))
+        } else {
+            ExitOutcome::Exited(libc::WEXITSTATUS(status))
+        }
+    }
+}
+
+/// What one step did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StepReport {
+    pub index: usize,
+    pub step: Step,
+    /// Ok(detail) or Err(what went wrong).
+    pub outcome: Result<String, String>,
+}
+
+/// The running spawn: drives the steps and owns everything created.
+pub struct Spawner {
+    plan: Plan,
+    steps: Vec<Step>,
+    next: usize,
+    setup_pid: i32,
+    setup_pidfd: Option<OwnedFd>,
+    child_pid: Option<i32>,
+    child_pidfd: Option<OwnedFd>,
+    ctl: Option<OwnedFd>,
+    reports: BufReader<std::fs::File>,
+    status: std::fs::File,
+    cgroup: Option<MemoryCgroup>,
+    registration: Option<Registration>,
+    outcome: Option<ExitOutcome>,
+    failed: bool,
+}
+
+impl std::fmt::Debug for Spawner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Spawner")
+            .field("setup_pid", &self.setup_pid)
+            .field("child_pid", &self.child_pid)
+            .field("next", &self.next)
+            .finish()
+    }
+}
+
+fn pipe_cloexec() -> anyhow::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: fds is a valid array of two ints.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error()).context("pipe2 failed");
+    }
+    // SAFETY: the kernel just gave us these two descriptors.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Everything the child needs, prepared (allocated) before the fork.
+struct ChildPrep {
+    root: Option<CString>,
+    minimal: bool,
+    argv: Vec<CString>,
+    hostname: Option<CString>,
+}
+
+impl Spawner {
+    /// Validate the plan, create the cgroup (if any), fork the setup
+    /// process, and stop before the first child step. Nothing is left
+    /// behind if this fails.
+    pub fn start(mut plan: Plan) -> anyhow::Result<Spawner> {
+        plan.normalize();
+        if let Err(msg) = plan.validate() {
+            return crate::usage(msg);
+        }
+        let root = match &plan.rootfs {
+            RootFs::Host => None,
+            RootFs::Minimal => Some(crate::sys::minroot::ensure()?),
+            RootFs::Dir(d) => Some(
+                d.canonicalize()
+                    .with_context(|| format!("cannot resolve the root {}", d.display()))?,
+            ),
+        };
+        if let (RootFs::Minimal, ChildCommand::Exec(argv), Some(root)) =
+            (&plan.rootfs, &plan.command, &root)
+        {
+            let program = argv.first().map(String::as_str).unwrap_or("");
+            if find_command(root, program).is_none() {
+                return crate::usage(format!(
+                    "command not found in the minimal root: {program} (it has busybox applets)"
+                ));
+            }
+        }
+        let prep = ChildPrep {
+            root: root
+                .as_ref()
+                .map(|r| CString::new(r.as_os_str().as_encoded_bytes()))
+                .transpose()?,
+            minimal: plan.rootfs == RootFs::Minimal,
+            argv: match &plan.command {
+                ChildCommand::Init => Vec::new(),
+                ChildCommand::Exec(argv) => argv
+                    .iter()
+                    .map(|a| CString::new(a.as_bytes()))
+                    .collect::<Result<_, _>>()?,
+            },
+            hostname: plan
+                .hostname
+                .as_ref()
+                .map(|h| CString::new(h.as_bytes()))
+                .transpose()?,
+        };
+        let steps = steps(&plan);
+
+        let mut registration = Registration::create()?;
+        let cgroup = match plan.memory_bytes {
+            Some(bytes) => {
+                let name = format!("run-{}-{}", std::process::id(), next_seq());
+                let path = MemoryCgroup::path_for(&name)?;
+                registration.add_cgroup(&path)?;
+                match MemoryCgroup::create(&path, bytes) {
+                    Ok(c) => Some(c),
+                    Err(e) => {
+                        let _ = registration.finish();
+                        return Err(e);
+                    }
+                }
+            }
+            None => None,
+        };
+
+        let (ctl_rd, ctl_wr) = pipe_cloexec()?;
+        let (rep_rd, rep_wr) = pipe_cloexec()?;
+        let (st_rd, st_wr) = pipe_cloexec()?;
+        // SAFETY: getpid cannot fail.
+        let parent = unsafe { libc::getpid() };
+        // SAFETY: fork; the child only runs `setup_main`, which never returns.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            let err = std::io::Error::last_os_error();
+            if let Some(c) = cgroup {
+                c.remove();
+            }
+            let _ = registration.finish();
+            return Err(err).context("fork failed");
+        }
+        if pid == 0 {
+            drop(ctl_wr);
+            drop(rep_rd);
+            drop(st_rd);
+            setup_main(
+                &plan,
+                &steps,
+                &prep,
+                parent,
+                ctl_rd.as_raw_fd(),
+                rep_wr.as_raw_fd(),
+                st_wr.as_raw_fd(),
+            );
+        }
+        drop(ctl_rd);
+        drop(rep_wr);
+        drop(st_wr);
+        let setup_pidfd = registry::pidfd_open(pid);
+        let _ = registration.add_child(pid);
+        let mut spawner = Spawner {
+            plan,
+            steps,
+            next: 1,
+            setup_pid: pid,
+            setup_pidfd,
+            child_pid: None,
+            child_pidfd: None,
+            ctl: Some(ctl_wr),
+            reports: BufReader::new(std::fs::File::from(rep_rd)),
+            status: std::fs::File::from(st_rd),
+            cgroup,
+            registration: Some(registration),
+            outcome: None,
+            failed: false,
+        };
+        if !spawner.plan.forks_init() {
+            spawner.child_pid = Some(pid);
+        }
+        Ok(spawner)
+    }
+
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    pub fn steps(&self) -> &[Step] {
+        &self.steps
+    }
+
+    /// How many steps are done (the fork of the setup process is step 0).
+    pub fn steps_done(&self) -> usize {
+        self.next
+    }
+
+    pub fn is_running_command(&self) -> bool {
+        self.next >= self.steps.len() && !self.failed
+    }
+
+    pub fn failed(&self) -> bool {
+        self.failed
+    }
+
+    pub fn setup_pid(&self) -> i32 {
+        self.setup_pid
+    }
+
+    /// The process that runs (or will run) CMD: PID 1 of the new PID
+    /// namespace, as the host numbers it. `None` until it is forked.
+    pub fn child_pid(&self) -> Option<i32> {
+        self.child_pid
+    }
+
+    /// The memory cgroup's directory, if a limit was set.
+    pub fn cgroup_path(&self) -> Option<&Path> {
+        self.cgroup.as_ref().map(|c| c.path.as_path())
+    }
+
+    /// The report of step 0, the fork (done by `start`).
+    pub fn first_report(&self) -> StepReport {
+        StepReport {
+            index: 0,
+            step: self.steps[0].clone(),
+            outcome: Ok(format!("setup process is PID {}", self.setup_pid)),
+        }
+    }
+
+    /// Carry out the next step; `None` when all are done (or one failed).
+    pub fn next_step(&mut self) -> Option<StepReport> {
+        if self.failed || self.next >= self.steps.len() {
+            return None;
+        }
+        let index = self.next;
+        let step = self.steps[index].clone();
+        self.next += 1;
+        let outcome = match step.actor {
+            Actor::Parent => self.parent_step(&step),
+            Actor::Setup | Actor::Child => self.child_step(&step),
+        };
+        if outcome.is_err() {
+            self.failed = true;
+        }
+        Some(StepReport {
+            index,
+            step,
+            outcome,
+        })
+    }
+
+    /// Carry out every remaining step, calling `on_step` after each.
+    /// Returns the failed step's message, if one failed.
+    pub fn run_rest(&mut self, mut on_step: impl FnMut(&StepReport)) -> Result<(), String> {
+        while let Some(report) = self.next_step() {
+            on_step(&report);
+            if let Err(e) = &report.outcome {
+                return Err(e.clone());
+            }
+        }
+        Ok(())
+    }
+
+    fn parent_step(&mut self, step: &Step) -> Result<String, String> {
+        match step.kind {
+            StepKind::JoinCgroup => match &self.cgroup {
+                Some(c) => c
+                    .add_process(self.setup_pid)
+                    .map(|()| format!("{}", c.path.display()))
+                    .map_err(|e| format!("{e:#}")),
+                None => Ok(String::new()),
+            },
+            StepKind::WriteIdMaps => write_id_maps(self.setup_pid).map_err(|e| format!("{e:#}")),
+            _ => Ok(String::new()),
+        }
+    }
+
+    fn child_step(&mut self, step: &Step) -> Result<String, String> {
+        let Some(ctl) = &self.ctl else {
+            return Err("the child is gone".into());
+        };
+        // SAFETY: writing one byte from a valid buffer to our pipe.
+        let n = unsafe { libc::write(ctl.as_raw_fd(), b"g".as_ptr().cast(), 1) };
+        if n != 1 {
+            return Err("the setup process exited before this step".into());
+        }
+        let mut line = String::new();
+        match self.reports.read_line(&mut line) {
+            Ok(0) if step.kind == StepKind::Exec => {
+                // EOF: the last writer exec'd (close-on-exec). CMD runs.
+                self.ctl = None;
+                Ok(String::new())
+            }
+            Ok(0) => Err(self.explain_early_exit()),
+            Ok(_) => {
+                let line = line.trim_end();
+                if let Some(msg) = line.strip_prefix("err ") {
+                    Err(msg.to_string())
+                } else {
+                    let detail = line.strip_prefix("ok").unwrap_or("").trim().to_string();
+                    if step.kind == StepKind::ForkInit {
+                        if let Ok(pid) = detail.parse::<i32>() {
+                            self.child_pid = Some(pid);
+                            self.child_pidfd = registry::pidfd_open(pid);
+                            if let Some(reg) = &mut self.registration {
+                                let _ = reg.add_child(pid);
+                            }
+                            return Ok(format!("child is PID {pid} on the host, PID 1 inside"));
+                        }
+                    }
+                    if step.kind == StepKind::Exec {
+                        self.ctl = None;
+                    }
+                    Ok(detail)
+                }
+            }
+            Err(e) => Err(format!("cannot read the child's report: {e}")),
+        }
+    }
+
+    fn explain_early_exit(&mut self) -> String {
+        match self.wait() {
+            Ok(o) => format!("the setup process ended early ({o:?})"),
+            Err(e) => format!("the setup process ended early: {e:#}"),
+        }
+    }
+
+    /// A pidfd of the setup process, readable when it has exited (for poll).
+    pub fn setup_pidfd(&self) -> Option<RawFd> {
+        self.setup_pidfd.as_ref().map(|f| f.as_raw_fd())
+    }
+
+    /// Wait for the command to end and return how it ended.
+    pub fn wait(&mut self) -> anyhow::Result<ExitOutcome> {
+        if let Some(o) = self.outcome {
+            return Ok(o);
+        }
+        // Nothing more will be asked of the child.
+        self.ctl = None;
+        let mut status = 0;
+        loop {
+            // SAFETY: waiting for our own child.
+            let rc = unsafe { libc::waitpid(self.setup_pid, &mut status, 0) };
+            if rc == self.setup_pid {
+                break;
+            }
+            let err = std::io::Error::last_os_error();
+            if err.raw_os_error() != Some(libc::EINTR) {
+                return Err(err).with_context(|| format!("waitpid({}) failed", self.setup_pid));
+            }
+        }
+        let mut word = String::new();
+        let _ = self.status.read_to_string(&mut word);
+        let outcome = parse_status_word(&word).unwrap_or(ExitOutcome::from_wait_status(status));
+        self.outcome = Some(outcome);
+        if let Some(reg) = &mut self.registration {
+            let _ = reg.remove_child(self.setup_pid);
+            if let Some(c) = self.child_pid {
+                let _ = reg.remove_child(c);
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// Non-blocking: the outcome if the command has ended.
+    pub fn try_wait(&mut self) -> Option<ExitOutcome> {
+        if self.outcome.is_some() {
+            return self.outcome;
+        }
+        let mut status = 0;
+        // SAFETY: non-blocking wait for our own child; WNOWAIT leaves it for `wait`.
+        let rc = unsafe {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            let r = libc::waitid(
+                libc::P_PID,
+                self.setup_pid as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+            );
+            if r == 0 && info.si_pid() != 0 { 1 } else { 0 }
+        };
+        status += rc;
+        if status == 1 { self.wait().ok() } else { None }
+    }
+
+    /// Send a signal to the command (through a pidfd, so never to a reused PID).
+    pub fn signal(&self, sig: i32) -> bool {
+        match (&self.child_pidfd, &self.setup_pidfd) {
+            (Some(fd), _) => registry::pidfd_send_signal(fd, sig),
+            (None, Some(fd)) => registry::pidfd_send_signal(fd, sig),
+            _ => false,
+        }
+    }
+
+    /// Whether the memory cgroup's OOM killer killed something.
+    pub fn oom_killed(&self) -> bool {
+        self.cgroup.as_ref().is_some_and(|c| c.oom_killed())
+    }
+
+    /// Kill the child (if still running) and remove everything created.
+    pub fn stop(&mut self) {
+        if self.outcome.is_none() {
+            if let Some(fd) = &self.child_pidfd {
+                registry::pidfd_send_signal(fd, libc::SIGKILL);
+            }
+            if let Some(fd) = &self.setup_pidfd {
+                registry::pidfd_send_signal(fd, libc::SIGKILL);
+            }
+            let _ = self.wait();
+        }
+        if let Some(c) = self.cgroup.take() {
+            c.remove();
+        }
+        if let Some(reg) = self.registration.take() {
+            let _ = reg.finish();
+        }
+    }
+}
+
+impl Drop for Spawner {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn parse_status_word(word: &str) -> Option<ExitOutcome> {
+    let mut it = word.split_whitespace();
+    match (it.next()?, it.next()?.parse().ok()?) {
+        ("exit", c) => Some(ExitOutcome::Exited(c)),
+        ("signal", n) => Some(ExitOutcome::Signaled(n)),
+        _ => None,
+    }
+}
+
+fn next_seq() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    SEQ.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Write setgroups/uid_map/gid_map of `pid`'s (new) user namespace.
+fn write_id_maps(pid: i32) -> anyhow::Result<String> {
+    let dir = PathBuf::from(format!("/proc/{pid}"));
+    // SAFETY: geteuid/getegid cannot fail.
+    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    let (umap, gmap) = if uid == 0 {
+        ("0 0 4294967295".to_string(), "0 0 4294967295".to_string())
+    } else {
+        std::fs::write(dir.join("setgroups"), "deny")
+            .with_context(|| format!("cannot write deny to {}/setgroups", dir.display()))?;
+        (format!("0 {uid} 1"), format!("0 {gid} 1"))
+    };
+    std::fs::write(dir.join("uid_map"), &umap)
+        .with_context(|| format!("cannot write {}/uid_map", dir.display()))?;
+    std::fs::write(dir.join("gid_map"), &gmap)
+        .with_context(|| format!("cannot write {}/gid_map", dir.display()))?;
+    Ok(format!("uid_map {umap}; gid_map {gmap}"))
+}
+
+/// Explain why the kernel refused a new user namespace, naming the knob.
+pub fn userns_refusal_hint(errno: i32) -> String {
+    let read = |p: &str| {
+        std::fs::read_to_string(p)
+            .ok()
+            .map(|s| s.trim().to_string())
+    };
+    let mut causes = Vec::new();
+    if read("/proc/sys/kernel/unprivileged_userns_clone").as_deref() == Some("0") {
+        causes.push("sysctl kernel.unprivileged_userns_clone is 0 (set it to 1)".to_string());
+    }
+    if read("/proc/sys/user/max_user_namespaces").as_deref() == Some("0") {
+        causes.push("sysctl user.max_user_namespaces is 0".to_string());
+    }
+    if read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns").as_deref() == Some("1") {
+        causes.push(
+            "AppArmor restricts unprivileged user namespaces (sysctl kernel.apparmor_restrict_unprivileged_userns is 1; see `aa-status`)"
+                .to_string(),
+        );
+    }
+    let what = std::io::Error::from_raw_os_error(errno);
+    if causes.is_empty() {
+        format!(
+            "the kernel refused a new user namespace ({what}): unprivileged user namespaces may be off; check `sysctl kernel.unprivileged_userns_clone user.max_user_namespaces kernel.apparmor_restrict_unprivileged_userns`"
+        )
+    } else {
+        format!(
+            "the kernel refused a new user namespace ({what}): {}",
+            causes.join("; ")
+        )
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The child side. Runs after fork: raw syscalls, no locks, never returns.
+
+fn write_all_fd(fd: RawFd, bytes: &[u8]) {
+    let mut off = 0;
+    while off < bytes.len() {
+        // SAFETY: writing from a valid slice.
+        let n = unsafe { libc::write(fd, bytes[off..].as_ptr().cast(), bytes.len() - off) };
+        if n <= 0 {
+            if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return;
+        }
+        off += n as usize;
+    }
+}
+
+fn errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+fn os_err(what: &str) -> String {
+    format!("{what}: {}", std::io::Error::last_os_error())
+}
+
+fn child_fail(report: RawFd, msg: &str) -> ! {
+    let one_line = msg.replace('\n', " ");
+    write_all_fd(report, format!("err {one_line}\n").as_bytes());
+    // SAFETY: leaving the forked child without running the parent's destructors.
+    unsafe { libc::_exit(1) }
+}
+
+/// Block until the parent says go; exit quietly if it has gone away.
+fn wait_for_go(ctl: RawFd) {
+    let mut b = [0u8; 1];
+    loop {
+        // SAFETY: reading one byte into a valid buffer.
+        let n = unsafe { libc::read(ctl, b.as_mut_ptr().cast(), 1) };
+        if n == 1 {
+            return;
+        }
+        if n < 0 && errno() == libc::EINTR {
+            continue;
+        }
+        // SAFETY: the parent closed the pipe: nothing more to do.
+        unsafe { libc::_exit(1) }
+    }
+}
+
+fn arm_parent_death(expected_parent: i32) {
+    // SAFETY: prctl with constant arguments; getppid cannot fail.
+    unsafe {
+        libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        );
+        // In a new PID namespace the parent is outside it and getppid() is 0.
+        let ppid = libc::getppid();
+        if ppid != expected_parent && ppid != 0 {
+            libc::_exit(1);
+        }
+    }
+}
+
+fn set_signal(sig: i32, handler: libc::sighandler_t) {
+    // SAFETY: installing a plain disposition.
+    unsafe {
+        libc::signal(sig, handler);
+    }
+}
+
+fn setup_main(
+    plan: &Plan,
+    steps: &[Step],
+    prep: &ChildPrep,
+    parent: i32,
+    ctl: RawFd,
+    report: RawFd,
+    status: RawFd,
+) -> ! {
+    arm_parent_death(parent);
+    // Ctrl-C reaches the whole foreground process group; the command
+    // decides what it means, the setup process must outlive it.
+    set_signal(libc::SIGINT, libc::SIG_IGN);
+    set_signal(libc::SIGQUIT, libc::SIG_IGN);
+    // SAFETY: getpid cannot fail.
+    let mut me_parent = parent;
+    let mut is_init = false;
+    for step in steps.iter().skip(1) {
+        if step.actor == Actor::Parent {
+            continue;
+        }
+        wait_for_go(ctl);
+        let result: Result<String, String> = match step.kind {
+            StepKind::UnshareUser => {
+                // SAFETY: unshare in a single-threaded process.
+                if unsafe { libc::unshare(libc::CLONE_NEWUSER) } != 0 {
+                    let e = errno();
+                    Err(
+                        if e == libc::EPERM || e == libc::ENOSPC || e == libc::EACCES {
+                            userns_refusal_hint(e)
+                        } else {
+                            os_err("unshare(CLONE_NEWUSER)")
+                        },
+                    )
+                } else {
+                    // New credentials clear the parent-death signal: re-arm it.
+                    arm_parent_death(me_parent);
+                    Ok(String::new())
+                }
+            }
+            StepKind::Unshare => {
+                let flags = plan.clone_flags() & !libc::CLONE_NEWUSER;
+                // SAFETY: plain syscall.
+                if unsafe { libc::unshare(flags) } != 0 {
+                    let e = errno();
+                    if e == libc::EPERM && !plan.has(NsKind::User) {
+                        Err(format!(
+                            "{}: making these namespaces needs root, or add --user (a user namespace) to make them unprivileged",
+                            os_err(&format!("unshare({})", step.syscall))
+                        ))
+                    } else {
+                        Err(os_err("unshare"))
+                    }
+                } else {
+                    Ok(String::new())
+                }
+            }
+            StepKind::TimeOffsets => {
+                let off = plan.boottime_offset.unwrap_or(0);
+                std::fs::write("/proc/self/timens_offsets", format!("boottime {off} 0\n"))
+                    .map(|()| String::new())
+                    .map_err(|e| format!("cannot write /proc/self/timens_offsets: {e}"))
+            }
+            StepKind::Hostname => match &prep.hostname {
+                Some(h) => {
+                    // SAFETY: h is a valid C string of its length.
+                    if unsafe { libc::sethostname(h.as_ptr(), h.as_bytes().len()) } != 0 {
+                        Err(os_err("sethostname"))
+                    } else {
+                        Ok(String::new())
+                    }
+                }
+                None => Ok(String::new()),
+            },
+            StepKind::LoopbackUp => loopback_up(),
+            StepKind::ForkInit => {
+                // SAFETY: getpid cannot fail.
+                let setup_self = unsafe { libc::getpid() };
+                // SAFETY: fork of a single-threaded process.
+                let pid = unsafe { libc::fork() };
+                if pid < 0 {
+                    Err(os_err("fork"))
+                } else if pid == 0 {
+                    arm_parent_death(setup_self);
+                    me_parent = setup_self;
+                    is_init = true;
+                    // SAFETY: the status pipe belongs to the setup process.
+                    unsafe { libc::close(status) };
+                    continue;
+                } else {
+                    write_all_fd(report, format!("ok {pid}\n").as_bytes());
+                    // SAFETY: closing our own fds: the child carries on with them.
+                    unsafe {
+                        libc::close(ctl);
+                        libc::close(report);
+                    }
+                    setup_wait(pid, status);
+                }
+            }
+            StepKind::MountsPrivate => {
+                // SAFETY: valid C strings / nulls.
+                let rc = unsafe {
+                    libc::mount(
+                        std::ptr::null(),
+                        c"/".as_ptr(),
+                        std::ptr::null(),
+                        libc::MS_REC | libc::MS_PRIVATE,
+                        std::ptr::null(),
+                    )
+                };
+                if rc != 0 {
+                    Err(os_err("mount / rprivate"))
+                } else {
+                    Ok(String::new())
+                }
+            }
+            StepKind::BindRoot => match &prep.root {
+                Some(root) => bind_root(root, prep.minimal),
+                None => Ok(String::new()),
+            },
+            StepKind::PivotRoot => match &prep.root {
+                Some(root) => pivot_into(root),
+                None => Ok(String::new()),
+            },
+            StepKind::MountProc => mount_proc(),
+            StepKind::Exec => {
+                match plan.command {
+                    ChildCommand::Init => {
+                        write_all_fd(report, b"ok\n");
+                        // SAFETY: closing our own fds.
+                        unsafe {
+                            libc::close(ctl);
+                            libc::close(report);
+                            libc::close(status);
+                        }
+                        init_loop();
+                    }
+                    ChildCommand::Exec(_) => exec_command(&prep.argv, report),
+                }
+            }
+            StepKind::ForkSetup | StepKind::JoinCgroup | StepKind::WriteIdMaps => Ok(String::new()),
+        };
+        match result {
+            Ok(detail) => write_all_fd(report, format!("ok {detail}\n").as_bytes()),
+            Err(msg) => child_fail(report, &msg),
+        }
+    }
+    let _ = is_init;
+    // SAFETY: all steps done without an exec: leave.
+    unsafe { libc::_exit(0) }
+}
+
+/// The setup process after forking init: wait for it, tell the parent how it
+/// ended, and end the same way (by exit code).
+fn setup_wait(child: i32, status_fd: RawFd) -> ! {
+    let mut status = 0;
+    loop {
+        // SAFETY: waiting for our own child.
+        let rc = unsafe { libc::waitpid(child, &mut status, 0) };
+        if rc == child {
+            break;
+        }
+        if rc < 0 && errno() != libc::EINTR {
+            // SAFETY: nothing left to wait for.
+            unsafe { libc::_exit(1) };
+        }
+    }
+    let outcome = ExitOutcome::from_wait_status(status);
+    let word = match outcome {
+        ExitOutcome::Exited(c) => format!("exit {c}\n"),
+        ExitOutcome::Signaled(n) => format!("signal {n}\n"),
+    };
+    write_all_fd(status_fd, word.as_bytes());
+    // SAFETY: leaving the forked process.
+    unsafe { libc::_exit(outcome.code() & 0xff) }
+}
+
+extern "C" fn ignore_signal(_: libc::c_int) {}
+
+/// isolab's own init: reap every child until told to stop (SIGTERM, SIGINT).
+fn init_loop() -> ! {
+    // SAFETY: signal mask manipulation on our own single thread.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGCHLD);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGHUP);
+        // Blocked signals are queued even for a PID 1 without handlers.
+        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        libc::signal(
+            libc::SIGCHLD,
+            ignore_signal as *const () as libc::sighandler_t,
+        );
+        loop {
+            while libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) > 0 {}
+            let sig = libc::sigwaitinfo(&set, std::ptr::null_mut());
+            if sig == libc::SIGTERM || sig == libc::SIGINT || sig == libc::SIGHUP {
+                libc::_exit(0);
+            }
+        }
+    }
+}
+
+fn reset_signals() {
+    for sig in 1..32 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        set_signal(sig, libc::SIG_DFL);
+    }
+    // SAFETY: unblocking every signal of our own thread.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+    }
+}
+
+fn exec_command(argv: &[CString], report: RawFd) -> ! {
+    reset_signals();
+    let mut ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    ptrs.push(std::ptr::null());
+    if std::env::var_os("PATH").is_none() {
+        // SAFETY: single-threaded child about to exec.
+        unsafe {
+            std::env::set_var(
+                "PATH",
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            )
+        };
+    }
+    // SAFETY: argv is NUL-terminated C strings ending in a null pointer.
+    unsafe { libc::execvp(ptrs[0], ptrs.as_ptr()) };
+    let name = argv
+        .first()
+        .map(|a| a.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    child_fail(report, &os_err(&format!("cannot run {name}")))
+}
+
+fn loopback_up() -> Result<String, String> {
+    // SAFETY: socket/ioctl/close on our own descriptor with a zeroed ifreq.
+    unsafe {
+        let sock = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if sock < 0 {
+            return Err(os_err("socket(AF_INET)"));
+        }
+        let mut ifr: libc::ifreq = std::mem::zeroed();
+        for (dst, &src) in ifr.ifr_name.iter_mut().zip(b"lo\0") {
+            *dst = src as libc::c_char;
+        }
+        if libc::ioctl(sock, libc::SIOCGIFFLAGS, &mut ifr) != 0 {
+            let e = os_err("ioctl(SIOCGIFFLAGS, lo)");
+            libc::close(sock);
+            return Err(e);
+        }
+        ifr.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+        let rc = libc::ioctl(sock, libc::SIOCSIFFLAGS, &ifr);
+        let e = os_err("ioctl(SIOCSIFFLAGS, lo)");
+        libc::close(sock);
+        if rc != 0 { Err(e) } else { Ok(String::new()) }
+    }
+}
+
+fn mount_raw(
+    src: Option<&std::ffi::CStr>,
+    target: &std::ffi::CStr,
+    fstype: Option<&std::ffi::CStr>,
+    flags: libc::c_ulong,
+    what: &str,
+) -> Result<(), String> {
+    // SAFETY: valid C strings or nulls.
+    let rc = unsafe {
+        libc::mount(
+            src.map_or(std::ptr::null(), |s| s.as_ptr()),
+            target.as_ptr(),
+            fstype.map_or(std::ptr::null(), |s| s.as_ptr()),
+            flags,
+            std::ptr::null(),
+        )
+    };
+    if rc != 0 { Err(os_err(what)) } else { Ok(()) }
+}
+
+/// The per-mount flags of `path` a remount must keep (a user namespace may
+/// not drop nosuid/nodev/noexec/atime flags it inherited: EPERM otherwise).
+fn locked_flags(path: &std::ffi::CStr) -> libc::c_ulong {
+    // SAFETY: statvfs into a zeroed struct.
+    unsafe {
+        let mut st: libc::statvfs = std::mem::zeroed();
+        if libc::statvfs(path.as_ptr(), &mut st) != 0 {
+            return 0;
+        }
+        let f = st.f_flag;
+        let mut out = 0;
+        for (st_flag, ms_flag) in [
+            (libc::ST_NOSUID, libc::MS_NOSUID),
+            (libc::ST_NODEV, libc::MS_NODEV),
+            (libc::ST_NOEXEC, libc::MS_NOEXEC),
+            (libc::ST_NOATIME, libc::MS_NOATIME),
+            (libc::ST_NODIRATIME, libc::MS_NODIRATIME),
+            (libc::ST_RELATIME, libc::MS_RELATIME),
+        ] {
+            if f & st_flag != 0 {
+                out |= ms_flag;
+            }
+        }
+        out
+    }
+}
+
+fn bind_root(root: &CString, minimal: bool) -> Result<String, String> {
+    mount_raw(
+        Some(root),
+        root,
+        None,
+        libc::MS_BIND | libc::MS_REC,
+        "bind-mount the new root",
+    )?;
+    if !minimal {
+        return Ok(String::new());
+    }
+    // The cached minimal root is shared by every run: read-only, with a
+    // private tmpfs for /tmp and the host's harmless device nodes bound in.
+    let flags = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | locked_flags(root);
+    mount_raw(
+        None,
+        root,
+        None,
+        flags,
+        "remount the minimal root read-only",
+    )?;
+    let sub = |p: &str| {
+        let mut v = root.as_bytes().to_vec();
+        v.extend_from_slice(p.as_bytes());
+        CString::new(v).map_err(|_| "bad path".to_string())
+    };
+    mount_raw(
+        Some(c"tmpfs"),
+        &sub("/tmp")?,
+        Some(c"tmpfs"),
+        libc::MS_NOSUID | libc::MS_NODEV,
+        "mount tmpfs on /tmp",
+    )?;
+    for dev in ["null", "zero", "full", "random", "urandom", "tty"] {
+        let host = CString::new(format!("/dev/{dev}")).map_err(|_| "bad path".to_string())?;
+        // A missing host node is not fatal: the root just lacks it.
+        let _ = mount_raw(
+            Some(&host),
+            &sub(&format!("/dev/{dev}"))?,
+            None,
+            libc::MS_BIND,
+            "bind a device",
+        );
+    }
+    Ok(String::new())
+}
+
+fn pivot_into(root: &CString) -> Result<String, String> {
+    // SAFETY: chdir/pivot_root/umount2 with valid C strings.
+    unsafe {
+        if libc::chdir(root.as_ptr()) != 0 {
+            return Err(os_err("chdir to the new root"));
+        }
+        // pivot_root(".", "."): the old root is stacked under the new one at
+        // "."; detaching "." then removes it without needing a put_old dir.
+        if libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) != 0 {
+            return Err(os_err("pivot_root"));
+        }
+        if libc::umount2(c".".as_ptr(), libc::MNT_DETACH) != 0 {
+            return Err(os_err("detach the old root"));
+        }
+        if libc::chdir(c"/".as_ptr()) != 0 {
+            return Err(os_err("chdir /"));
+        }
+    }
+    Ok(String::new())
+}
+
+fn mount_proc() -> Result<String, String> {
+    // SAFETY: mkdir of a fixed path (may exist).
+    unsafe { libc::mkdir(c"/proc".as_ptr(), 0o555) };
+    mount_raw(
+        Some(c"proc"),
+        c"/proc",
+        Some(c"proc"),
+        libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+        "mount proc on /proc",
+    )
+    .map(|()| String::new())
+}
+
+// ---------------------------------------------------------------------------
+// Entering a running process's namespaces (`isolab exec`, the Lab's `e`).
+
+fn open_at(dir: RawFd, name: &std::ffi::CStr, flags: i32) -> Option<OwnedFd> {
+    // SAFETY: openat with a valid dir fd and C string.
+    let fd = unsafe { libc::openat(dir, name.as_ptr(), flags | libc::O_CLOEXEC) };
+    // SAFETY: fd is fresh from the kernel when non-negative.
+    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn fd_inode(fd: RawFd) -> Option<u64> {
+    // SAFETY: fstat into a zeroed struct.
+    unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        (libc::fstat(fd, &mut st) == 0).then_some(st.st_ino)
+    }
+}
+
+/// Run `argv` inside all of `pid`'s namespaces and its root, like
+/// `nsenter -a -r`. A pidfd is taken first and checked after every
+/// /proc/PID file is opened, so a PID reused meanwhile is never followed.
+/// Forks first (setns of a user namespace wants one thread), enters the
+/// user namespace first when it differs (it grants the rights for the
+/// rest), then forks again so the PID namespace applies, and waits.
+pub fn exec_in(pid: i32, argv: &[String]) -> anyhow::Result<ExitOutcome> {
+    let Some(program) = argv.first() else {
+        return crate::usage("no command given: add one after --");
+    };
+    let pidfd = registry::pidfd_open(pid)
+        .with_context(|| format!("no process with PID {pid} (or not allowed to see it)"))?;
+    let proc_dir = CString::new(format!("/proc/{pid}"))?;
+    // SAFETY: open of a valid C string.
+    let dir_fd = unsafe {
+        libc::open(
+            proc_dir.as_ptr(),
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
+    if dir_fd < 0 {
+        anyhow::bail!("PID {pid} has gone");
+    }
+    // SAFETY: fresh fd.
+    let dir = unsafe { OwnedFd::from_raw_fd(dir_fd) };
+    let order = [
+        NsKind::User,
+        NsKind::Mnt,
+        NsKind::Pid,
+        NsKind::Net,
+        NsKind::Ipc,
+        NsKind::Uts,
+        NsKind::Cgroup,
+        NsKind::Time,
+    ];
+    let mut enter: Vec<(NsKind, OwnedFd)> = Vec::new();
+    for kind in order {
+        let name = CString::new(format!("ns/{}", kind.proc_name()))?;
+        let Some(theirs) = open_at(dir.as_raw_fd(), &name, libc::O_RDONLY) else {
+            continue; // kind not supported here, or not allowed: stay in ours
+        };
+        let ours = std::fs::metadata(format!("/proc/self/ns/{}", kind.proc_name()))
+            .ok()
+            .map(|m| std::os::unix::fs::MetadataExt::ino(&m));
+        if fd_inode(theirs.as_raw_fd()) != ours {
+            enter.push((kind, theirs));
+        }
+    }
+    let root = open_at(dir.as_raw_fd(), c"root", libc::O_RDONLY | libc::O_DIRECTORY)
+        .with_context(|| format!("cannot open /proc/{pid}/root (needs the same user or root)"))?;
+    if !registry::pidfd_send_signal(&pidfd, 0) {
+        anyhow::bail!("PID {pid} exited while isolab opened its namespaces");
+    }
+    let args: Vec<CString> = argv
+        .iter()
+        .map(|a| CString::new(a.as_bytes()))
+        .collect::<Result<_, _>>()?;
+    let (rep_rd, rep_wr) = pipe_cloexec()?;
+    // SAFETY: fork; the child only runs `enter_and_exec`, which never returns.
+    let child = unsafe { libc::fork() };
+    if child < 0 {
+        return Err(std::io::Error::last_os_error()).context("fork failed");
+    }
+    if child == 0 {
+        drop(rep_rd);
+        enter_and_exec(&enter, &root, &args, rep_wr.as_raw_fd());
+    }
+    drop(rep_wr);
+    drop(enter);
+    // The terminal's Ctrl-C goes to the command; we wait for it to decide.
+    let old_int = unsafe { libc::signal(libc::SIGINT, libc::SIG_IGN) };
+    let old_quit = unsafe { libc::signal(libc::SIGQUIT, libc::SIG_IGN) };
+    let mut status = 0;
+    loop {
+        // SAFETY: waiting for our own child.
+        let rc = unsafe { libc::waitpid(child, &mut status, 0) };
+        if rc == child || errno() != libc::EINTR {
+            break;
+        }
+    }
+    // SAFETY: restoring the previous dispositions.
+    unsafe {
+        libc::signal(libc::SIGINT, old_int);
+        libc::signal(libc::SIGQUIT, old_quit);
+    }
+    let mut msg = String::new();
+    let _ = std::fs::File::from(rep_rd).read_to_string(&mut msg);
+    if let Some(err) = msg.lines().find_map(|l| l.strip_prefix("err ")) {
+        if err.contains("No such file") && err.starts_with("cannot run") {
+            return crate::usage(format!("command not found inside PID {pid}: {program}"));
+        }
+        anyhow::bail!("{err}");
+    }
+    Ok(ExitOutcome::from_wait_status(status))
+}
+
+fn enter_and_exec(
+    enter: &[(NsKind, OwnedFd)],
+    root: &OwnedFd,
+    argv: &[CString],
+    report: RawFd,
+) -> ! {
+    for (kind, fd) in enter {
+        // SAFETY: setns on a namespace fd in a single-threaded child.
+        if unsafe { libc::setns(fd.as_raw_fd(), clone_flag(*kind)) } != 0 {
+            child_fail(
+                report,
+                &os_err(&format!("setns into the {} namespace", kind.proc_name())),
+            );
+        }
+    }
+    // SAFETY: fchdir/chroot/chdir on valid fds and strings.
+    unsafe {
+        if libc::fchdir(root.as_raw_fd()) != 0 || libc::chroot(c".".as_ptr()) != 0 {
+            child_fail(report, &os_err("cannot enter the process's root"));
+        }
+        libc::chdir(c"/".as_ptr());
+    }
+    // PID and time namespaces apply to children: fork once more.
+    // SAFETY: fork of a single-threaded process.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        child_fail(report, &os_err("fork"));
+    }
+    if pid == 0 {
+        exec_command(argv, report);
+    }
+    // SAFETY: close our copy so the parent sees EOF once the command execs.
+    unsafe { libc::close(report) };
+    set_signal(libc::SIGINT, libc::SIG_IGN);
+    set_signal(libc::SIGQUIT, libc::SIG_IGN);
+    let mut status = 0;
+    loop {
+        // SAFETY: waiting for our own child.
+        let rc = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if rc == pid || errno() != libc::EINTR {
+            break;
+        }
+    }
+    // SAFETY: leaving the forked process with the command's code.
+    unsafe { libc::_exit(ExitOutcome::from_wait_status(status).code() & 0xff) }
+}
+
+// ---------------------------------------------------------------------------
+// Helpers shared with `isolab run` / the Lab.
+
+/// Look up a command as `execvp` would, inside `root`. A name with a slash
+/// is taken as a path (relative to the current dir when root is `/`).
+pub fn find_command(root: &Path, program: &str) -> Option<PathBuf> {
+    let host = root == Path::new("/");
+    let is_file = |p: &Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file())
+            || std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink())
+    };
+    if program.contains('/') {
+        let p = if host {
+            PathBuf::from(program)
+        } else {
+            root.join(program.trim_start_matches('/'))
+        };
+        return is_file(&p).then_some(p);
+    }
+    let path = if host {
+        std::env::var("PATH").unwrap_or_default()
+    } else {
+        String::new()
+    };
+    let default = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    path.split(':')
+        .chain(default.split(':'))
+        .filter(|d| !d.is_empty())
+        .map(|d| root.join(d.trim_start_matches('/')).join(program))
+        .find(|p| is_file(p))
+}
+
+/// Quote a word for a POSIX shell when it needs it.
+pub fn shell_quote(word: &str) -> String {
+    if !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
+    {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
+pub fn shell_join(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| shell_quote(a))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [(&str, u64); 3] = [("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)];
+    for (name, size) in UNITS {
+        if bytes >= size && bytes % size == 0 {
+            return format!("{}{name}", bytes / size);
+        }
+    }
+    format!("{bytes} bytes")
+}
+
+/// Parse a memory size: plain bytes, or K/M/G (KiB/MiB/GiB, k/m/g, optional B).
+pub fn parse_memory_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num.parse().map_err(|_| {
+        format!("bad memory size {text:?}: give a whole number like 64M, 1G or 65536")
+    })?;
+    let mult: u64 = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return Err(format!("bad memory size {text:?}: units are K, M, G")),
+    };
+    let bytes = n
+        .checked_mul(mult)
+        .ok_or_else(|| format!("memory size {text:?} is too large"))?;
+    if bytes < 1 << 20 {
+        return Err(format!(
+            "memory size {text:?} is below 1M; the child could not even start"
+        ));
+    }
+    Ok(bytes)
+}
+
+/// A memory cgroup isolab owns: `<memory mount>/isolab/<name>`, on the v1
+/// memory hierarchy when there is one (hybrid hosts), else on v2.
+/// (Kept here until the shared `sys::cgroup::OwnedCgroup` lands.)
+#[derive(Debug)]
+pub struct MemoryCgroup {
+    path: PathBuf,
+    v2: bool,
+}
+
+impl MemoryCgroup {
+    fn memory_mount() -> anyhow::Result<(PathBuf, bool)> {
+        let v1 = Path::new("/sys/fs/cgroup/memory");
+        if v1.join("memory.limit_in_bytes").exists() {
+            return Ok((v1.to_path_buf(), false));
+        }
+        for v2 in ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"] {
+            let controllers = std::fs::read_to_string(Path::new(v2).join("cgroup.controllers"))
+                .unwrap_or_default();
+            if controllers.split_whitespace().any(|c| c == "memory") {
+                return Ok((PathBuf::from(v2), true));
+            }
+        }
+        anyhow::bail!(
+            "no cgroup memory controller found under /sys/fs/cgroup: --memory cannot work here"
+        )
+    }
+
+    pub fn path_for(name: &str) -> anyhow::Result<PathBuf> {
+        Ok(Self::memory_mount()?.0.join("isolab").join(name))
+    }
+
+    pub fn create(path: &Path, bytes: u64) -> anyhow::Result<MemoryCgroup> {
+        let (_, v2) = Self::memory_mount()?;
+        let parent = path.parent().context("cgroup path without parent")?;
+        if !parent.exists() {
+            std::fs::create_dir(parent)
+                .or_else(|e| if parent.exists() { Ok(()) } else { Err(e) })
+                .with_context(|| {
+                    format!("cannot create the cgroup {} (needs root)", parent.display())
+                })?;
+            if v2 {
+                let _ = std::fs::write(parent.join("cgroup.subtree_control"), "+memory");
+            }
+        }
+        std::fs::create_dir(path)
+            .with_context(|| format!("cannot create the cgroup {} (needs root)", path.display()))?;
+        let cg = MemoryCgroup {
+            path: path.to_path_buf(),
+            v2,
+        };
+        let (file, value) = if v2 {
+            ("memory.max", bytes.to_string())
+        } else {
+            ("memory.limit_in_bytes", bytes.to_string())
+        };
+        if let Err(e) = std::fs::write(path.join(file), &value) {
+            cg.remove();
+            return Err(e)
+                .with_context(|| format!("cannot write {value} to {}/{file}", path.display()));
+        }
+        if !v2 {
+            // Without swap accounting limits, the kernel would swap instead of OOM-killing.
+            let _ = std::fs::write(path.join("memory.memsw.limit_in_bytes"), &value);
+        }
+        Ok(cg)
+    }
+
+    pub fn add_process(&self, pid: i32) -> anyhow::Result<()> {
+        std::fs::write(self.path.join("cgroup.procs"), pid.to_string())
+            .with_context(|| format!("cannot move PID {pid} into {}", self.path.display()))
+    }
+
+    pub fn oom_killed(&self) -> bool {
+        let (file, key) = if self.v2 {
+            ("memory.events", "oom_kill")
+        } else {
+            ("memory.oom_control", "oom_kill")
+        };
+        std::fs::read_to_string(self.path.join(file))
+            .unwrap_or_default()
+            .lines()
+            .any(|l| {
+                let mut it = l.split_whitespace();
+                it.next() == Some(key)
+                    && it.next().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0) > 0
+            })
+    }
+
+    pub fn remove(self) {
+        let _ = registry::remove_owned_cgroup(&self.path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(kinds: &[NsKind]) -> Plan {
+        let mut p = Plan {
+            command: ChildCommand::Exec(vec!["true".into()]),
+            ..Plan::default()
+        };
+        for &k in kinds {
+            p.set(k, true);
+        }
+        p
+    }
+
+    #[test]
+    fn steps_follow_the_kernel_order() {
+        let mut p = plan(&NsKind::ISOLATING);
+        p.hostname = Some("box".into());
+        p.boottime_offset = Some(5);
+        p.memory_bytes = Some(64 << 20);
+        let kinds: Vec<StepKind> = steps(&p).into_iter().map(|s| s.kind).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                StepKind::ForkSetup,
+                StepKind::JoinCgroup,
+                StepKind::UnshareUser,
+                StepKind::WriteIdMaps,
+                StepKind::Unshare,
+                StepKind::TimeOffsets,
+                StepKind::Hostname,
+                StepKind::LoopbackUp,
+                StepKind::ForkInit,
+                StepKind::MountsPrivate,
+                StepKind::MountProc,
+                StepKind::Exec,
+            ]
+        );
+    }
+
+    #[test]
+    fn no_pid_no_time_means_no_second_fork() {
+        let p = plan(&[NsKind::Uts, NsKind::Net]);
+        let s = steps(&p);
+        assert!(!s.iter().any(|s| s.kind == StepKind::ForkInit));
+        assert!(s.iter().all(|s| s.actor != Actor::Child));
+    }
+
+    #[test]
+    fn equivalents() {
+        let mut p = plan(&[NsKind::Pid, NsKind::Mnt, NsKind::Uts]);
+        p.hostname = Some("box".into());
+        assert_eq!(
+            p.clone_flags_text(),
+            "CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS"
+        );
+        assert_eq!(
+            p.unshare_command(),
+            "unshare --fork --pid --mount --uts --mount-proc sh -c 'hostname box && exec true'"
+        );
+        let (docker, _) = p.docker_command();
+        assert!(docker.contains("--network=host"));
+        assert!(docker.contains("--hostname box"));
+        assert!(!docker.contains("--pid=host"));
+    }
+
+    #[test]
+    fn validation() {
+        let mut p = plan(&[NsKind::Uts]);
+        p.hostname = Some("x".repeat(65));
+        assert!(p.validate().unwrap_err().contains("65 bytes"));
+        p.hostname = Some("x".repeat(64));
+        assert!(p.validate().is_ok());
+        p.rootfs = RootFs::Dir("/etc/hostname".into());
+        assert!(p.validate().unwrap_err().contains("not a directory"));
+        p.rootfs = RootFs::Host;
+        p.command = ChildCommand::Exec(vec!["no-such-command-isolab".into()]);
+        assert!(p.validate().unwrap_err().contains("command not found"));
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_memory_size("64M"), Ok(64 << 20));
+        assert_eq!(parse_memory_size("1g"), Ok(1 << 30));
+        assert!(parse_memory_size("1.5M").is_err());
+        assert!(parse_memory_size("12").is_err());
+        assert!(parse_memory_size("99999999999999999G").is_err());
+    }
+}
