@@ -17,7 +17,13 @@ pub struct Cli {
     pub interval: f64,
 
     /// Where procfs is mounted (tests point this at a fixture).
-    #[arg(long, global = true, default_value = "/proc", value_name = "DIR", hide = true)]
+    #[arg(
+        long,
+        global = true,
+        default_value = "/proc",
+        value_name = "DIR",
+        hide = true
+    )]
     pub proc_root: PathBuf,
 
     #[command(subcommand)]

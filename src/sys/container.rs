@@ -157,7 +157,9 @@ fn kubernetes(parts: &[&str]) -> Option<Container> {
     let mut pod = None;
     let mut id = None;
     for part in &parts[start + 1..] {
-        let systemd = part.strip_prefix("kubepods-").and_then(|p| p.strip_suffix(".slice"));
+        let systemd = part
+            .strip_prefix("kubepods-")
+            .and_then(|p| p.strip_suffix(".slice"));
         if let Some(rest) = systemd {
             // kubepods-burstable.slice, kubepods-burstable-pod<uid>.slice, kubepods-pod<uid>.slice
             let (class, pod_part) = match rest.split_once("-pod") {
@@ -211,19 +213,45 @@ mod tests {
     fn recognises_every_runtime() {
         let table: Vec<(String, Runtime, String)> = vec![
             (format!("/docker/{HEX}"), Runtime::Docker, HEX.into()),
-            (format!("/system.slice/docker-{HEX}.scope"), Runtime::Docker, HEX.into()),
-            // docker-in-docker: the inner container wins
-            (format!("/docker/{HEX}/docker/{HEX2}"), Runtime::Docker, HEX2.into()),
-            (format!("/machine.slice/libpod-{HEX}.scope"), Runtime::Podman, HEX.into()),
             (
-                format!("/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-{HEX}.scope/container"),
+                format!("/system.slice/docker-{HEX}.scope"),
+                Runtime::Docker,
+                HEX.into(),
+            ),
+            // docker-in-docker: the inner container wins
+            (
+                format!("/docker/{HEX}/docker/{HEX2}"),
+                Runtime::Docker,
+                HEX2.into(),
+            ),
+            (
+                format!("/machine.slice/libpod-{HEX}.scope"),
                 Runtime::Podman,
                 HEX.into(),
             ),
-            (format!("/libpod_parent/libpod-{HEX}"), Runtime::Podman, HEX.into()),
-            (format!("/system.slice/cri-containerd-{HEX}.scope"), Runtime::Containerd, HEX.into()),
+            (
+                format!(
+                    "/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-{HEX}.scope/container"
+                ),
+                Runtime::Podman,
+                HEX.into(),
+            ),
+            (
+                format!("/libpod_parent/libpod-{HEX}"),
+                Runtime::Podman,
+                HEX.into(),
+            ),
+            (
+                format!("/system.slice/cri-containerd-{HEX}.scope"),
+                Runtime::Containerd,
+                HEX.into(),
+            ),
             (format!("/k8s.io/{HEX}"), Runtime::Containerd, HEX.into()),
-            (format!("/machine.slice/crio-{HEX}.scope"), Runtime::CriO, HEX.into()),
+            (
+                format!("/machine.slice/crio-{HEX}.scope"),
+                Runtime::CriO,
+                HEX.into(),
+            ),
             ("/lxc/web01".into(), Runtime::Lxc, "web01".into()),
             ("/lxc.payload.web01".into(), Runtime::Lxc, "web01".into()),
             (
@@ -231,7 +259,11 @@ mod tests {
                 Runtime::Nspawn,
                 "my-box".into(),
             ),
-            ("/isolab/4242-lab".into(), Runtime::Isolab, "4242-lab".into()),
+            (
+                "/isolab/4242-lab".into(),
+                Runtime::Isolab,
+                "4242-lab".into(),
+            ),
         ];
         for (path, runtime, id) in table {
             check(&path, runtime, &id);
@@ -247,11 +279,15 @@ mod tests {
             (format!("/kubepods/besteffort/pod{uid}/{HEX}"), "besteffort"),
             (format!("/kubepods/pod{uid}/{HEX}"), "guaranteed"),
             (
-                format!("/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod{uid_}.slice/cri-containerd-{HEX}.scope"),
+                format!(
+                    "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod{uid_}.slice/cri-containerd-{HEX}.scope"
+                ),
                 "burstable",
             ),
             (
-                format!("/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod{uid_}.slice/crio-{HEX}.scope"),
+                format!(
+                    "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod{uid_}.slice/crio-{HEX}.scope"
+                ),
                 "besteffort",
             ),
             (

@@ -101,7 +101,6 @@ pub enum ProcError {
     },
 }
 
-
 impl Process {
     /// The STAT column as `ps` prints it: the state letter, then `<`/`N`
     /// for priority, `s` for a session leader, `l` when multi-threaded and

@@ -438,7 +438,10 @@ pub fn parse_status(buf: &[u8]) -> (Option<u32>, Vec<Pid>) {
     let mut nspid = Vec::new();
     for line in text.lines() {
         if let Some(rest) = line.strip_prefix("Uid:") {
-            uid = rest.split_ascii_whitespace().next().and_then(|u| u.parse().ok());
+            uid = rest
+                .split_ascii_whitespace()
+                .next()
+                .and_then(|u| u.parse().ok());
         } else if let Some(rest) = line.strip_prefix("NSpid:") {
             nspid = rest
                 .split_ascii_whitespace()
@@ -533,7 +536,8 @@ mod tests {
 
     #[test]
     fn cgroup_lines_tell_v1_from_v2() {
-        let lines = parse_cgroup("12:memory:/isolab/a\n1:name=systemd:/init.scope\n0::/user.slice\n");
+        let lines =
+            parse_cgroup("12:memory:/isolab/a\n1:name=systemd:/init.scope\n0::/user.slice\n");
         assert_eq!(lines.len(), 3);
         assert_eq!(lines[0].controllers, vec!["memory"]);
         assert!(!lines[0].is_v2());
@@ -544,7 +548,8 @@ mod tests {
 
     #[test]
     fn status_gives_uid_and_nspid() {
-        let (uid, nspid) = parse_status(b"Name:\tsh\nUid:\t1000\t1000\t1000\t1000\nNSpid:\t4123\t1\n");
+        let (uid, nspid) =
+            parse_status(b"Name:\tsh\nUid:\t1000\t1000\t1000\t1000\nNSpid:\t4123\t1\n");
         assert_eq!(uid, Some(1000));
         assert_eq!(nspid, vec![4123, 1]);
     }
