@@ -58,7 +58,12 @@ fn dir_under(mount_point: &Path, mount_root: &str, cgroup_path: &str) -> Option<
         // Mounted from a subtree: only paths inside it are visible.
         cgroup_path.strip_prefix(mount_root)?
     };
-    Some(mount_point.join(relative.trim_start_matches('/')))
+    let relative = relative.trim_start_matches('/');
+    if relative.is_empty() {
+        Some(mount_point.to_path_buf())
+    } else {
+        Some(mount_point.join(relative))
+    }
 }
 
 /// Explains each cgroup line against the mounts of the reading process.

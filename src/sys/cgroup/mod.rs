@@ -9,6 +9,7 @@ pub mod membership;
 pub mod memory;
 pub mod mounts;
 pub mod owned;
+pub mod report;
 pub mod size;
 
 pub use membership::{Membership, explain, parse_cgroup_lines, read_cgroup_lines};
@@ -20,4 +21,5 @@ pub use mounts::{
     CgroupMount, CgroupMounts, CgroupVersion, ISOLAB_PARENT, Layout, MemoryHierarchy,
 };
 pub use owned::{Creator, OwnedCgroup, remove_leftovers, remove_leftovers_in};
+pub use report::{CgroupReport, MemoryCgroup, report};
 pub use size::{Limit, SizeError, human_bytes, parse_rate, parse_size};

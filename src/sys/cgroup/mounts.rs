@@ -251,7 +251,12 @@ impl MemoryHierarchy {
 
     /// The directory of a cgroup path as /proc/PID/cgroup shows it.
     pub fn dir_of(&self, cgroup_path: &str) -> PathBuf {
-        self.mount.join(cgroup_path.trim_start_matches('/'))
+        let relative = cgroup_path.trim_start_matches('/');
+        if relative.is_empty() {
+            self.mount.clone()
+        } else {
+            self.mount.join(relative)
+        }
     }
 }
 

@@ -126,7 +126,34 @@ impl OwnedCgroup {
         if hierarchy.version == CgroupVersion::V2 {
             enable_memory_for_children(&hierarchy.mount)?;
         }
-        match std::fs::create_dir(&parent) {
+        let creator = Creator::current()?;
+        let label = sanitize(name);
+        // Another isolab may remove the empty parent between our mkdirs:
+        // then the child's mkdir says ENOENT and we make the parent again.
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match OwnedCgroup::create_child(hierarchy, &parent, creator, &label, limit) {
+                Err(e)
+                    if tries < 5
+                        && e.downcast_ref::<std::io::Error>()
+                            .is_some_and(|io| io.kind() == ErrorKind::NotFound) =>
+                {
+                    continue;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn create_child(
+        hierarchy: &MemoryHierarchy,
+        parent: &Path,
+        creator: Creator,
+        label: &str,
+        limit: Option<Limit>,
+    ) -> anyhow::Result<OwnedCgroup> {
+        match std::fs::create_dir(parent) {
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
             Err(e) => {
@@ -134,10 +161,8 @@ impl OwnedCgroup {
             }
         }
         if hierarchy.version == CgroupVersion::V2 {
-            enable_memory_for_children(&parent)?;
+            enable_memory_for_children(parent)?;
         }
-        let creator = Creator::current()?;
-        let label = sanitize(name);
         let mut attempt = 0u32;
         let path = loop {
             let suffix = if attempt == 0 {
@@ -153,7 +178,9 @@ impl OwnedCgroup {
                 Ok(()) => break path,
                 Err(e) if e.kind() == ErrorKind::AlreadyExists && attempt < 1000 => attempt += 1,
                 Err(e) => {
-                    return Err(e).with_context(|| format!("creating cgroup {}", path.display()));
+                    // Keep the io::Error at the top so `create_in` can see ENOENT.
+                    let context = format!("creating cgroup {}", path.display());
+                    return Err(anyhow::Error::from(e).context(context));
                 }
             }
         };
@@ -264,7 +291,10 @@ pub fn remove_cgroup_dir(version: CgroupVersion, dir: &Path) -> anyhow::Result<(
             return Err(e);
         }
         match std::fs::remove_dir(dir) {
-            Ok(()) => return Ok(()),
+            Ok(()) => {
+                remove_parent_if_empty(dir);
+                return Ok(());
+            }
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
             Err(e)
                 if e.raw_os_error() == Some(libc::EBUSY) && started.elapsed() < REMOVE_DEADLINE =>
@@ -282,6 +312,18 @@ pub fn remove_cgroup_dir(version: CgroupVersion, dir: &Path) -> anyhow::Result<(
                 });
             }
         }
+    }
+}
+
+/// Removes the isolab parent once its last cgroup is gone. Another isolab
+/// may be using it: rmdir then fails (EBUSY/ENOTEMPTY), which is fine.
+fn remove_parent_if_empty(dir: &Path) {
+    if let Some(parent) = dir.parent()
+        && parent
+            .file_name()
+            .is_some_and(|n| n == super::mounts::ISOLAB_PARENT)
+    {
+        let _ = std::fs::remove_dir(parent);
     }
 }
 

@@ -7,11 +7,20 @@ use serde::Serialize;
 use std::fmt;
 
 /// A memory limit: a number of bytes, or no limit at all.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+/// In JSON a byte count, or the string "max".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Limit {
     Bytes(u64),
     Max,
+}
+
+impl Serialize for Limit {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Limit::Bytes(b) => s.serialize_u64(*b),
+            Limit::Max => s.serialize_str("max"),
+        }
+    }
 }
 
 /// Below this a limit is legal but a process can hardly start; we warn.
