@@ -40,6 +40,9 @@ pub struct Process {
     pub ppid: Pid,
     pub pgid: Pid,
     pub sid: Pid,
+    /// The foreground process group of the controlling terminal (for `+`).
+    pub tpgid: Pid,
+    pub nice: i32,
     /// The controlling terminal's name (`pts/0`, `tty1`) or `?`.
     pub tty: String,
     /// The one-letter state from stat (R, S, D, Z, T, I, ...).
@@ -98,7 +101,51 @@ pub enum ProcError {
     },
 }
 
-/// Reads snapshots of a procfs mounted at `root`, caching what does not change.
-pub struct ProcReader {
-    pub root: PathBuf,
+impl Process {
+    /// The STAT column as `ps` prints it: the state letter, then `<`/`N`
+    /// for priority, `s` for a session leader, `l` when multi-threaded and
+    /// `+` when in the terminal's foreground process group.
+    pub fn stat_column(&self) -> String {
+        let mut s = String::with_capacity(5);
+        s.push(self.state);
+        if self.nice < 0 {
+            s.push('<');
+        } else if self.nice > 0 {
+            s.push('N');
+        }
+        if self.pid == self.sid {
+            s.push('s');
+        }
+        if self.threads > 1 {
+            s.push('l');
+        }
+        if self.tpgid > 0 && self.tpgid == self.pgid {
+            s.push('+');
+        }
+        s
+    }
+
+    /// The command line joined with spaces, or `[comm]` for kernel threads
+    /// and processes whose cmdline cannot be read (as `ps` does).
+    pub fn command(&self) -> String {
+        match &self.cmdline {
+            Some(argv) if !argv.is_empty() => argv.join(" "),
+            _ => format!("[{}]", self.comm),
+        }
+    }
+
+    /// True for kernel threads (children of kthreadd, no command line).
+    pub fn is_kernel_thread(&self) -> bool {
+        (self.pid == 2 || self.ppid == 2) && matches!(&self.cmdline, Some(a) if a.is_empty())
+    }
 }
+
+/// CPU time as `ps` shows it in TIME for `axjf`: `M:SS`.
+pub fn format_cpu_time(ticks: u64, ticks_per_sec: u64) -> String {
+    let secs = ticks / ticks_per_sec.max(1);
+    format!("{}:{:02}", secs / 60, secs % 60)
+}
+
+pub use reader::{ProcReader, parse_stat, read_process, tty_name};
+
+mod reader;
