@@ -2,6 +2,7 @@
 //! namespace lab, over `sys::spawn` and `sys::registry`.
 
 use crate::cli::{ExecArgs, RunArgs};
+use crate::sys::cgroup::Limit;
 use crate::sys::ns::NsKind;
 use crate::sys::registry;
 use crate::sys::spawn::{self, ChildCommand, ExitOutcome, Plan, RootFs, Spawner, StepReport};
@@ -32,9 +33,10 @@ pub fn plan_from_args(a: &RunArgs) -> anyhow::Result<Plan> {
         plan.set(kind, on || a.all);
     }
     if let Some(size) = &a.memory {
-        match spawn::parse_memory_size(size) {
-            Ok(bytes) => plan.memory_bytes = Some(bytes),
-            Err(msg) => return crate::usage(msg),
+        match crate::sys::cgroup::parse_size(size) {
+            Ok(Limit::Bytes(bytes)) => plan.memory_bytes = Some(bytes),
+            Ok(Limit::Max) => plan.memory_bytes = None,
+            Err(e) => return crate::usage(format!("--memory {size}: {e}")),
         }
     }
     plan.normalize();
@@ -166,7 +168,7 @@ pub fn exec(a: &ExecArgs) -> anyhow::Result<i32> {
 
 pub fn cleanup() -> anyhow::Result<i32> {
     let report = registry::remove_leftovers()?;
-    if report.records == 0 {
+    if report == registry::CleanupReport::default() {
         println!("nothing to clean up");
     } else {
         println!("{report}");

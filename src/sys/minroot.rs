@@ -209,6 +209,7 @@ fn libraries(exe: &Path) -> Vec<PathBuf> {
 }
 
 fn build_from_shell(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir.join("bin"))?;
     let mut copied_any_shell = false;
     for tool in FALLBACK_TOOLS {
         let Some(found) = crate::sys::spawn::find_command(Path::new("/"), tool) else {

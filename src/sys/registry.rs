@@ -223,7 +223,13 @@ impl std::fmt::Display for CleanupReport {
 /// Find records whose owner is gone and remove what they list. Safe to call
 /// at every start: records of live isolab processes are left alone.
 pub fn remove_leftovers() -> anyhow::Result<CleanupReport> {
-    remove_leftovers_in(&registry_dir())
+    let mut report = remove_leftovers_in(&registry_dir())?;
+    // Belt and braces: isolab cgroups whose creator is gone, even if a
+    // crash came between creating one and recording it.
+    if let Ok(removed) = crate::sys::cgroup::remove_leftovers() {
+        report.cgroups_removed += removed.len();
+    }
+    Ok(report)
 }
 
 pub fn remove_leftovers_in(dir: &Path) -> anyhow::Result<CleanupReport> {

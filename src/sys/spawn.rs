@@ -41,6 +41,7 @@
 //! Everything created is also written to the registry (`sys::registry`) so
 //! leftovers of a crash are removed at the next start.
 
+use crate::sys::cgroup::{Limit, OwnedCgroup};
 use crate::sys::ns::NsKind;
 use crate::sys::registry::{self, Registration};
 use anyhow::Context;
@@ -685,7 +686,7 @@ pub struct Spawner {
     ctl: Option<OwnedFd>,
     reports: BufReader<std::fs::File>,
     status: std::fs::File,
-    cgroup: Option<MemoryCgroup>,
+    cgroup: Option<OwnedCgroup>,
     registration: Option<Registration>,
     outcome: Option<ExitOutcome>,
     failed: bool,
@@ -770,20 +771,22 @@ impl Spawner {
         let mut registration = Registration::create()?;
         let cgroup = match plan.memory_bytes {
             Some(bytes) => {
-                let name = format!("run-{}-{}", std::process::id(), next_seq());
-                let path = MemoryCgroup::path_for(&name)?;
-                registration.add_cgroup(&path)?;
-                match MemoryCgroup::create(&path, bytes) {
-                    Ok(c) => Some(c),
+                match OwnedCgroup::create(&format!("run{}", next_seq()), Some(Limit::Bytes(bytes)))
+                {
+                    Ok(c) => {
+                        registration.add_cgroup(c.path())?;
+                        Some(c)
+                    }
                     Err(e) => {
                         let _ = registration.finish();
-                        return Err(e);
+                        return Err(
+                            e.context("cannot create the memory cgroup for --memory (needs root)")
+                        );
                     }
                 }
             }
             None => None,
         };
-
         let (ctl_rd, ctl_wr) = pipe_cloexec()?;
         let (rep_rd, rep_wr) = pipe_cloexec()?;
         let (st_rd, st_wr) = pipe_cloexec()?;
@@ -794,7 +797,7 @@ impl Spawner {
         if pid < 0 {
             let err = std::io::Error::last_os_error();
             if let Some(c) = cgroup {
-                c.remove();
+                let _ = c.remove();
             }
             let _ = registration.finish();
             return Err(err).context("fork failed");
@@ -873,7 +876,7 @@ impl Spawner {
 
     /// The memory cgroup's directory, if a limit was set.
     pub fn cgroup_path(&self) -> Option<&Path> {
-        self.cgroup.as_ref().map(|c| c.path.as_path())
+        self.cgroup.as_ref().map(|c| c.path())
     }
 
     /// The report of step 0, the fork (done by `start`).
@@ -924,7 +927,7 @@ impl Spawner {
             StepKind::JoinCgroup => match &self.cgroup {
                 Some(c) => c
                     .add_process(self.setup_pid)
-                    .map(|()| format!("{}", c.path.display()))
+                    .map(|()| format!("{}", c.path().display()))
                     .map_err(|e| format!("{e:#}")),
                 None => Ok(String::new()),
             },
@@ -1067,7 +1070,7 @@ impl Spawner {
             let _ = self.wait();
         }
         if let Some(c) = self.cgroup.take() {
-            c.remove();
+            let _ = c.remove();
         }
         if let Some(reg) = self.registration.take() {
             let _ = reg.finish();
@@ -1840,125 +1843,6 @@ pub fn human_bytes(bytes: u64) -> String {
     format!("{bytes} bytes")
 }
 
-/// Parse a memory size: plain bytes, or K/M/G (KiB/MiB/GiB, k/m/g, optional B).
-pub fn parse_memory_size(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: u64 = num.parse().map_err(|_| {
-        format!("bad memory size {text:?}: give a whole number like 64M, 1G or 65536")
-    })?;
-    let mult: u64 = match unit.to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        "g" | "gb" | "gib" => 1 << 30,
-        _ => return Err(format!("bad memory size {text:?}: units are K, M, G")),
-    };
-    let bytes = n
-        .checked_mul(mult)
-        .ok_or_else(|| format!("memory size {text:?} is too large"))?;
-    if bytes < 1 << 20 {
-        return Err(format!(
-            "memory size {text:?} is below 1M; the child could not even start"
-        ));
-    }
-    Ok(bytes)
-}
-
-/// A memory cgroup isolab owns: `<memory mount>/isolab/<name>`, on the v1
-/// memory hierarchy when there is one (hybrid hosts), else on v2.
-/// (Kept here until the shared `sys::cgroup::OwnedCgroup` lands.)
-#[derive(Debug)]
-pub struct MemoryCgroup {
-    path: PathBuf,
-    v2: bool,
-}
-
-impl MemoryCgroup {
-    fn memory_mount() -> anyhow::Result<(PathBuf, bool)> {
-        let v1 = Path::new("/sys/fs/cgroup/memory");
-        if v1.join("memory.limit_in_bytes").exists() {
-            return Ok((v1.to_path_buf(), false));
-        }
-        for v2 in ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"] {
-            let controllers = std::fs::read_to_string(Path::new(v2).join("cgroup.controllers"))
-                .unwrap_or_default();
-            if controllers.split_whitespace().any(|c| c == "memory") {
-                return Ok((PathBuf::from(v2), true));
-            }
-        }
-        anyhow::bail!(
-            "no cgroup memory controller found under /sys/fs/cgroup: --memory cannot work here"
-        )
-    }
-
-    pub fn path_for(name: &str) -> anyhow::Result<PathBuf> {
-        Ok(Self::memory_mount()?.0.join("isolab").join(name))
-    }
-
-    pub fn create(path: &Path, bytes: u64) -> anyhow::Result<MemoryCgroup> {
-        let (_, v2) = Self::memory_mount()?;
-        let parent = path.parent().context("cgroup path without parent")?;
-        if !parent.exists() {
-            std::fs::create_dir(parent)
-                .or_else(|e| if parent.exists() { Ok(()) } else { Err(e) })
-                .with_context(|| {
-                    format!("cannot create the cgroup {} (needs root)", parent.display())
-                })?;
-            if v2 {
-                let _ = std::fs::write(parent.join("cgroup.subtree_control"), "+memory");
-            }
-        }
-        std::fs::create_dir(path)
-            .with_context(|| format!("cannot create the cgroup {} (needs root)", path.display()))?;
-        let cg = MemoryCgroup {
-            path: path.to_path_buf(),
-            v2,
-        };
-        let (file, value) = if v2 {
-            ("memory.max", bytes.to_string())
-        } else {
-            ("memory.limit_in_bytes", bytes.to_string())
-        };
-        if let Err(e) = std::fs::write(path.join(file), &value) {
-            cg.remove();
-            return Err(e)
-                .with_context(|| format!("cannot write {value} to {}/{file}", path.display()));
-        }
-        if !v2 {
-            // Without swap accounting limits, the kernel would swap instead of OOM-killing.
-            let _ = std::fs::write(path.join("memory.memsw.limit_in_bytes"), &value);
-        }
-        Ok(cg)
-    }
-
-    pub fn add_process(&self, pid: i32) -> anyhow::Result<()> {
-        std::fs::write(self.path.join("cgroup.procs"), pid.to_string())
-            .with_context(|| format!("cannot move PID {pid} into {}", self.path.display()))
-    }
-
-    pub fn oom_killed(&self) -> bool {
-        let (file, key) = if self.v2 {
-            ("memory.events", "oom_kill")
-        } else {
-            ("memory.oom_control", "oom_kill")
-        };
-        std::fs::read_to_string(self.path.join(file))
-            .unwrap_or_default()
-            .lines()
-            .any(|l| {
-                let mut it = l.split_whitespace();
-                it.next() == Some(key)
-                    && it.next().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0) > 0
-            })
-    }
-
-    pub fn remove(self) {
-        let _ = registry::remove_owned_cgroup(&self.path);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -2038,14 +1922,5 @@ mod tests {
         p.rootfs = RootFs::Host;
         p.command = ChildCommand::Exec(vec!["no-such-command-isolab".into()]);
         assert!(p.validate().unwrap_err().contains("command not found"));
-    }
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_memory_size("64M"), Ok(64 << 20));
-        assert_eq!(parse_memory_size("1g"), Ok(1 << 30));
-        assert!(parse_memory_size("1.5M").is_err());
-        assert!(parse_memory_size("12").is_err());
-        assert!(parse_memory_size("99999999999999999G").is_err());
     }
 }
