@@ -135,7 +135,7 @@ impl Registration {
             ..Record::default()
         };
         let reg = Registration {
-            path: dir.join(format!("{me}.json")),
+            path: dir.join(format!("{me}-{}.json", next_seq())),
             record,
         };
         reg.save()?;
@@ -196,6 +196,30 @@ impl Registration {
     }
 }
 
+fn next_seq() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    SEQ.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The record files of one live isolab process (tests and `isolab cleanup`
+/// use it to see what a given run created).
+pub fn records_of(dir: &Path, owner_pid: i32) -> Vec<Record> {
+    let prefix = format!("{owner_pid}-");
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|e| {
+            let n = e.file_name();
+            let n = n.to_string_lossy();
+            n.starts_with(&prefix) && n.ends_with(".json")
+        })
+        .filter_map(|e| serde_json::from_slice(&std::fs::read(e.path()).ok()?).ok())
+        .collect()
+}
+
 /// What a cleanup removed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CleanupReport {
@@ -249,7 +273,7 @@ pub fn remove_leftovers_in(dir: &Path) -> anyhow::Result<CleanupReport> {
         };
         if name.ends_with(".json.tmp") {
             // A half-written record of a live or dead owner: the owner's pid is the stem.
-            let owner: Option<i32> = name.trim_end_matches(".json.tmp").parse().ok();
+            let owner: Option<i32> = name.split(['-', '.']).next().and_then(|p| p.parse().ok());
             if owner.is_some_and(|p| ProcessId::of(p).is_none()) {
                 let _ = std::fs::remove_file(&path);
             }

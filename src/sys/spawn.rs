@@ -258,7 +258,7 @@ impl Plan {
     }
 
     fn mounts_proc(&self) -> bool {
-        self.has(NsKind::Mnt) && (self.has(NsKind::Pid) || self.rootfs != RootFs::Host)
+        self.has(NsKind::Mnt) && self.has(NsKind::Pid)
     }
 
     /// Check the input before anything is created. The error is a one-line
@@ -472,15 +472,16 @@ pub struct Step {
 /// The ordered steps a plan takes.
 pub fn steps(plan: &Plan) -> Vec<Step> {
     let mut out = Vec::new();
-    let mut push = |kind, actor, syscall: String, effect: String| {
+    fn push(out: &mut Vec<Step>, kind: StepKind, actor: Actor, syscall: String, effect: String) {
         out.push(Step {
             kind,
             actor,
             syscall,
             effect,
         })
-    };
+    }
     push(
+        &mut out,
         StepKind::ForkSetup,
         Actor::Parent,
         "clone(SIGCHLD)  (fork)".into(),
@@ -488,6 +489,7 @@ pub fn steps(plan: &Plan) -> Vec<Step> {
     );
     if let Some(bytes) = plan.memory_bytes {
         push(
+            &mut out,
             StepKind::JoinCgroup,
             Actor::Parent,
             "write(cgroup.procs, SETUP_PID)".into(),
@@ -499,6 +501,7 @@ pub fn steps(plan: &Plan) -> Vec<Step> {
     }
     if plan.has(NsKind::User) {
         push(
+            &mut out,
             StepKind::UnshareUser,
             Actor::Setup,
             "unshare(CLONE_NEWUSER)".into(),
@@ -518,7 +521,13 @@ pub fn steps(plan: &Plan) -> Vec<Step> {
                 "write(/proc/PID/setgroups, \"deny\"); write(uid_map, \"0 {uid} 1\"); write(gid_map, \"0 {gid} 1\")"
             )
         };
-        push(StepKind::WriteIdMaps, Actor::Parent, syscall, effect);
+        push(
+            &mut out,
+            StepKind::WriteIdMaps,
+            Actor::Parent,
+            syscall,
+            effect,
+        );
     }
     let rest: Vec<NsKind> = plan
         .namespaces
@@ -539,6 +548,7 @@ pub fn steps(plan: &Plan) -> Vec<Step> {
             effect.push_str("; pid/time ones apply to the next child, not the caller");
         }
         push(
+            &mut out,
             StepKind::Unshare,
             Actor::Setup,
             format!("unshare({})", names.join(" | ")),
@@ -547,6 +557,7 @@ pub fn steps(plan: &Plan) -> Vec<Step> {
     }
     if let (true, Some(off)) = (plan.has(NsKind::Time), plan.boottime_offset) {
         push(
+            &mut out,
             StepKind::TimeOffsets,
             Actor::Setup,
             format!("write(/proc/self/timens_offsets, \"boottime {off} 0\")"),
@@ -555,6 +566,7 @@ pub fn steps(plan: &Plan) -> Vec<Step> {
     }
     if let (true, Some(name)) = (plan.has(NsKind::Uts), &plan.hostname) {
         push(
+            &mut out,
             StepKind::Hostname,
             Actor::Setup,
             format!("sethostname(\"{name}\")"),
@@ -563,6 +575,7 @@ pub fn steps(plan: &Plan) -> Vec<Step> {
     }
     if plan.has(NsKind::Net) {
         push(
+            &mut out,
             StepKind::LoopbackUp,
             Actor::Setup,
             "ioctl(sock, SIOCSIFFLAGS, lo: IFF_UP)".into(),
@@ -571,6 +584,7 @@ pub fn steps(plan: &Plan) -> Vec<Step> {
     }
     let fs_actor = if plan.forks_init() {
         push(
+            &mut out,
             StepKind::ForkInit,
             Actor::Setup,
             "clone(SIGCHLD)  (fork)".into(),
@@ -587,12 +601,24 @@ pub fn steps(plan: &Plan) -> Vec<Step> {
     };
     if plan.has(NsKind::Mnt) {
         push(
+            &mut out,
             StepKind::MountsPrivate,
             fs_actor,
             "mount(NULL, \"/\", NULL, MS_REC | MS_PRIVATE, NULL)".into(),
             "every mount is private: nothing mounted inside reaches the host".into(),
         );
     }
+    let proc_step = |out: &mut Vec<Step>, target: &str| {
+        out.push(Step {
+            kind: StepKind::MountProc,
+            actor: fs_actor,
+            syscall: format!(
+                "mount(\"proc\", \"{target}\", \"proc\", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL)"
+            ),
+            effect: "a /proc of the new PID namespace: ps now shows only the processes inside"
+                .into(),
+        })
+    };
     if plan.rootfs != RootFs::Host {
         let what = match &plan.rootfs {
             RootFs::Minimal => {
@@ -600,32 +626,34 @@ pub fn steps(plan: &Plan) -> Vec<Step> {
             }
             other => other.label(),
         };
-        push(
-            StepKind::BindRoot,
-            fs_actor,
-            "mount(ROOT, ROOT, NULL, MS_BIND | MS_REC, NULL)".into(),
-            format!("{what} becomes a mount point (pivot_root needs one)"),
-        );
-        push(
-            StepKind::PivotRoot,
-            fs_actor,
-            "chdir(ROOT); pivot_root(\".\", \".\"); umount2(\".\", MNT_DETACH)".into(),
-            "the new root is /, the old root is detached: the host's files are out of reach".into(),
-        );
-    }
-    if plan.mounts_proc() {
-        push(
-            StepKind::MountProc,
-            fs_actor,
-            "mount(\"proc\", \"/proc\", \"proc\", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL)".into(),
-            if plan.has(NsKind::Pid) {
-                "a /proc of the new PID namespace: ps now shows only the processes inside".into()
+        out.push(Step {
+            kind: StepKind::BindRoot,
+            actor: fs_actor,
+            syscall: "mount(ROOT, ROOT, NULL, MS_BIND | MS_REC, NULL)".into(),
+            effect: if plan.has(NsKind::Pid) {
+                format!("{what} becomes a mount point (pivot_root needs one)")
             } else {
-                "a /proc inside the new root".into()
+                format!("{what} becomes a mount point (pivot_root needs one); the host's /proc is bound into it")
             },
-        );
+        });
+        // Mounted before pivot_root: the kernel only lets a user namespace
+        // mount proc while a full proc is still visible in its mount table.
+        if plan.mounts_proc() {
+            proc_step(&mut out, "ROOT/proc");
+        }
+        out.push(Step {
+            kind: StepKind::PivotRoot,
+            actor: fs_actor,
+            syscall: "chdir(ROOT); pivot_root(\".\", \".\"); umount2(\".\", MNT_DETACH)".into(),
+            effect:
+                "the new root is /, the old root is detached: the host's files are out of reach"
+                    .into(),
+        });
+    } else if plan.mounts_proc() {
+        proc_step(&mut out, "/proc");
     }
     push(
+        &mut out,
         StepKind::Exec,
         fs_actor,
         match &plan.command {
@@ -1274,7 +1302,7 @@ fn setup_main(
                     if e == libc::EPERM && !plan.has(NsKind::User) {
                         Err(format!(
                             "{}: making these namespaces needs root, or add --user (a user namespace) to make them unprivileged",
-                            os_err(&format!("unshare({})", step.syscall))
+                            os_err(&step.syscall)
                         ))
                     } else {
                         Err(os_err("unshare"))
@@ -1343,14 +1371,14 @@ fn setup_main(
                 }
             }
             StepKind::BindRoot => match &prep.root {
-                Some(root) => bind_root(root, prep.minimal),
+                Some(root) => bind_root(root, prep.minimal, !plan.has(NsKind::Pid)),
                 None => Ok(String::new()),
             },
             StepKind::PivotRoot => match &prep.root {
                 Some(root) => pivot_into(root),
                 None => Ok(String::new()),
             },
-            StepKind::MountProc => mount_proc(),
+            StepKind::MountProc => mount_proc(prep.root.as_ref()),
             StepKind::Exec => {
                 match plan.command {
                     ChildCommand::Init => {
@@ -1539,7 +1567,7 @@ fn locked_flags(path: &std::ffi::CStr) -> libc::c_ulong {
     }
 }
 
-fn bind_root(root: &CString, minimal: bool) -> Result<String, String> {
+fn bind_root(root: &CString, minimal: bool, bind_host_proc: bool) -> Result<String, String> {
     mount_raw(
         Some(root),
         root,
@@ -1547,8 +1575,31 @@ fn bind_root(root: &CString, minimal: bool) -> Result<String, String> {
         libc::MS_BIND | libc::MS_REC,
         "bind-mount the new root",
     )?;
+    let sub = |p: &str| {
+        let mut v = root.as_bytes().to_vec();
+        v.extend_from_slice(p.as_bytes());
+        CString::new(v).map_err(|_| "bad path".to_string())
+    };
+    let mut detail = String::new();
+    if bind_host_proc {
+        // No new PID namespace: a fresh proc would show the same processes,
+        // and inside a user namespace the kernel refuses to mount one for a
+        // PID namespace it does not own. Bind the host's /proc instead.
+        let target = sub("/proc")?;
+        if mount_raw(
+            Some(c"/proc"),
+            &target,
+            None,
+            libc::MS_BIND | libc::MS_REC,
+            "bind /proc",
+        )
+        .is_ok()
+        {
+            detail = "host /proc bound in (no PID namespace)".into();
+        }
+    }
     if !minimal {
-        return Ok(String::new());
+        return Ok(detail);
     }
     // The cached minimal root is shared by every run: read-only, with a
     // private tmpfs for /tmp and the host's harmless device nodes bound in.
@@ -1607,12 +1658,15 @@ fn pivot_into(root: &CString) -> Result<String, String> {
     Ok(String::new())
 }
 
-fn mount_proc() -> Result<String, String> {
-    // SAFETY: mkdir of a fixed path (may exist).
-    unsafe { libc::mkdir(c"/proc".as_ptr(), 0o555) };
+fn mount_proc(root: Option<&CString>) -> Result<String, String> {
+    let mut target = root.map(|r| r.as_bytes().to_vec()).unwrap_or_default();
+    target.extend_from_slice(b"/proc");
+    let target = CString::new(target).map_err(|_| "bad path".to_string())?;
+    // SAFETY: mkdir of a valid path (it may exist).
+    unsafe { libc::mkdir(target.as_ptr(), 0o555) };
     mount_raw(
         Some(c"proc"),
-        c"/proc",
+        &target,
         Some(c"proc"),
         libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
         "mount proc on /proc",
