@@ -112,11 +112,13 @@ pub fn run(a: &RunArgs) -> anyhow::Result<i32> {
 fn wait_with_signals(spawner: &mut Spawner) -> anyhow::Result<ExitOutcome> {
     let (sig_read, sig_write) = std::os::unix::net::UnixStream::pair()?;
     sig_read.set_nonblocking(true)?;
-    let terminate = Arc::new(AtomicBool::new(false));
-    let mut ids = Vec::new();
-    for sig in [libc::SIGTERM, libc::SIGHUP] {
-        ids.push(signal_hook::flag::register(sig, Arc::clone(&terminate))?);
-    }
+    let term = Arc::new(AtomicBool::new(false));
+    let hup = Arc::new(AtomicBool::new(false));
+    let mut ids = vec![
+        signal_hook::flag::register(libc::SIGTERM, Arc::clone(&term))?,
+        signal_hook::flag::register(libc::SIGHUP, Arc::clone(&hup))?,
+    ];
+    let mut terminated_by = None;
     for sig in [libc::SIGTERM, libc::SIGHUP, libc::SIGINT, libc::SIGQUIT] {
         ids.push(signal_hook::low_level::pipe::register(
             sig,
@@ -147,8 +149,11 @@ fn wait_with_signals(spawner: &mut Spawner) -> anyhow::Result<ExitOutcome> {
         if fds[1].revents != 0 {
             let mut buf = [0u8; 64];
             while matches!(std::io::Read::read(&mut &sig_read, &mut buf), Ok(n) if n > 0) {}
-            if terminate.swap(false, Ordering::SeqCst) {
-                spawner.signal(libc::SIGKILL);
+            for (flag, sig) in [(&term, libc::SIGTERM), (&hup, libc::SIGHUP)] {
+                if flag.swap(false, Ordering::SeqCst) {
+                    terminated_by.get_or_insert(sig);
+                    spawner.signal(libc::SIGKILL);
+                }
             }
         }
         if fds[0].revents != 0 {
@@ -158,7 +163,11 @@ fn wait_with_signals(spawner: &mut Spawner) -> anyhow::Result<ExitOutcome> {
     for id in ids {
         signal_hook::low_level::unregister(id);
     }
-    result
+    // Killed on isolab's own SIGTERM/SIGHUP: report that signal, like a shell.
+    match terminated_by {
+        Some(sig) => result.map(|_| ExitOutcome::Signaled(sig)),
+        None => result,
+    }
 }
 
 pub fn exec(a: &ExecArgs) -> anyhow::Result<i32> {
