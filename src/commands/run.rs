@@ -65,7 +65,13 @@ fn explain_step(total: usize, r: &StepReport) {
 
 pub fn run(a: &RunArgs) -> anyhow::Result<i32> {
     let plan = plan_from_args(a)?;
-    if let Err(e) = registry::remove_leftovers() {
+    // The cgroup tree is swept too only when this run is about to use it.
+    let leftovers = if plan.memory_bytes.is_some() {
+        registry::remove_leftovers()
+    } else {
+        registry::remove_recorded_leftovers()
+    };
+    if let Err(e) = leftovers {
         eprintln!("isolab: warning: leftovers of an earlier run: {e:#}");
     }
     if a.explain {
@@ -92,6 +98,12 @@ pub fn run(a: &RunArgs) -> anyhow::Result<i32> {
         anyhow::bail!("{msg}");
     }
     let outcome = wait_with_signals(&mut spawner)?;
+    if let Some(err) = spawner.exec_error() {
+        let err = err.to_string();
+        spawner.stop();
+        eprintln!("isolab: {err}");
+        return Ok(127);
+    }
     let oom = spawner.oom_killed();
     spawner.stop();
     if oom && outcome == ExitOutcome::Signaled(libc::SIGKILL) {

@@ -90,6 +90,12 @@ pub fn pidfd_send_signal(pidfd: &std::os::fd::OwnedFd, sig: i32) -> bool {
     rc == 0
 }
 
+/// Only what dead isolab processes recorded (no sweep of the cgroup tree):
+/// the cheap check `isolab run` does at every start.
+pub fn remove_recorded_leftovers() -> anyhow::Result<CleanupReport> {
+    remove_leftovers_in(&registry_dir())
+}
+
 /// What one isolab process has created and must remove.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
@@ -122,6 +128,10 @@ pub fn registry_dir() -> PathBuf {
 pub struct Registration {
     path: PathBuf,
     record: Record,
+    /// Opened at the first save and rewritten in place: one small write is
+    /// never torn by the death of the writer, and it spares a create and a
+    /// rename per change (the registry may sit on a journalled disk).
+    file: Option<std::fs::File>,
 }
 
 impl Registration {
@@ -134,12 +144,12 @@ impl Registration {
             owner: ProcessId::of(me),
             ..Record::default()
         };
-        let reg = Registration {
+        // Nothing is written until there is something to record.
+        Ok(Registration {
             path: dir.join(format!("{me}-{}.json", next_seq())),
             record,
-        };
-        reg.save()?;
-        Ok(reg)
+            file: None,
+        })
     }
 
     pub fn create() -> anyhow::Result<Registration> {
@@ -178,12 +188,26 @@ impl Registration {
         self.save()
     }
 
-    fn save(&self) -> anyhow::Result<()> {
-        let tmp = self.path.with_extension("json.tmp");
+    fn save(&mut self) -> anyhow::Result<()> {
+        use std::os::unix::fs::FileExt;
         let text = serde_json::to_vec(&self.record)?;
-        std::fs::write(&tmp, text)
-            .with_context(|| format!("cannot write the registry file {}", tmp.display()))?;
-        std::fs::rename(&tmp, &self.path)
+        if self.file.is_none() {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&self.path)
+                .with_context(|| {
+                    format!("cannot write the registry file {}", self.path.display())
+                })?;
+            self.file = Some(file);
+        }
+        let Some(file) = &self.file else {
+            return Ok(());
+        };
+        // Write at 0, then cut to the new length: no stale tail remains.
+        file.write_all_at(&text, 0)
+            .and_then(|()| file.set_len(text.len() as u64))
             .with_context(|| format!("cannot write the registry file {}", self.path.display()))
     }
 
@@ -191,7 +215,9 @@ impl Registration {
     /// temp dirs removed), then the record itself.
     pub fn finish(self) -> anyhow::Result<()> {
         let result = remove_listed(&self.record);
-        let _ = std::fs::remove_file(&self.path);
+        if self.file.is_some() {
+            let _ = std::fs::remove_file(&self.path);
+        }
         result.map(|_| ())
     }
 }
@@ -247,7 +273,7 @@ impl std::fmt::Display for CleanupReport {
 /// Find records whose owner is gone and remove what they list. Safe to call
 /// at every start: records of live isolab processes are left alone.
 pub fn remove_leftovers() -> anyhow::Result<CleanupReport> {
-    let mut report = remove_leftovers_in(&registry_dir())?;
+    let mut report = remove_recorded_leftovers()?;
     // Belt and braces: isolab cgroups whose creator is gone, even if a
     // crash came between creating one and recording it.
     if let Ok(removed) = crate::sys::cgroup::remove_leftovers() {
@@ -455,7 +481,8 @@ mod tests {
             serde_json::to_vec(&dead).unwrap(),
         )
         .unwrap();
-        let live = Registration::create_in(dir.path()).unwrap();
+        let mut live = Registration::create_in(dir.path()).unwrap();
+        live.add_temp_dir(&dir.path().join("live-tmp")).unwrap();
         let report = remove_leftovers_in(dir.path()).unwrap();
         assert_eq!(report.records, 1);
         assert_eq!(report.temp_dirs_removed, 1);

@@ -718,6 +718,12 @@ pub struct Spawner {
     registration: Option<Registration>,
     outcome: Option<ExitOutcome>,
     failed: bool,
+    /// Go bytes already sent for the coming child steps (`run_rest`).
+    prepaid: usize,
+    setup_recorded: bool,
+    /// `run_rest` mode: the exec is not waited for.
+    fast: bool,
+    exec_error: Option<String>,
 }
 
 impl std::fmt::Debug for Spawner {
@@ -742,6 +748,9 @@ fn pipe_cloexec() -> anyhow::Result<(OwnedFd, OwnedFd)> {
 
 /// Everything the child needs, prepared (allocated) before the fork.
 struct ChildPrep {
+    /// The program's path, found before the fork when the root is the host's
+    /// (saves execvp's walk through PATH); `None`: search PATH inside.
+    program: Option<CString>,
     root: Option<CString>,
     minimal: bool,
     argv: Vec<CString>,
@@ -775,7 +784,15 @@ impl Spawner {
                 ));
             }
         }
+        let program = match (&plan.rootfs, &plan.command) {
+            (RootFs::Host, ChildCommand::Exec(argv)) => argv
+                .first()
+                .and_then(|p| find_command(Path::new("/"), p))
+                .and_then(|p| CString::new(p.into_os_string().into_encoded_bytes()).ok()),
+            _ => None,
+        };
         let prep = ChildPrep {
+            program,
             root: root
                 .as_ref()
                 .map(|r| CString::new(r.as_os_str().as_encoded_bytes()))
@@ -848,7 +865,9 @@ impl Spawner {
         drop(rep_wr);
         drop(st_wr);
         let setup_pidfd = registry::pidfd_open(pid);
-        let _ = registration.add_child(pid);
+        // The setup process is recorded right after its first go byte is
+        // sent (`record_setup`), so the disk write overlaps its work; until
+        // then the parent-death signal covers a crash.
         let mut spawner = Spawner {
             plan,
             steps,
@@ -864,6 +883,10 @@ impl Spawner {
             registration: Some(registration),
             outcome: None,
             failed: false,
+            prepaid: 0,
+            setup_recorded: false,
+            fast: false,
+            exec_error: None,
         };
         if !spawner.plan.forks_init() {
             spawner.child_pid = Some(pid);
@@ -941,7 +964,31 @@ impl Spawner {
     /// Carry out every remaining step, calling `on_step` after each.
     /// Returns the failed step's message, if one failed.
     pub fn run_rest(&mut self, mut on_step: impl FnMut(&StepReport)) -> Result<(), String> {
-        while let Some(report) = self.next_step() {
+        self.fast = true;
+        loop {
+            // Send the go of every child step up to the next parent step at
+            // once: the child still does them one by one, in order, but
+            // without a round trip between each (this is the fast path).
+            if self.prepaid == 0 {
+                let batch = self.steps[self.next.min(self.steps.len())..]
+                    .iter()
+                    .take_while(|s| s.actor != Actor::Parent)
+                    .count();
+                if batch > 1 {
+                    if let Some(ctl) = &self.ctl {
+                        let bytes = vec![b'g'; batch];
+                        // SAFETY: writing from a valid buffer (a pipe holds 64 KiB).
+                        let n =
+                            unsafe { libc::write(ctl.as_raw_fd(), bytes.as_ptr().cast(), batch) };
+                        if n == batch as isize {
+                            self.prepaid = batch;
+                        }
+                    }
+                }
+            }
+            let Some(report) = self.next_step() else {
+                break;
+            };
             on_step(&report);
             if let Err(e) = &report.outcome {
                 return Err(e.clone());
@@ -950,7 +997,17 @@ impl Spawner {
         Ok(())
     }
 
+    fn record_setup(&mut self) {
+        if !self.setup_recorded {
+            self.setup_recorded = true;
+            if let Some(reg) = &mut self.registration {
+                let _ = reg.add_child(self.setup_pid);
+            }
+        }
+    }
+
     fn parent_step(&mut self, step: &Step) -> Result<String, String> {
+        self.record_setup();
         match step.kind {
             StepKind::JoinCgroup => match &self.cgroup {
                 Some(c) => c
@@ -968,10 +1025,22 @@ impl Spawner {
         let Some(ctl) = &self.ctl else {
             return Err("the child is gone".into());
         };
-        // SAFETY: writing one byte from a valid buffer to our pipe.
-        let n = unsafe { libc::write(ctl.as_raw_fd(), b"g".as_ptr().cast(), 1) };
+        let n = if self.prepaid > 0 {
+            self.prepaid -= 1;
+            1
+        } else {
+            // SAFETY: writing one byte from a valid buffer to our pipe.
+            unsafe { libc::write(ctl.as_raw_fd(), b"g".as_ptr().cast(), 1) }
+        };
         if n != 1 {
             return Err("the setup process exited before this step".into());
+        }
+        self.record_setup();
+        if step.kind == StepKind::Exec && self.fast {
+            // Do not wait for the exec: a failure shows up as an `err` line,
+            // read by `wait` (see `exec_error`).
+            self.ctl = None;
+            return Ok(String::new());
         }
         let mut line = String::new();
         match self.reports.read_line(&mut line) {
@@ -1040,14 +1109,25 @@ impl Spawner {
         }
         let mut word = String::new();
         let _ = self.status.read_to_string(&mut word);
+        // A failed exec leaves its `err` line behind (fast path).
+        // SAFETY: making our own read end non-blocking.
+        unsafe {
+            let fd = self.reports.get_ref().as_raw_fd();
+            libc::fcntl(
+                fd,
+                libc::F_SETFL,
+                libc::fcntl(fd, libc::F_GETFL) | libc::O_NONBLOCK,
+            );
+        }
+        let mut rest = String::new();
+        let _ = self.reports.read_to_string(&mut rest);
+        if let Some(err) = rest.lines().find_map(|l| l.strip_prefix("err ")) {
+            self.exec_error = Some(err.to_string());
+        }
         let outcome = parse_status_word(&word).unwrap_or(ExitOutcome::from_wait_status(status));
         self.outcome = Some(outcome);
-        if let Some(reg) = &mut self.registration {
-            let _ = reg.remove_child(self.setup_pid);
-            if let Some(c) = self.child_pid {
-                let _ = reg.remove_child(c);
-            }
-        }
+        // The record keeps the reaped children until `stop`: a reused PID is
+        // safe there, since cleanup checks the start time too.
         Ok(outcome)
     }
 
@@ -1079,6 +1159,12 @@ impl Spawner {
             (None, Some(fd)) => registry::pidfd_send_signal(fd, sig),
             _ => false,
         }
+    }
+
+    /// Why the command could not be started, when `run_rest` did not wait
+    /// for the exec (known after `wait`).
+    pub fn exec_error(&self) -> Option<&str> {
+        self.exec_error.as_deref()
     }
 
     /// Whether the memory cgroup's OOM killer killed something.
@@ -1212,6 +1298,23 @@ fn child_fail(report: RawFd, msg: &str) -> ! {
     unsafe { libc::_exit(1) }
 }
 
+fn flush_reports(report: RawFd, pending: &mut Vec<u8>) {
+    if !pending.is_empty() {
+        write_all_fd(report, pending);
+        pending.clear();
+    }
+}
+
+/// How many go bytes are already waiting in the control pipe.
+fn bytes_waiting(ctl: RawFd) -> i32 {
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int.
+    if unsafe { libc::ioctl(ctl, libc::FIONREAD, &mut n) } != 0 {
+        return 0;
+    }
+    n
+}
+
 /// Block until the parent says go; exit quietly if it has gone away.
 fn wait_for_go(ctl: RawFd) {
     let mut b = [0u8; 1];
@@ -1270,10 +1373,15 @@ fn setup_main(
     set_signal(libc::SIGQUIT, libc::SIG_IGN);
     // SAFETY: getpid cannot fail.
     let mut me_parent = parent;
-    let mut is_init = false;
+    // Reports are held back while more go bytes are already waiting (the
+    // fast path sends them in a batch), so the parent wakes once per batch.
+    let mut pending: Vec<u8> = Vec::new();
     for step in steps.iter().skip(1) {
         if step.actor == Actor::Parent {
             continue;
+        }
+        if bytes_waiting(ctl) == 0 {
+            flush_reports(report, &mut pending);
         }
         wait_for_go(ctl);
         let result: Result<String, String> = match step.kind {
@@ -1330,6 +1438,8 @@ fn setup_main(
             },
             StepKind::LoopbackUp => loopback_up(),
             StepKind::ForkInit => {
+                // Written now, or the child would inherit and repeat them.
+                flush_reports(report, &mut pending);
                 // SAFETY: getpid cannot fail.
                 let setup_self = unsafe { libc::getpid() };
                 // SAFETY: fork of a single-threaded process.
@@ -1339,12 +1449,17 @@ fn setup_main(
                 } else if pid == 0 {
                     arm_parent_death(setup_self);
                     me_parent = setup_self;
-                    is_init = true;
                     // SAFETY: the status pipe belongs to the setup process.
                     unsafe { libc::close(status) };
+                    // The child reports its own host PID: /proc is still the
+                    // host's here, so /proc/self names it as the host does.
+                    let host_pid = std::fs::read_link("/proc/self")
+                        .ok()
+                        .and_then(|p| p.to_str().map(str::to_string))
+                        .unwrap_or_default();
+                    pending.extend_from_slice(format!("ok {host_pid}\n").as_bytes());
                     continue;
                 } else {
-                    write_all_fd(report, format!("ok {pid}\n").as_bytes());
                     // SAFETY: closing our own fds: the child carries on with them.
                     unsafe {
                         libc::close(ctl);
@@ -1382,7 +1497,8 @@ fn setup_main(
             StepKind::Exec => {
                 match plan.command {
                     ChildCommand::Init => {
-                        write_all_fd(report, b"ok\n");
+                        pending.extend_from_slice(b"ok\n");
+                        flush_reports(report, &mut pending);
                         // SAFETY: closing our own fds.
                         unsafe {
                             libc::close(ctl);
@@ -1391,17 +1507,22 @@ fn setup_main(
                         }
                         init_loop();
                     }
-                    ChildCommand::Exec(_) => exec_command(&prep.argv, report),
+                    ChildCommand::Exec(_) => {
+                        flush_reports(report, &mut pending);
+                        exec_command(prep.program.as_ref(), &prep.argv, report)
+                    }
                 }
             }
             StepKind::ForkSetup | StepKind::JoinCgroup | StepKind::WriteIdMaps => Ok(String::new()),
         };
         match result {
-            Ok(detail) => write_all_fd(report, format!("ok {detail}\n").as_bytes()),
-            Err(msg) => child_fail(report, &msg),
+            Ok(detail) => pending.extend_from_slice(format!("ok {detail}\n").as_bytes()),
+            Err(msg) => {
+                flush_reports(report, &mut pending);
+                child_fail(report, &msg)
+            }
         }
     }
-    let _ = is_init;
     // SAFETY: all steps done without an exec: leave.
     unsafe { libc::_exit(0) }
 }
@@ -1474,7 +1595,7 @@ fn reset_signals() {
     }
 }
 
-fn exec_command(argv: &[CString], report: RawFd) -> ! {
+fn exec_command(program: Option<&CString>, argv: &[CString], report: RawFd) -> ! {
     reset_signals();
     let mut ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
     ptrs.push(std::ptr::null());
@@ -1488,7 +1609,12 @@ fn exec_command(argv: &[CString], report: RawFd) -> ! {
         };
     }
     // SAFETY: argv is NUL-terminated C strings ending in a null pointer.
-    unsafe { libc::execvp(ptrs[0], ptrs.as_ptr()) };
+    unsafe {
+        match program {
+            Some(path) => libc::execv(path.as_ptr(), ptrs.as_ptr()),
+            None => libc::execvp(ptrs[0], ptrs.as_ptr()),
+        }
+    };
     let name = argv
         .first()
         .map(|a| a.to_string_lossy().into_owned())
@@ -1817,7 +1943,7 @@ fn enter_and_exec(
         child_fail(report, &os_err("fork"));
     }
     if pid == 0 {
-        exec_command(argv, report);
+        exec_command(None, argv, report);
     }
     // SAFETY: close our copy so the parent sees EOF once the command execs.
     unsafe { libc::close(report) };
