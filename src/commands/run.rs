@@ -84,25 +84,20 @@ pub fn run(a: &RunArgs) -> anyhow::Result<i32> {
         }
     }
     let memory = plan.memory_bytes;
-    let mut spawner = Spawner::start(plan)?;
-    let total = spawner.steps().len();
-    if a.explain {
-        explain_step(total, &spawner.first_report());
-    }
-    if let Err(msg) = spawner.run_rest(|r| {
-        if a.explain {
-            explain_step(total, r);
-        }
-    }) {
-        spawner.stop();
-        anyhow::bail!("{msg}");
-    }
+    let total = crate::sys::spawn::steps(&plan).len();
+    let mut explain = |r: &StepReport| explain_step(total, r);
+    let on_step: Option<&mut dyn FnMut(&StepReport)> =
+        if a.explain { Some(&mut explain) } else { None };
+    let mut spawner = Spawner::run(plan, on_step)?;
     let outcome = wait_with_signals(&mut spawner)?;
-    if let Some(err) = spawner.exec_error() {
-        let err = err.to_string();
+    if let Some(err) = spawner.failure() {
+        let (err, code) = (
+            err.to_string(),
+            if spawner.failed_to_exec() { 127 } else { 1 },
+        );
         spawner.stop();
         eprintln!("isolab: {err}");
-        return Ok(127);
+        return Ok(code);
     }
     let oom = spawner.oom_killed();
     spawner.stop();
@@ -138,7 +133,7 @@ fn wait_with_signals(spawner: &mut Spawner) -> anyhow::Result<ExitOutcome> {
         )?);
     }
     let result = loop {
-        let Some(pidfd) = spawner.setup_pidfd() else {
+        let Some(pidfd) = spawner.exit_fd() else {
             break spawner.wait();
         };
         let mut fds = [

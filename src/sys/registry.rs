@@ -427,6 +427,7 @@ pub fn remove_owned_cgroup(path: &Path) -> anyhow::Result<bool> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

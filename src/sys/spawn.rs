@@ -278,8 +278,10 @@ impl Plan {
                 return Err("the hostname contains a NUL byte".into());
             }
         }
-        if let RootFs::Dir(dir) = &self.rootfs {
-            if !dir.is_dir() {
+        if let RootFs::Dir(dir) = &self.rootfs
+            && !dir.is_dir()
+        {
+            {
                 return Err(format!(
                     "the root filesystem {} is not a directory; give host, minimal or a directory",
                     dir.display()
@@ -299,8 +301,10 @@ impl Plan {
                 RootFs::Dir(d) => Some(d.clone()),
                 RootFs::Minimal => None,
             };
-            if let Some(root) = root {
-                if find_command(&root, program).is_none() {
+            if let Some(root) = root
+                && find_command(&root, program).is_none()
+            {
+                {
                     return Err(format!(
                         "command not found: {program} (looked in PATH inside {})",
                         root.display()
@@ -721,9 +725,9 @@ pub struct Spawner {
     /// Go bytes already sent for the coming child steps (`run_rest`).
     prepaid: usize,
     setup_recorded: bool,
-    /// `run_rest` mode: the exec is not waited for.
+    /// `Spawner::run` mode: the exec is not waited for.
     fast: bool,
-    exec_error: Option<String>,
+    failure: Option<String>,
 }
 
 impl std::fmt::Debug for Spawner {
@@ -761,7 +765,83 @@ impl Spawner {
     /// Validate the plan, create the cgroup (if any), fork the setup
     /// process, and stop before the first child step. Nothing is left
     /// behind if this fails.
-    pub fn start(mut plan: Plan) -> anyhow::Result<Spawner> {
+    pub fn start(plan: Plan) -> anyhow::Result<Spawner> {
+        Spawner::start_with(plan, false)
+    }
+
+    /// The foreground path of `isolab run`: start and carry out every step
+    /// without stopping. The first go bytes are in the pipe before the fork,
+    /// and unless `on_step` wants each report, the reports after the last
+    /// parent step are only read by `wait` (a failure then shows in
+    /// `failure`): every wake-up saved counts on a loaded machine.
+    pub fn run(
+        plan: Plan,
+        on_step: Option<&mut dyn FnMut(&StepReport)>,
+    ) -> anyhow::Result<Spawner> {
+        let mut spawner = Spawner::start_with(plan, true)?;
+        let read_all = on_step.is_some();
+        let mut noop = |_: &StepReport| {};
+        let on_step: &mut dyn FnMut(&StepReport) = match on_step {
+            Some(f) => {
+                f(&spawner.first_report());
+                f
+            }
+            None => &mut noop,
+        };
+        loop {
+            let parent_steps_left = spawner.steps[spawner.next.min(spawner.steps.len())..]
+                .iter()
+                .any(|s| s.actor == Actor::Parent);
+            if !read_all && !parent_steps_left {
+                if spawner.prepaid == 0 {
+                    spawner.send_batch();
+                }
+                spawner.record_setup();
+                spawner.next = spawner.steps.len();
+                spawner.ctl = None;
+                break;
+            }
+            if spawner.prepaid == 0 {
+                spawner.send_batch();
+            }
+            let Some(report) = spawner.next_step() else {
+                break;
+            };
+            on_step(&report);
+            if let Err(e) = report.outcome {
+                spawner.stop();
+                anyhow::bail!("{e}");
+            }
+        }
+        Ok(spawner)
+    }
+
+    /// How many child steps follow from the next one, up to a parent step.
+    fn batch_len(&self) -> usize {
+        self.steps[self.next.min(self.steps.len())..]
+            .iter()
+            .take_while(|s| s.actor != Actor::Parent)
+            .count()
+    }
+
+    /// Send the go of every child step up to the next parent step at once:
+    /// the child still does them one by one, in order, without a round trip.
+    fn send_batch(&mut self) {
+        let batch = self.batch_len();
+        if batch == 0 {
+            return;
+        }
+        if let Some(ctl) = &self.ctl {
+            let bytes = vec![b'g'; batch];
+            // SAFETY: writing from a valid buffer (a pipe holds 64 KiB).
+            let n = unsafe { libc::write(ctl.as_raw_fd(), bytes.as_ptr().cast(), batch) };
+            if n == batch as isize {
+                self.prepaid = batch;
+            }
+        }
+    }
+
+    fn start_with(mut plan: Plan, fast: bool) -> anyhow::Result<Spawner> {
         plan.normalize();
         if let Err(msg) = plan.validate() {
             return crate::usage(msg);
@@ -835,6 +915,24 @@ impl Spawner {
         let (ctl_rd, ctl_wr) = pipe_cloexec()?;
         let (rep_rd, rep_wr) = pipe_cloexec()?;
         let (st_rd, st_wr) = pipe_cloexec()?;
+        // Fast path: the first steps' go bytes wait in the pipe already.
+        let first_batch = if fast {
+            steps[1..]
+                .iter()
+                .take_while(|s| s.actor != Actor::Parent)
+                .count()
+        } else {
+            0
+        };
+        let mut prepaid = 0;
+        if first_batch > 0 {
+            let bytes = vec![b'g'; first_batch];
+            // SAFETY: writing from a valid buffer into our new pipe.
+            let n = unsafe { libc::write(ctl_wr.as_raw_fd(), bytes.as_ptr().cast(), first_batch) };
+            if n == first_batch as isize {
+                prepaid = first_batch;
+            }
+        }
         // SAFETY: getpid cannot fail.
         let parent = unsafe { libc::getpid() };
         // SAFETY: fork; the child only runs `setup_main`, which never returns.
@@ -883,10 +981,10 @@ impl Spawner {
             registration: Some(registration),
             outcome: None,
             failed: false,
-            prepaid: 0,
+            prepaid,
             setup_recorded: false,
-            fast: false,
-            exec_error: None,
+            fast,
+            failure: None,
         };
         if !spawner.plan.forks_init() {
             spawner.child_pid = Some(pid);
@@ -964,27 +1062,9 @@ impl Spawner {
     /// Carry out every remaining step, calling `on_step` after each.
     /// Returns the failed step's message, if one failed.
     pub fn run_rest(&mut self, mut on_step: impl FnMut(&StepReport)) -> Result<(), String> {
-        self.fast = true;
         loop {
-            // Send the go of every child step up to the next parent step at
-            // once: the child still does them one by one, in order, but
-            // without a round trip between each (this is the fast path).
             if self.prepaid == 0 {
-                let batch = self.steps[self.next.min(self.steps.len())..]
-                    .iter()
-                    .take_while(|s| s.actor != Actor::Parent)
-                    .count();
-                if batch > 1 {
-                    if let Some(ctl) = &self.ctl {
-                        let bytes = vec![b'g'; batch];
-                        // SAFETY: writing from a valid buffer (a pipe holds 64 KiB).
-                        let n =
-                            unsafe { libc::write(ctl.as_raw_fd(), bytes.as_ptr().cast(), batch) };
-                        if n == batch as isize {
-                            self.prepaid = batch;
-                        }
-                    }
-                }
+                self.send_batch();
             }
             let Some(report) = self.next_step() else {
                 break;
@@ -1038,7 +1118,7 @@ impl Spawner {
         self.record_setup();
         if step.kind == StepKind::Exec && self.fast {
             // Do not wait for the exec: a failure shows up as an `err` line,
-            // read by `wait` (see `exec_error`).
+            // read by `wait` (see `failure`).
             self.ctl = None;
             return Ok(String::new());
         }
@@ -1056,8 +1136,10 @@ impl Spawner {
                     Err(msg.to_string())
                 } else {
                     let detail = line.strip_prefix("ok").unwrap_or("").trim().to_string();
-                    if step.kind == StepKind::ForkInit {
-                        if let Ok(pid) = detail.parse::<i32>() {
+                    if step.kind == StepKind::ForkInit
+                        && let Ok(pid) = detail.parse::<i32>()
+                    {
+                        {
                             self.child_pid = Some(pid);
                             self.child_pidfd = registry::pidfd_open(pid);
                             if let Some(reg) = &mut self.registration {
@@ -1083,9 +1165,15 @@ impl Spawner {
         }
     }
 
-    /// A pidfd of the setup process, readable when it has exited (for poll).
-    pub fn setup_pidfd(&self) -> Option<RawFd> {
-        self.setup_pidfd.as_ref().map(|f| f.as_raw_fd())
+    /// An fd that becomes readable when the command has ended (for poll):
+    /// the status pipe when the setup process waits for the child (it
+    /// writes there first), else a pidfd of the setup process.
+    pub fn exit_fd(&self) -> Option<RawFd> {
+        if self.plan.forks_init() {
+            Some(self.status.as_raw_fd())
+        } else {
+            self.setup_pidfd.as_ref().map(|f| f.as_raw_fd())
+        }
     }
 
     /// Wait for the command to end and return how it ended.
@@ -1095,6 +1183,13 @@ impl Spawner {
         }
         // Nothing more will be asked of the child.
         self.ctl = None;
+        // The setup process writes how the child ended before it exits:
+        // reading that first keeps its exit off our critical path.
+        let word = if self.plan.forks_init() {
+            read_status_line(&mut self.status)
+        } else {
+            String::new()
+        };
         let mut status = 0;
         loop {
             // SAFETY: waiting for our own child.
@@ -1107,8 +1202,6 @@ impl Spawner {
                 return Err(err).with_context(|| format!("waitpid({}) failed", self.setup_pid));
             }
         }
-        let mut word = String::new();
-        let _ = self.status.read_to_string(&mut word);
         // A failed exec leaves its `err` line behind (fast path).
         // SAFETY: making our own read end non-blocking.
         unsafe {
@@ -1122,7 +1215,7 @@ impl Spawner {
         let mut rest = String::new();
         let _ = self.reports.read_to_string(&mut rest);
         if let Some(err) = rest.lines().find_map(|l| l.strip_prefix("err ")) {
-            self.exec_error = Some(err.to_string());
+            self.failure = Some(err.to_string());
         }
         let outcome = parse_status_word(&word).unwrap_or(ExitOutcome::from_wait_status(status));
         self.outcome = Some(outcome);
@@ -1161,10 +1254,17 @@ impl Spawner {
         }
     }
 
-    /// Why the command could not be started, when `run_rest` did not wait
-    /// for the exec (known after `wait`).
-    pub fn exec_error(&self) -> Option<&str> {
-        self.exec_error.as_deref()
+    /// Why a step or the exec failed, when `Spawner::run` did not read the
+    /// last reports (known after `wait`).
+    pub fn failure(&self) -> Option<&str> {
+        self.failure.as_deref()
+    }
+
+    /// Whether the failure is the exec itself (the shell's 127 case).
+    pub fn failed_to_exec(&self) -> bool {
+        self.failure
+            .as_deref()
+            .is_some_and(|f| f.starts_with("cannot run "))
     }
 
     /// Whether the memory cgroup's OOM killer killed something.
@@ -1196,6 +1296,19 @@ impl Drop for Spawner {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// One line from the status pipe (up to EOF if the writer died first).
+fn read_status_line(file: &mut std::fs::File) -> String {
+    let mut out = Vec::new();
+    let mut byte = [0u8; 1];
+    while let Ok(1) = file.read(&mut byte) {
+        if byte[0] == b'\n' {
+            break;
+        }
+        out.push(byte[0]);
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn parse_status_word(word: &str) -> Option<ExitOutcome> {
@@ -2016,7 +2129,7 @@ pub fn shell_join(argv: &[String]) -> String {
 pub fn human_bytes(bytes: u64) -> String {
     const UNITS: [(&str, u64); 3] = [("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)];
     for (name, size) in UNITS {
-        if bytes >= size && bytes % size == 0 {
+        if bytes >= size && bytes.is_multiple_of(size) {
             return format!("{}{name}", bytes / size);
         }
     }
@@ -2024,6 +2137,7 @@ pub fn human_bytes(bytes: u64) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
