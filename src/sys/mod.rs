@@ -11,3 +11,4 @@ pub mod registry;
 pub mod rootfs;
 pub mod spawn;
 pub mod tree;
+pub mod users;

@@ -74,17 +74,18 @@ impl NsKind {
 
 /// The namespace ids of one process: the inode number of each
 /// /proc/PID/ns link, or `None` where it could not be read (permission,
-/// kernel without that kind, process gone).
+/// kernel without that kind, process gone). Stored as plain numbers with 0
+/// for "unknown" (no namespace has inode 0), half the size of `Option`s.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct NsSet([Option<u64>; 10]);
+pub struct NsSet([u64; 10]);
 
 impl NsSet {
     pub fn get(&self, kind: NsKind) -> Option<u64> {
-        self.0[kind.index()]
+        Some(self.0[kind.index()]).filter(|&id| id != 0)
     }
 
     pub fn set(&mut self, kind: NsKind, inode: Option<u64>) {
-        self.0[kind.index()] = inode;
+        self.0[kind.index()] = inode.unwrap_or(0);
     }
 
     /// The isolating kinds (of the first eight) where both ids are known and differ.

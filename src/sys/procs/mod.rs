@@ -4,9 +4,20 @@
 //! confused with the process that had it before.
 
 use crate::sys::container::Container;
-use crate::sys::ns::NsSet;
+use crate::sys::ns::{NsKind, NsSet};
+use anyhow::Context;
+use nix::dir::Dir;
+use nix::errno::Errno;
+use nix::fcntl::{OFlag, openat};
+use nix::sys::stat::Mode;
+use nix::unistd::{SysconfVar, sysconf};
 use serde::Serialize;
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::ffi::CStr;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
 
 pub type Pid = i32;
 
@@ -40,13 +51,14 @@ pub struct Process {
     pub ppid: Pid,
     pub pgid: Pid,
     pub sid: Pid,
-    /// The foreground process group of the controlling terminal (for `+`).
-    pub tpgid: Pid,
-    pub nice: i32,
     /// The controlling terminal's name (`pts/0`, `tty1`) or `?`.
     pub tty: String,
+    /// The foreground process group of the tty (-1 without one).
+    pub tpgid: Pid,
     /// The one-letter state from stat (R, S, D, Z, T, I, ...).
     pub state: char,
+    /// Nice value (-20..19), for the `<` / `N` marks of STAT.
+    pub nice: i32,
     /// Real uid from status; `None` if unreadable.
     pub uid: Option<u32>,
     pub comm: String,
@@ -64,9 +76,55 @@ pub struct Process {
     /// The PID as seen in each nested PID namespace, outermost first
     /// (`NSpid:` in status). `[4123, 1]`: host PID 4123 is PID 1 inside.
     pub nspid: Vec<Pid>,
-    pub cgroups: Vec<CgroupLine>,
+    /// The lines of /proc/PID/cgroup. Shared: processes with identical
+    /// cgroup files hold one list (10,000 processes, a handful of lists).
+    pub cgroups: CgroupLines,
     pub container: Option<Container>,
     pub unreadable: Vec<Unreadable>,
+}
+
+/// The lines of one /proc/PID/cgroup file, shared between the processes
+/// whose files are identical. Reads like a slice (`for l in &p.cgroups`,
+/// `p.cgroups.len()`, `p.cgroups[0]`); build one with `vec![...].into()`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CgroupLines(Arc<[CgroupLine]>);
+
+impl std::ops::Deref for CgroupLines {
+    type Target = [CgroupLine];
+    fn deref(&self) -> &[CgroupLine] {
+        &self.0
+    }
+}
+
+impl<'a> IntoIterator for &'a CgroupLines {
+    type Item = &'a CgroupLine;
+    type IntoIter = std::slice::Iter<'a, CgroupLine>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl From<Vec<CgroupLine>> for CgroupLines {
+    fn from(lines: Vec<CgroupLine>) -> Self {
+        CgroupLines(lines.into())
+    }
+}
+
+impl CgroupLines {
+    /// Whether two processes hold the very same shared list.
+    pub fn same_list(&self, other: &CgroupLines) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
+    fn share_count(&self) -> usize {
+        Arc::strong_count(&self.0)
+    }
+}
+
+impl Serialize for CgroupLines {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.as_ref().serialize(s)
+    }
 }
 
 /// Every process at one moment, sorted by PID.
@@ -101,12 +159,91 @@ pub enum ProcError {
     },
 }
 
+/// What the reader remembers about a PID between refreshes.
+#[derive(Clone, Copy, Debug)]
+struct Known {
+    start_ticks: u64,
+    cpu_ticks: u64,
+    /// The refresh that last saw it (older entries are dropped).
+    seen: u64,
+    /// The refresh that last read its static facts.
+    read_generation: u64,
+}
+
+/// Every process's static facts are re-read once per this many refreshes
+/// (staggered by PID), to notice unshare/setns/cgroup moves without exec.
+const ROTATION: u64 = 60;
+
+/// Time since boot in clock ticks, the unit of a process's start time.
+fn boot_clock_ticks(ticks_per_sec: u64) -> u64 {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec into the pointer it is given.
+    if unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut t) } != 0 {
+        return 0;
+    }
+    t.tv_sec as u64 * ticks_per_sec + t.tv_nsec as u64 * ticks_per_sec / 1_000_000_000
+}
+
+/// One parsed cgroup file text, shared, with the container it names.
+type CgroupSet = (CgroupLines, Option<Container>);
+
+/// Reads snapshots of a procfs mounted at `root`. Static facts (cmdline,
+/// status, ns links, cgroup) are read once per process, keyed by PID and
+/// start time; later snapshots re-read only stat.
+pub struct ProcReader {
+    pub root: PathBuf,
+    /// The open root directory: every read is relative to it.
+    dir: Dir,
+    /// What the last refresh saw of each PID: for cpu% and re-reading.
+    cpu: HashMap<Pid, Known>,
+    generation: u64,
+    last_refresh: Option<Instant>,
+    ticks_per_sec: u64,
+    boot_time: u64,
+    page_size: u64,
+    /// Reused for every file read, so a snapshot allocates little.
+    buf: Vec<u8>,
+    pids: Vec<Pid>,
+    /// Identical /proc/PID/cgroup texts share one parsed list and one
+    /// container recognition.
+    cgroup_sets: HashMap<Vec<u8>, CgroupSet>,
+    /// What `snapshot()` refreshes in place and hands out copies of.
+    current: Snapshot,
+}
+
 impl Process {
-    /// The STAT column as `ps` prints it: the state letter, then `<`/`N`
-    /// for priority, `s` for a session leader, `l` when multi-threaded and
-    /// `+` when in the terminal's foreground process group.
+    /// The STAT column as `ps` prints it (see [`Process::stat_letters`]).
     pub fn stat_column(&self) -> String {
-        let mut s = String::with_capacity(5);
+        self.stat_letters()
+    }
+
+    /// The command line joined with spaces, or `[comm]` (see [`Process::command_line`]).
+    pub fn command(&self) -> String {
+        self.command_line()
+    }
+
+    /// True for kernel threads (kthreadd and its children, no command line).
+    pub fn is_kernel_thread(&self) -> bool {
+        (self.pid == 2 || self.ppid == 2) && matches!(&self.cmdline, Some(a) if a.is_empty())
+    }
+
+    /// The command as `ps` shows it: argv joined by spaces, or `[comm]` for a
+    /// kernel thread (or a zombie) whose argv is empty.
+    pub fn command_line(&self) -> String {
+        match &self.cmdline {
+            Some(argv) if !argv.is_empty() => argv.join(" "),
+            _ => format!("[{}]", self.comm),
+        }
+    }
+
+    /// The STAT column of `ps axjf`: the state letter followed by `<` (high
+    /// priority), `N` (low priority), `s` (session leader), `l`
+    /// (multi-threaded) and `+` (in the foreground process group of its tty).
+    pub fn stat_letters(&self) -> String {
+        let mut s = String::with_capacity(6);
         s.push(self.state);
         if self.nice < 0 {
             s.push('<');
@@ -119,33 +256,1007 @@ impl Process {
         if self.threads > 1 {
             s.push('l');
         }
-        if self.tpgid > 0 && self.tpgid == self.pgid {
+        if self.tpgid == self.pgid && self.tpgid > 0 {
             s.push('+');
         }
         s
     }
 
-    /// The command line joined with spaces, or `[comm]` for kernel threads
-    /// and processes whose cmdline cannot be read (as `ps` does).
-    pub fn command(&self) -> String {
-        match &self.cmdline {
-            Some(argv) if !argv.is_empty() => argv.join(" "),
-            _ => format!("[{}]", self.comm),
+    /// The cumulative CPU time as `ps` shows TIME: `M:SS`, or `H:MM:SS` past an hour.
+    pub fn cpu_time(&self, ticks_per_sec: u64) -> String {
+        format_cpu_time(self.cpu_ticks, ticks_per_sec)
+    }
+}
+
+/// CPU time as `ps` shows it in TIME: `M:SS`, or `H:MM:SS` past an hour.
+pub fn format_cpu_time(ticks: u64, ticks_per_sec: u64) -> String {
+    let secs = ticks / ticks_per_sec.max(1);
+    let (h, m, s) = (secs / 3600, (secs / 60) % 60, secs % 60);
+    if h > 0 {
+        format!("{h}:{m:02}:{s:02}")
+    } else {
+        format!("{m}:{s:02}")
+    }
+}
+
+/// The fields of /proc/PID/stat that isolab uses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stat {
+    pub pid: Pid,
+    pub comm: String,
+    pub state: char,
+    pub ppid: Pid,
+    pub pgid: Pid,
+    pub sid: Pid,
+    pub tty_nr: i32,
+    pub tpgid: Pid,
+    pub utime: u64,
+    pub stime: u64,
+    pub nice: i32,
+    pub threads: u32,
+    pub start_ticks: u64,
+    /// Resident set size, in pages.
+    pub rss_pages: u64,
+}
+
+/// The numeric fields of a stat line (everything but the comm).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct StatNumbers {
+    pid: Pid,
+    state: char,
+    ppid: Pid,
+    pgid: Pid,
+    sid: Pid,
+    tty_nr: i32,
+    tpgid: Pid,
+    utime: u64,
+    stime: u64,
+    nice: i32,
+    threads: u32,
+    start_ticks: u64,
+    rss_pages: u64,
+}
+
+impl StatNumbers {
+    fn into_stat(self, comm: &[u8]) -> Stat {
+        Stat {
+            pid: self.pid,
+            comm: String::from_utf8_lossy(comm).into_owned(),
+            state: self.state,
+            ppid: self.ppid,
+            pgid: self.pgid,
+            sid: self.sid,
+            tty_nr: self.tty_nr,
+            tpgid: self.tpgid,
+            utime: self.utime,
+            stime: self.stime,
+            nice: self.nice,
+            threads: self.threads,
+            start_ticks: self.start_ticks,
+            rss_pages: self.rss_pages,
+        }
+    }
+}
+
+/// Parses the text of /proc/PID/stat. The comm sits between the first '('
+/// and the LAST ')', because a comm may itself contain `) R 1 2`.
+/// Returns `None` for text that is not a stat line.
+pub fn parse_stat(text: &[u8]) -> Option<Stat> {
+    let (comm, numbers) = parse_stat_parts(text)?;
+    Some(numbers.into_stat(comm))
+}
+
+/// The comm (as bytes, not allocated) and the numbers of a stat line.
+fn parse_stat_parts(text: &[u8]) -> Option<(&[u8], StatNumbers)> {
+    let open = text.iter().position(|&b| b == b'(')?;
+    let close = text.iter().rposition(|&b| b == b')')?;
+    if close < open {
+        return None;
+    }
+    let pid: Pid = std::str::from_utf8(&text[..open])
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    let comm = &text[open + 1..close];
+    let rest = std::str::from_utf8(text.get(close + 1..)?).ok()?;
+    // The first field after the comm is field 3 of proc(5) (state).
+    let mut fields = rest.split_ascii_whitespace();
+    let mut next = || fields.next();
+    let state = next()?.chars().next()?;
+    let ppid = next()?.parse().ok()?;
+    let pgid = next()?.parse().ok()?;
+    let sid = next()?.parse().ok()?;
+    let tty_nr = next()?.parse().ok()?;
+    let tpgid = next()?.parse().ok()?;
+    for _ in 9..=13 {
+        next()?; // flags, minflt, cminflt, majflt, cmajflt
+    }
+    let utime = next()?.parse().ok()?;
+    let stime = next()?.parse().ok()?;
+    next()?; // cutime
+    next()?; // cstime
+    next()?; // priority
+    let nice = next()?.parse().ok()?;
+    let threads = next()?.parse().ok()?;
+    next()?; // itrealvalue
+    let start_ticks = next()?.parse().ok()?;
+    next()?; // vsize
+    let rss_pages: i64 = next()?.parse().ok()?;
+    Some((
+        comm,
+        StatNumbers {
+            pid,
+            state,
+            ppid,
+            pgid,
+            sid,
+            tty_nr,
+            tpgid,
+            utime,
+            stime,
+            nice,
+            threads,
+            start_ticks,
+            rss_pages: rss_pages.max(0) as u64,
+        },
+    ))
+}
+
+/// The name of a controlling terminal from stat's tty_nr, as `ps` prints it:
+/// `pts/N` (Unix98 ptys, majors 136-143), `ttyN` (virtual consoles, major 4
+/// minor < 64), `ttySN` (serial, major 4 minor >= 64), else `?`.
+pub fn tty_name(tty_nr: i32) -> String {
+    let nr = tty_nr as u32;
+    let major = (nr >> 8) & 0xfff;
+    let minor = (nr & 0xff) | ((nr >> 12) & 0xfff00);
+    match major {
+        0 => "?".to_string(),
+        136..=143 => format!("pts/{}", minor + (major - 136) * 256),
+        4 if minor < 64 => format!("tty{minor}"),
+        4 => format!("ttyS{}", minor - 64),
+        5 if minor == 1 => "console".to_string(),
+        _ => "?".to_string(),
+    }
+}
+
+/// What /proc/PID/status tells isolab: real uid and NSpid.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StatusFields {
+    pub uid: Option<u32>,
+    pub nspid: Vec<Pid>,
+    pub threads: Option<u32>,
+}
+
+pub fn parse_status(text: &[u8]) -> StatusFields {
+    let mut out = StatusFields::default();
+    for line in text.split(|&b| b == b'\n') {
+        let Ok(line) = std::str::from_utf8(line) else {
+            continue;
+        };
+        if let Some(v) = line.strip_prefix("Uid:") {
+            out.uid = v
+                .split_ascii_whitespace()
+                .next()
+                .and_then(|s| s.parse().ok());
+        } else if let Some(v) = line.strip_prefix("NSpid:") {
+            out.nspid = v
+                .split_ascii_whitespace()
+                .filter_map(|s| s.parse().ok())
+                .collect();
+        } else if let Some(v) = line.strip_prefix("Threads:") {
+            out.threads = v.trim().parse().ok();
+        }
+    }
+    out
+}
+
+/// Parses /proc/PID/cgroup: one `hierarchy-id:controllers:path` per line.
+pub fn parse_cgroups(text: &[u8]) -> Vec<CgroupLine> {
+    let text = String::from_utf8_lossy(text);
+    text.lines()
+        .filter_map(|line| {
+            let mut parts = line.splitn(3, ':');
+            let hierarchy = parts.next()?.parse().ok()?;
+            let controllers = parts.next()?;
+            let path = parts.next()?.to_string();
+            let controllers = controllers
+                .split(',')
+                .filter(|c| !c.is_empty())
+                .map(str::to_string)
+                .collect();
+            Some(CgroupLine {
+                hierarchy,
+                controllers,
+                path,
+            })
+        })
+        .collect()
+}
+
+/// Splits /proc/PID/cmdline (NUL-separated argv) into its arguments.
+pub fn parse_cmdline(bytes: &[u8]) -> Vec<String> {
+    let bytes = bytes.strip_suffix(b"\0").unwrap_or(bytes);
+    if bytes.is_empty() {
+        return Vec::new();
+    }
+    bytes
+        .split(|&b| b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect()
+}
+
+/// The inode number in a namespace link target such as `pid:[4026531836]`.
+pub fn parse_ns_link(target: &[u8]) -> Option<u64> {
+    let open = target.iter().position(|&b| b == b'[')?;
+    let close = target.iter().rposition(|&b| b == b']')?;
+    std::str::from_utf8(target.get(open + 1..close)?)
+        .ok()?
+        .parse()
+        .ok()
+}
+
+/// How reading one file of a process went.
+enum Read {
+    Ok,
+    /// The process is gone (ENOENT/ESRCH): skip it silently.
+    Gone,
+    /// Readable in principle but refused or failed; the reason is kept.
+    Failed(Errno),
+}
+
+/// Reads the whole file `path` (relative to `dir`) into `buf`. A read that
+/// returns less than asked for is the end: procfs files are generated whole
+/// (and regular files only come up short at their end), which saves the
+/// extra read(2) that would return 0.
+fn read_at(dir: BorrowedFd<'_>, path: &CStr, buf: &mut Vec<u8>) -> Read {
+    buf.clear();
+    let fd = match openat(dir, path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(e) => return classify(e),
+    };
+    loop {
+        if buf.capacity() - buf.len() < 1024 {
+            buf.reserve(buf.capacity().max(4096));
+        }
+        let len = buf.len();
+        let spare = buf.capacity() - len;
+        buf.resize(len + spare, 0);
+        match nix::unistd::read(&fd, &mut buf[len..]) {
+            Ok(n) if n < spare => {
+                buf.truncate(len + n);
+                return Read::Ok;
+            }
+            Ok(n) => buf.truncate(len + n),
+            Err(Errno::EINTR) => buf.truncate(len),
+            Err(e) => {
+                buf.truncate(len);
+                return classify(e);
+            }
+        }
+    }
+}
+
+fn classify(e: Errno) -> Read {
+    match e {
+        Errno::ENOENT | Errno::ESRCH => Read::Gone,
+        other => Read::Failed(other),
+    }
+}
+
+fn reason(e: Errno) -> String {
+    match e {
+        Errno::EACCES | Errno::EPERM if nix::unistd::geteuid().is_root() => {
+            "permission denied even to root (the process holds capabilities this one lacks)"
+                .to_string()
+        }
+        Errno::EACCES | Errno::EPERM => "permission denied (run as root to see it)".to_string(),
+        other => other.desc().to_string(),
+    }
+}
+
+/// Reads the target of the symlink `name` under `dir` into `out` (no
+/// allocation: namespace links are short, like `pid:[4026531836]`).
+fn readlink_at(dir: BorrowedFd<'_>, name: &CStr, out: &mut [u8; 64]) -> Result<usize, Errno> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: `name` is NUL-terminated and `out` is a writable buffer of the
+    // length passed; readlinkat writes at most that many bytes.
+    let n = unsafe {
+        libc::readlinkat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            out.as_mut_ptr().cast(),
+            out.len(),
+        )
+    };
+    if n < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// The facts read once per process (per pid and start time): they change
+/// only on exec (which also changes comm, so a comm change re-reads them).
+#[derive(Debug, Default)]
+struct RawFacts {
+    uid: Option<u32>,
+    cmdline: Option<Vec<String>>,
+    ns: NsSet,
+    nspid: Vec<Pid>,
+    /// The text of /proc/PID/cgroup, parsed and shared later.
+    cgroup: Option<Vec<u8>>,
+    unreadable: Vec<Unreadable>,
+}
+
+/// Reads cmdline, status, ns links and cgroup of the process `pid` under
+/// the proc root `root`. `None` when the process vanished while being read.
+fn read_facts(root: BorrowedFd<'_>, pid: Pid, buf: &mut Vec<u8>) -> Option<RawFacts> {
+    let mut name = [0u8; 16];
+    let dir = openat(
+        root,
+        pid_name(pid, &mut name),
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()?;
+    let dir = dir.as_fd();
+    let mut facts = RawFacts::default();
+    match read_at(dir, c"cmdline", buf) {
+        Read::Ok => facts.cmdline = Some(parse_cmdline(buf)),
+        Read::Gone => return None,
+        Read::Failed(e) => facts.unreadable.push(Unreadable {
+            what: "cmdline",
+            reason: reason(e),
+        }),
+    }
+    match read_at(dir, c"status", buf) {
+        Read::Ok => {
+            let status = parse_status(buf);
+            facts.uid = status.uid;
+            facts.nspid = status.nspid;
+        }
+        Read::Gone => return None,
+        Read::Failed(e) => facts.unreadable.push(Unreadable {
+            what: "status",
+            reason: reason(e),
+        }),
+    }
+    // One lookup of ns/, then one short lookup per link.
+    let ns_dir = openat(
+        dir,
+        c"ns",
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    );
+    let mut ns_error = None;
+    match ns_dir {
+        Ok(ns_dir) => {
+            let mut target = [0u8; 64];
+            for kind in NsKind::ALL {
+                match readlink_at(ns_dir.as_fd(), ns_link_name(kind), &mut target) {
+                    Ok(n) => facts.ns.set(kind, parse_ns_link(&target[..n])),
+                    // A kernel without this kind has no link.
+                    Err(Errno::ENOENT) => {}
+                    Err(Errno::ESRCH) => return None,
+                    Err(e) => ns_error = Some(e),
+                }
+            }
+        }
+        // A zombie has no ns links at all; a vanished process neither.
+        Err(Errno::ENOENT | Errno::ESRCH) => {}
+        Err(e) => ns_error = Some(e),
+    }
+    if let Some(e) = ns_error {
+        facts.unreadable.push(Unreadable {
+            what: "ns",
+            reason: reason(e),
+        });
+    }
+    match read_at(dir, c"cgroup", buf) {
+        Read::Ok => facts.cgroup = Some(buf.clone()),
+        Read::Gone => return None,
+        Read::Failed(e) => facts.unreadable.push(Unreadable {
+            what: "cgroup",
+            reason: reason(e),
+        }),
+    }
+    Some(facts)
+}
+
+fn ns_link_name(kind: NsKind) -> &'static CStr {
+    match kind {
+        NsKind::Pid => c"pid",
+        NsKind::Mnt => c"mnt",
+        NsKind::Net => c"net",
+        NsKind::Ipc => c"ipc",
+        NsKind::Uts => c"uts",
+        NsKind::User => c"user",
+        NsKind::Cgroup => c"cgroup",
+        NsKind::Time => c"time",
+        NsKind::PidForChildren => c"pid_for_children",
+        NsKind::TimeForChildren => c"time_for_children",
+    }
+}
+
+/// `"<pid>"` or `"<pid>/<file>"` as a C string in `out`, without allocating.
+fn pid_path<'a>(pid: Pid, file: &[u8], out: &'a mut [u8; 32]) -> &'a CStr {
+    use std::io::Write;
+    let mut cursor = std::io::Cursor::new(&mut out[..]);
+    // A PID has at most 10 digits; file names here are short: this fits.
+    let _ = write!(cursor, "{pid}");
+    if !file.is_empty() {
+        let _ = cursor.write_all(b"/");
+        let _ = cursor.write_all(file);
+    }
+    let _ = cursor.write_all(b"\0");
+    let end = cursor.position() as usize;
+    CStr::from_bytes_with_nul(&out[..end]).unwrap_or(c"")
+}
+
+fn pid_name(pid: Pid, out: &mut [u8; 16]) -> &CStr {
+    let mut wide = [0u8; 32];
+    let len = pid_path(pid, b"", &mut wide).to_bytes_with_nul().len();
+    out[..len].copy_from_slice(&wide[..len]);
+    CStr::from_bytes_with_nul(&out[..len]).unwrap_or(c"")
+}
+
+/// A process from its stat line and freshly read facts.
+fn assemble(
+    stat: Stat,
+    facts: RawFacts,
+    cgroups: CgroupLines,
+    container: Option<Container>,
+    page_size: u64,
+) -> Process {
+    Process {
+        pid: stat.pid,
+        ppid: stat.ppid,
+        pgid: stat.pgid,
+        sid: stat.sid,
+        tty: tty_name(stat.tty_nr),
+        tpgid: stat.tpgid,
+        state: stat.state,
+        nice: stat.nice,
+        uid: facts.uid,
+        comm: stat.comm,
+        cmdline: facts.cmdline,
+        threads: stat.threads,
+        rss_bytes: stat.rss_pages * page_size,
+        cpu_ticks: stat.utime + stat.stime,
+        cpu_percent: 0.0,
+        start_ticks: stat.start_ticks,
+        ns: facts.ns,
+        nspid: facts.nspid,
+        cgroups,
+        container,
+        unreadable: facts.unreadable,
+    }
+}
+
+/// Updates the stat-derived fields of a process already known, without
+/// allocating unless its terminal changed.
+fn update_from_stat(p: &mut Process, n: &StatNumbers, page_size: u64) {
+    p.state = n.state;
+    p.ppid = n.ppid;
+    p.pgid = n.pgid;
+    p.sid = n.sid;
+    p.tpgid = n.tpgid;
+    p.nice = n.nice;
+    p.threads = n.threads;
+    p.rss_bytes = n.rss_pages * page_size;
+    p.cpu_ticks = n.utime + n.stime;
+    if n.tty_nr == 0 {
+        if p.tty != "?" {
+            p.tty = "?".to_string();
+        }
+    } else {
+        let name = tty_name(n.tty_nr);
+        if p.tty != name {
+            p.tty = name;
+        }
+    }
+}
+
+fn page_size() -> u64 {
+    match sysconf(SysconfVar::PAGE_SIZE) {
+        Ok(Some(n)) if n > 0 => n as u64,
+        _ => 4096,
+    }
+}
+
+/// Clock ticks per second (`getconf CLK_TCK`), 100 if unknown.
+pub fn ticks_per_sec() -> u64 {
+    match sysconf(SysconfVar::CLK_TCK) {
+        Ok(Some(n)) if n > 0 => n as u64,
+        _ => 100,
+    }
+}
+
+/// btime from `<root>/stat`: the boot time in seconds since the epoch.
+pub fn boot_time(root: &Path) -> anyhow::Result<u64> {
+    let path = root.join("stat");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("reading {} (is procfs mounted there?)", path.display()))?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("btime "))
+        .and_then(|v| v.trim().parse().ok())
+        .with_context(|| format!("no btime line in {}", path.display()))
+}
+
+/// Reads one process completely (for `isolab ns PID` and the detail pane).
+pub fn read_process(root: &Path, pid: Pid) -> Result<Process, ProcError> {
+    if pid <= 0 {
+        return Err(ProcError::Gone(pid));
+    }
+    let io_err = |e: Errno, path: PathBuf| ProcError::Io {
+        path,
+        source: std::io::Error::from(e),
+    };
+    let root_fd = match nix::fcntl::open(
+        root,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(e) => return Err(io_err(e, root.to_path_buf())),
+    };
+    let mut buf = Vec::with_capacity(4096);
+    let mut path = [0u8; 32];
+    let stat = match read_at(root_fd.as_fd(), pid_path(pid, b"stat", &mut path), &mut buf) {
+        Read::Ok => parse_stat(&buf).ok_or_else(|| ProcError::Io {
+            path: root.join(pid.to_string()).join("stat"),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, "not a stat line"),
+        })?,
+        Read::Gone => return Err(ProcError::Gone(pid)),
+        Read::Failed(e) => return Err(io_err(e, root.join(pid.to_string()).join("stat"))),
+    };
+    let mut facts = read_facts(root_fd.as_fd(), pid, &mut buf).ok_or(ProcError::Gone(pid))?;
+    let lines = facts
+        .cgroup
+        .take()
+        .map(|t| parse_cgroups(&t))
+        .unwrap_or_default();
+    let container = crate::sys::container::recognise(&lines);
+    Ok(assemble(stat, facts, lines.into(), container, page_size()))
+}
+
+/// Below this many new processes, reading them on one thread is cheaper
+/// than starting helpers.
+const PARALLEL_MIN: usize = 512;
+
+impl ProcReader {
+    /// Where this reader's procfs is mounted.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Opens the procfs mounted at `root` (normally `/proc`).
+    pub fn new(root: impl Into<PathBuf>) -> anyhow::Result<ProcReader> {
+        let root = root.into();
+        let dir = Dir::open(
+            &root,
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .with_context(|| format!("opening {} (is procfs mounted there?)", root.display()))?;
+        let boot_time = boot_time(&root)?;
+        let ticks_per_sec = ticks_per_sec();
+        Ok(ProcReader {
+            root,
+            dir,
+            cpu: HashMap::new(),
+            generation: 0,
+            last_refresh: None,
+            ticks_per_sec,
+            boot_time,
+            page_size: page_size(),
+            buf: Vec::with_capacity(4096),
+            pids: Vec::new(),
+            cgroup_sets: HashMap::new(),
+            current: Snapshot {
+                procs: Vec::new(),
+                ticks_per_sec,
+                boot_time,
+            },
+        })
+    }
+
+    /// Reads every process once and returns a copy of the result. The
+    /// reader keeps its own copy to refresh next time; for the lowest cost
+    /// per refresh, own the snapshot and use [`ProcReader::refresh`].
+    pub fn snapshot(&mut self) -> anyhow::Result<Snapshot> {
+        let mut current = std::mem::take(&mut self.current);
+        let result = self.refresh(&mut current);
+        self.current = current;
+        result.map(|()| self.current.clone())
+    }
+
+    /// Like [`ProcReader::snapshot`], but gives the reader's copy away: for a
+    /// one-shot reader (`isolab tree`) that will not refresh again.
+    pub fn into_snapshot(mut self) -> anyhow::Result<Snapshot> {
+        let mut current = std::mem::take(&mut self.current);
+        self.refresh(&mut current)?;
+        Ok(current)
+    }
+
+    /// Brings `snap` up to date in place: processes still alive (same PID,
+    /// start time and comm) keep their static facts and only their stat
+    /// fields change — no allocation; exited processes are dropped; new
+    /// ones are read in full (on two threads when there are many). `snap`
+    /// may be any snapshot, even an empty one or one refreshed by another reader.
+    pub fn refresh(&mut self, snap: &mut Snapshot) -> anyhow::Result<()> {
+        self.generation += 1;
+        let generation = self.generation;
+        let now = Instant::now();
+        let elapsed = self
+            .last_refresh
+            .map(|t| now.duration_since(t).as_secs_f64())
+            .unwrap_or(0.0);
+        self.last_refresh = Some(now);
+        snap.ticks_per_sec = self.ticks_per_sec;
+        snap.boot_time = self.boot_time;
+
+        self.pids.clear();
+        for entry in self.dir.iter() {
+            let entry = entry.with_context(|| format!("listing {}", self.root.display()))?;
+            if let Some(pid) = parse_pid_name(entry.file_name().to_bytes()) {
+                self.pids.push(pid);
+            }
+        }
+        self.pids.sort_unstable();
+
+        let old = std::mem::take(&mut snap.procs);
+        let mut old = old.into_iter().peekable();
+        let mut kept: Vec<Process> = Vec::with_capacity(self.pids.len());
+        let mut fresh: Vec<(Stat, f32)> = Vec::new();
+        let mut path = [0u8; 32];
+        let now_ticks = boot_clock_ticks(self.ticks_per_sec);
+        for &pid in &self.pids {
+            while old.next_if(|p| p.pid < pid).is_some() {}
+            let previous = old.next_if(|p| p.pid == pid);
+            let stat_path = pid_path(pid, b"stat", &mut path);
+            if !matches!(
+                read_at(self.dir.as_fd(), stat_path, &mut self.buf),
+                Read::Ok
+            ) {
+                continue; // gone mid-scan
+            }
+            let Some((comm, numbers)) = parse_stat_parts(&self.buf) else {
+                continue;
+            };
+            let cpu_ticks = numbers.utime + numbers.stime;
+            let known = self
+                .cpu
+                .get(&pid)
+                .filter(|k| k.start_ticks == numbers.start_ticks)
+                .copied();
+            let cpu_percent = match known {
+                Some(k) if elapsed > 0.0 => {
+                    let used =
+                        cpu_ticks.saturating_sub(k.cpu_ticks) as f64 / self.ticks_per_sec as f64;
+                    (used / elapsed * 100.0) as f32
+                }
+                _ => 0.0,
+            };
+            // Static facts can change without an exec: a young process may
+            // still unshare, setns or move cgroup before it settles, and any
+            // process may do so later. Re-read the young each refresh and
+            // everyone else on a slow rotation (1/ROTATION per refresh).
+            let young = now_ticks.saturating_sub(numbers.start_ticks) < 2 * self.ticks_per_sec;
+            let rotation = (generation + pid as u64).is_multiple_of(ROTATION);
+            let read_generation = known.map_or(generation, |k| k.read_generation);
+            match previous {
+                Some(mut p)
+                    if p.start_ticks == numbers.start_ticks
+                        && p.comm.as_bytes() == comm
+                        && !young
+                        && !rotation =>
+                {
+                    update_from_stat(&mut p, &numbers, self.page_size);
+                    p.cpu_percent = cpu_percent;
+                    kept.push(p);
+                    self.cpu.insert(
+                        pid,
+                        Known {
+                            start_ticks: numbers.start_ticks,
+                            cpu_ticks,
+                            seen: generation,
+                            read_generation,
+                        },
+                    );
+                }
+                _ => {
+                    let mut stat = numbers.into_stat(comm);
+                    stat.pid = pid;
+                    fresh.push((stat, cpu_percent));
+                    self.cpu.insert(
+                        pid,
+                        Known {
+                            start_ticks: numbers.start_ticks,
+                            cpu_ticks,
+                            seen: generation,
+                            read_generation: generation,
+                        },
+                    );
+                }
+            }
+        }
+        drop(old);
+        self.cpu.retain(|_, k| k.seen == generation);
+
+        let facts = self.read_fresh(&fresh);
+        let mut added = Vec::with_capacity(fresh.len());
+        for ((stat, cpu_percent), facts) in fresh.into_iter().zip(facts) {
+            let Some(mut facts) = facts else { continue };
+            let (lines, container) = match facts.cgroup.take() {
+                Some(text) => self.cgroup_set(text),
+                None => (CgroupLines::default(), None),
+            };
+            let mut p = assemble(stat, facts, lines, container, self.page_size);
+            p.cpu_percent = cpu_percent;
+            added.push(p);
+        }
+        // Both lists are sorted by PID: merge them.
+        snap.procs = merge_by_pid(kept, added);
+        self.cgroup_sets
+            .retain(|_, (lines, _)| lines.share_count() > 1);
+        Ok(())
+    }
+
+    /// The parsed, shared cgroup list (and container) for a cgroup file text.
+    fn cgroup_set(&mut self, text: Vec<u8>) -> CgroupSet {
+        if let Some((lines, container)) = self.cgroup_sets.get(&text) {
+            return (lines.clone(), container.clone());
+        }
+        let lines: CgroupLines = parse_cgroups(&text).into();
+        let container = crate::sys::container::recognise(&lines);
+        self.cgroup_sets
+            .insert(text, (lines.clone(), container.clone()));
+        (lines, container)
+    }
+
+    /// Reads the static facts of new processes; on two threads when there
+    /// are many (the first snapshot of a busy host).
+    fn read_fresh(&mut self, fresh: &[(Stat, f32)]) -> Vec<Option<RawFacts>> {
+        let root = self.dir.as_fd();
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(4);
+        if fresh.len() < PARALLEL_MIN || threads < 2 {
+            let buf = &mut self.buf;
+            return fresh
+                .iter()
+                .map(|(s, _)| read_facts(root, s.pid, buf))
+                .collect();
+        }
+        let chunk = fresh.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = fresh
+                .chunks(chunk)
+                .map(|part| {
+                    let worker = scope.spawn(move || {
+                        let mut buf = Vec::with_capacity(4096);
+                        part.iter()
+                            .map(|(s, _)| read_facts(root, s.pid, &mut buf))
+                            .collect::<Vec<_>>()
+                    });
+                    (worker, part.len())
+                })
+                .collect();
+            let mut all = Vec::with_capacity(fresh.len());
+            for (worker, len) in workers {
+                // A worker only reads files; should it panic anyway, its
+                // processes count as vanished for this snapshot.
+                match worker.join() {
+                    Ok(part) => all.extend(part),
+                    Err(_) => all.extend((0..len).map(|_| None)),
+                }
+            }
+            all
+        })
+    }
+}
+
+fn merge_by_pid(a: Vec<Process>, b: Vec<Process>) -> Vec<Process> {
+    if b.is_empty() {
+        return a;
+    }
+    if a.is_empty() {
+        return b;
+    }
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let mut a = a.into_iter().peekable();
+    let mut b = b.into_iter().peekable();
+    loop {
+        let take_a = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => x.pid < y.pid,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        let next = if take_a { a.next() } else { b.next() };
+        out.extend(next);
+    }
+    out
+}
+
+fn parse_pid_name(name: &[u8]) -> Option<Pid> {
+    if name.is_empty() || !name.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(name).ok()?.parse().ok()
+}
+
+/// The process to compare namespaces against when none is named: PID 1, or
+/// — when PID 1's namespace links cannot be read (a PID 1 with capabilities
+/// we lack refuses them even to root) — the reading process itself, which
+/// normally lives in the host's namespaces too. The note says which and why.
+pub fn reference_process(root: &Path) -> Result<(Process, Option<String>), ProcError> {
+    let init = read_process(root, 1)?;
+    let Some(refused) = init.unreadable.iter().find(|u| u.what == "ns") else {
+        return Ok((init, None));
+    };
+    let own_pid = std::process::id() as Pid;
+    let own = read_process(root, own_pid)?;
+    let note = format!(
+        "PID 1's namespaces cannot be read ({}); comparing with isolab's own process (PID {own_pid}) instead",
+        refused.reason
+    );
+    Ok((own, Some(note)))
+}
+
+/// The process that stands for "the host" when marking namespace
+/// differences: PID 1 when its namespaces can be read, else isolab itself
+/// (PID 1 may hold capabilities we lack, which closes its ns links even to
+/// root). Returns the process and a label saying which one it is.
+pub fn host_reference(root: &Path) -> Option<(Process, String)> {
+    match reference_process(root) {
+        Ok((p, None)) => {
+            let label = format!("PID {}", p.pid);
+            Some((p, label))
+        }
+        Ok((p, Some(_))) => {
+            let label = format!(
+                "isolab itself (PID {}; PID 1's namespaces are unreadable)",
+                p.pid
+            );
+            Some((p, label))
+        }
+        Err(_) => None,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    // A real line from this kernel (a `sleep`), fields 1..52.
+    const SLEEP_STAT: &str = "4123 (sleep) S 4100 4100 3568 34816 4100 4194304 99 0 0 0 7 3 0 0 20 0 1 0 123456 2342912 132 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0 0 0 0 0 0 0 0 0\n";
+
+    #[test]
+    fn parses_a_plain_stat_line() {
+        let s = parse_stat(SLEEP_STAT.as_bytes()).unwrap();
+        assert_eq!(s.pid, 4123);
+        assert_eq!(s.comm, "sleep");
+        assert_eq!(s.state, 'S');
+        assert_eq!((s.ppid, s.pgid, s.sid), (4100, 4100, 3568));
+        assert_eq!(s.tty_nr, 34816);
+        assert_eq!(s.tpgid, 4100);
+        assert_eq!((s.utime, s.stime), (7, 3));
+        assert_eq!(s.nice, 0);
+        assert_eq!(s.threads, 1);
+        assert_eq!(s.start_ticks, 123456);
+        assert_eq!(s.rss_pages, 132);
+    }
+
+    #[test]
+    fn parses_a_hostile_comm_from_the_last_paren() {
+        let line = SLEEP_STAT.replace("(sleep)", "(x) R 1 2 (y))");
+        let s = parse_stat(line.as_bytes()).unwrap();
+        assert_eq!(s.comm, "x) R 1 2 (y)");
+        assert_eq!(s.state, 'S');
+        assert_eq!(s.ppid, 4100);
+        assert_eq!(s.start_ticks, 123456);
+        let spaces = SLEEP_STAT.replace("(sleep)", "( a b  c )");
+        assert_eq!(parse_stat(spaces.as_bytes()).unwrap().comm, " a b  c ");
+        let empty = SLEEP_STAT.replace("(sleep)", "()");
+        assert_eq!(parse_stat(empty.as_bytes()).unwrap().comm, "");
+    }
+
+    #[test]
+    fn rejects_what_is_not_a_stat_line() {
+        assert!(parse_stat(b"").is_none());
+        assert!(parse_stat(b"4123 (sleep) S 1 2").is_none());
+        assert!(parse_stat(b"4123 sleep) S (").is_none());
+        assert!(parse_stat(b"abc (sleep) S 1 1 1 0 1 0 0 0 0 0 0 0 0 0 0 0 0 1 0 5 0 0").is_none());
+    }
+
+    #[test]
+    fn names_terminals_like_ps() {
+        let dev = |major: u32, minor: u32| -> i32 {
+            ((minor & 0xff) | (major << 8) | ((minor & !0xff) << 12)) as i32
+        };
+        assert_eq!(tty_name(0), "?");
+        assert_eq!(tty_name(34816), "pts/0");
+        assert_eq!(tty_name(dev(136, 5)), "pts/5");
+        assert_eq!(tty_name(dev(136, 300)), "pts/300");
+        assert_eq!(tty_name(dev(137, 2)), "pts/258");
+        assert_eq!(tty_name(dev(4, 1)), "tty1");
+        assert_eq!(tty_name(dev(4, 63)), "tty63");
+        assert_eq!(tty_name(dev(4, 64)), "ttyS0");
+        assert_eq!(tty_name(dev(4, 67)), "ttyS3");
+        assert_eq!(tty_name(dev(5, 1)), "console");
+        assert_eq!(tty_name(dev(188, 0)), "?");
+    }
+
+    #[test]
+    fn parses_status_cmdline_cgroup_and_ns_links() {
+        let status = "Name:\tsleep\nUid:\t1000\t0\t0\t0\nNSpid:\t4123\t57\t1\nThreads:\t3\n";
+        let st = parse_status(status.as_bytes());
+        assert_eq!(st.uid, Some(1000));
+        assert_eq!(st.nspid, vec![4123, 57, 1]);
+        assert_eq!(st.threads, Some(3));
+
+        assert_eq!(parse_cmdline(b"sleep\x00100\x00"), vec!["sleep", "100"]);
+        assert_eq!(parse_cmdline(b"a b\x00\x00c\x00"), vec!["a b", "", "c"]);
+        assert!(parse_cmdline(b"").is_empty());
+
+        let cg = parse_cgroups(b"4:memory:/isolab/lab-1\n1:name=systemd:/a:b\n0::/\n");
+        assert_eq!(cg.len(), 3);
+        assert_eq!(cg[0].controllers, vec!["memory"]);
+        assert_eq!(cg[1].path, "/a:b");
+        assert!(cg[2].is_v2() && !cg[0].is_v2());
+
+        assert_eq!(parse_ns_link(b"pid:[4026531836]"), Some(4026531836));
+        assert_eq!(parse_ns_link(b"garbage"), None);
+    }
+
+    fn process(pid: Pid) -> Process {
+        Process {
+            pid,
+            ppid: 1,
+            pgid: pid,
+            sid: pid,
+            tty: "?".into(),
+            tpgid: -1,
+            state: 'S',
+            nice: 0,
+            uid: Some(0),
+            comm: "k".into(),
+            cmdline: Some(vec![]),
+            threads: 1,
+            rss_bytes: 0,
+            cpu_ticks: 0,
+            cpu_percent: 0.0,
+            start_ticks: 0,
+            ns: NsSet::default(),
+            nspid: vec![pid],
+            cgroups: Vec::new().into(),
+            container: None,
+            unreadable: vec![],
         }
     }
 
-    /// True for kernel threads (children of kthreadd, no command line).
-    pub fn is_kernel_thread(&self) -> bool {
-        (self.pid == 2 || self.ppid == 2) && matches!(&self.cmdline, Some(a) if a.is_empty())
+    #[test]
+    fn stat_letters_and_time_like_ps() {
+        let mut p = process(10);
+        assert_eq!(p.stat_letters(), "Ss");
+        p.nice = -20;
+        p.threads = 4;
+        p.sid = 1;
+        p.tpgid = 10;
+        assert_eq!(p.stat_letters(), "S<l+");
+        p.nice = 5;
+        assert_eq!(p.stat_letters(), "SNl+");
+        p.cpu_ticks = 100 * 3725;
+        assert_eq!(p.cpu_time(100), "1:02:05");
+        p.cpu_ticks = 100 * 65;
+        assert_eq!(p.cpu_time(100), "1:05");
+        assert_eq!(p.command_line(), "[k]");
+        p.cmdline = Some(vec!["sleep".into(), "9".into()]);
+        assert_eq!(p.command_line(), "sleep 9");
     }
 }
-
-/// CPU time as `ps` shows it in TIME for `axjf`: `M:SS`.
-pub fn format_cpu_time(ticks: u64, ticks_per_sec: u64) -> String {
-    let secs = ticks / ticks_per_sec.max(1);
-    format!("{}:{:02}", secs / 60, secs % 60)
-}
-
-pub use reader::{ProcReader, parse_stat, read_process, tty_name};
-
-mod reader;
