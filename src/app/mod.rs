@@ -3,6 +3,7 @@
 
 pub mod collector;
 pub mod keys;
+pub mod lab;
 pub mod state;
 pub mod terminal;
 
@@ -25,14 +26,16 @@ use std::time::Duration;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Screen {
     Processes,
+    Lab,
 }
 
 impl Screen {
-    pub const ALL: [Screen; 1] = [Screen::Processes];
+    pub const ALL: [Screen; 2] = [Screen::Processes, Screen::Lab];
 
     pub fn title(self) -> &'static str {
         match self {
             Screen::Processes => "Processes",
+            Screen::Lab => "Lab",
         }
     }
 }
@@ -40,6 +43,10 @@ impl Screen {
 pub struct App {
     pub screen: Screen,
     pub processes: ProcessesState,
+    pub lab: lab::LabState,
+    /// Set by the Lab's `e`: the event loop suspends the TUI and runs a
+    /// shell inside this PID's namespaces.
+    pub enter_pid: Option<i32>,
     pub help: bool,
     /// A message for the status line (errors stay until the next key).
     pub status: Option<(Level, String)>,
@@ -52,6 +59,8 @@ impl App {
         App {
             screen: Screen::Processes,
             processes: ProcessesState::new(users, host),
+            lab: lab::LabState::default(),
+            enter_pid: None,
             help: false,
             status: None,
             interval,
@@ -93,6 +102,38 @@ impl App {
                 }
                 KeyCode::Char(c) => query.push(c),
                 _ => {}
+            }
+            return;
+        }
+        // Tab and the screen numbers switch screens (not while typing).
+        let typing = self.lab.editing.is_some();
+        if !typing {
+            let switch = match key.code {
+                KeyCode::Tab | KeyCode::BackTab => Some(match self.screen {
+                    Screen::Processes => Screen::Lab,
+                    Screen::Lab => Screen::Processes,
+                }),
+                KeyCode::Char('1') => Some(Screen::Processes),
+                KeyCode::Char('2') => Some(Screen::Lab),
+                _ => None,
+            };
+            if let Some(screen) = switch {
+                self.screen = screen;
+                self.help = false;
+                return;
+            }
+        }
+        if self.screen == Screen::Lab && !self.help {
+            if !typing && matches!(key.code, KeyCode::Char('q') | KeyCode::F(10)) {
+                self.quit = true;
+                return;
+            }
+            if !typing && matches!(key.code, KeyCode::Char('?') | KeyCode::F(1)) {
+                self.help = true;
+                return;
+            }
+            if let lab::LabCommand::EnterChild(pid) = self.lab.on_key(key) {
+                self.enter_pid = Some(pid);
             }
             return;
         }
@@ -174,6 +215,9 @@ impl App {
     }
 
     pub fn on_mouse(&mut self, m: MouseEvent, area: Rect) {
+        if self.screen != Screen::Processes {
+            return;
+        }
         let list = crate::ui::processes::list_rows_area(area, self);
         match m.kind {
             MouseEventKind::ScrollDown => self.processes.scroll_by(3),
@@ -197,6 +241,10 @@ pub fn run(proc_root: &Path, interval: Duration) -> anyhow::Result<i32> {
         None => HostRef::default(),
     };
     let mut app = App::new(Users::system(), host, interval);
+    // Whatever a crashed isolab left behind (Lab children, cgroups) goes first.
+    if let Err(e) = crate::sys::registry::remove_leftovers() {
+        app.error(format!("leftovers of an earlier run: {e:#}"));
+    }
     let signal = terminal::quit_signals()?;
     let collector = collector::Collector::start(reader, interval);
     let mut guard = terminal::TerminalGuard::enter()?;
@@ -228,6 +276,19 @@ pub fn run(proc_root: &Path, interval: Duration) -> anyhow::Result<i32> {
                 Event::Mouse(m) => app.on_mouse(m, area),
                 _ => {}
             }
+            if let Some(pid) = app.enter_pid.take() {
+                guard.suspend();
+                println!(
+                    "isolab: a shell inside PID {pid}'s namespaces and root; exit it to return to the Lab"
+                );
+                let result = crate::sys::spawn::exec_in(pid, &["sh".to_string()]);
+                guard.resume()?;
+                match result {
+                    Ok(o) => app.info(format!("back from PID {pid} (shell ended: {o:?})")),
+                    Err(e) => app.error(format!("cannot enter PID {pid}: {e:#}")),
+                }
+                app.lab.refresh_compare();
+            }
         }
         while let Ok(msg) = collector.rx.try_recv() {
             dirty = true;
@@ -239,6 +300,8 @@ pub fn run(proc_root: &Path, interval: Duration) -> anyhow::Result<i32> {
     }
     drop(guard);
     drop(collector);
+    // Quitting stops the Lab's child and removes everything made for it.
+    app.lab.stop();
     match signal.load(Ordering::SeqCst) {
         0 => Ok(0),
         sig => Ok(128 + sig),

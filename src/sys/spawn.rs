@@ -2001,8 +2001,10 @@ pub fn exec_in(pid: i32, argv: &[String]) -> anyhow::Result<ExitOutcome> {
     drop(rep_wr);
     drop(enter);
     // The terminal's Ctrl-C goes to the command; we wait for it to decide.
-    let old_int = unsafe { libc::signal(libc::SIGINT, libc::SIG_IGN) };
-    let old_quit = unsafe { libc::signal(libc::SIGQUIT, libc::SIG_IGN) };
+    // (sigaction, not signal(): a handler installed with SA_SIGINFO, such
+    // as the TUI's, must come back exactly as it was.)
+    let old_int = ignore_signal_saving(libc::SIGINT);
+    let old_quit = ignore_signal_saving(libc::SIGQUIT);
     let mut status = 0;
     loop {
         // SAFETY: waiting for our own child.
@@ -2013,8 +2015,8 @@ pub fn exec_in(pid: i32, argv: &[String]) -> anyhow::Result<ExitOutcome> {
     }
     // SAFETY: restoring the previous dispositions.
     unsafe {
-        libc::signal(libc::SIGINT, old_int);
-        libc::signal(libc::SIGQUIT, old_quit);
+        libc::sigaction(libc::SIGINT, &old_int, std::ptr::null_mut());
+        libc::sigaction(libc::SIGQUIT, &old_quit, std::ptr::null_mut());
     }
     let mut msg = String::new();
     let _ = std::fs::File::from(rep_rd).read_to_string(&mut msg);
@@ -2025,6 +2027,17 @@ pub fn exec_in(pid: i32, argv: &[String]) -> anyhow::Result<ExitOutcome> {
         anyhow::bail!("{err}");
     }
     Ok(ExitOutcome::from_wait_status(status))
+}
+
+fn ignore_signal_saving(sig: i32) -> libc::sigaction {
+    // SAFETY: plain sigaction calls with zeroed, then filled, structs.
+    unsafe {
+        let mut ignore: libc::sigaction = std::mem::zeroed();
+        ignore.sa_sigaction = libc::SIG_IGN;
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(sig, &ignore, &mut old);
+        old
+    }
 }
 
 fn enter_and_exec(

@@ -2,6 +2,7 @@
 //! state changes — so screens are testable with ratatui's TestBackend.
 
 pub mod help;
+pub mod lab;
 pub mod processes;
 
 use crate::app::state::Level;
@@ -26,6 +27,7 @@ pub fn render(f: &mut Frame, app: &App) {
     tabs(f, top, app);
     match app.screen {
         Screen::Processes => processes::render(f, body, app),
+        Screen::Lab => lab::render(f, body, &app.lab),
     }
     status_line(f, bottom, app);
     if app.help {
