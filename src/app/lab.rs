@@ -296,12 +296,12 @@ impl LabState {
 
     /// Re-read the inside-vs-outside table (and notice a child that ended).
     pub fn refresh_compare(&mut self) {
-        if let Some(sp) = &mut self.spawner {
-            if let Some(outcome) = sp.try_wait() {
-                self.exited = Some(outcome);
-                self.compare.clear();
-                return;
-            }
+        if let Some(sp) = &mut self.spawner
+            && let Some(outcome) = sp.try_wait()
+        {
+            self.exited = Some(outcome);
+            self.compare.clear();
+            return;
         }
         if let Some(pid) = self.child_pid() {
             self.compare = inside::compare(pid);
@@ -364,8 +364,10 @@ mod tests {
 
     #[test]
     fn options_are_edited_and_checked() {
-        let mut lab = LabState::default();
-        lab.cursor = 10; // memory
+        let mut lab = LabState {
+            cursor: 10, // memory
+            ..LabState::default()
+        };
         lab.on_key(key(KeyCode::Char(' ')));
         for c in "12Q".chars() {
             lab.on_key(key(KeyCode::Char(c)));

@@ -2003,6 +2003,11 @@ pub fn exec_in(pid: i32, argv: &[String]) -> anyhow::Result<ExitOutcome> {
     // The terminal's Ctrl-C goes to the command; we wait for it to decide.
     // (sigaction, not signal(): a handler installed with SA_SIGINFO, such
     // as the TUI's, must come back exactly as it was.)
+    // An interactive shell inside takes the terminal's foreground; when it
+    // exits it cannot hand it back (our process group is not visible from
+    // its PID namespace), so we take it back ourselves afterwards.
+    // SAFETY: tcgetpgrp on stdin; -1 when stdin is not a terminal.
+    let foreground = unsafe { libc::tcgetpgrp(0) };
     let old_int = ignore_signal_saving(libc::SIGINT);
     let old_quit = ignore_signal_saving(libc::SIGQUIT);
     let mut status = 0;
@@ -2015,6 +2020,12 @@ pub fn exec_in(pid: i32, argv: &[String]) -> anyhow::Result<ExitOutcome> {
     }
     // SAFETY: restoring the previous dispositions.
     unsafe {
+        if foreground > 0 {
+            // tcsetpgrp from a background group raises SIGTTOU: ignore it meanwhile.
+            let old_ttou = ignore_signal_saving(libc::SIGTTOU);
+            libc::tcsetpgrp(0, foreground);
+            libc::sigaction(libc::SIGTTOU, &old_ttou, std::ptr::null_mut());
+        }
         libc::sigaction(libc::SIGINT, &old_int, std::ptr::null_mut());
         libc::sigaction(libc::SIGQUIT, &old_quit, std::ptr::null_mut());
     }

@@ -96,14 +96,12 @@ fn checklist(f: &mut Frame, area: Rect, lab: &LabState) {
             lines.push(Line::from(""));
         }
     }
-    if lab.show_long {
-        if let Row::Ns(kind) = lab.row() {
-            lines.push(Line::from(""));
-            lines.push(Line::from(Span::styled(
-                spawn::explain_kind_long(kind),
-                Style::new().fg(Color::Yellow),
-            )));
-        }
+    if let (true, Row::Ns(kind)) = (lab.show_long, lab.row()) {
+        lines.push(Line::from(""));
+        lines.push(Line::from(Span::styled(
+            spawn::explain_kind_long(kind),
+            Style::new().fg(Color::Yellow),
+        )));
     }
     if lab.rootless && !lab.namespaces.contains(&NsKind::User) && !lab.namespaces.is_empty() {
         lines.push(Line::from(""));

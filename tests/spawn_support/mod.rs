@@ -84,3 +84,4 @@ impl Drop for ChildGuard {
 pub fn exists(p: &Path) -> bool {
     p.symlink_metadata().is_ok()
 }
+pub mod tmux;
