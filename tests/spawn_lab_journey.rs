@@ -96,3 +96,60 @@ fn quitting_the_tui_stops_a_running_lab_child() {
     wait_for("the child to be gone", || (!child.is_alive()).then_some(()));
     assert!(registry::records_of(&registry_dir(), tui).is_empty());
 }
+
+/// Start the TUI, spawn a Lab child in one go; returns (tmux, tui, child).
+fn tui_with_lab_child(flags: &[&str]) -> Option<(Tmux, i32, ProcessId)> {
+    let t = Tmux::start(160, 45)?;
+    t.type_line(&format!("{ISOLAB} --interval 5"));
+    t.wait_for("Processes", 30);
+    let tui = t.foreground_pid("isolab");
+    t.keys(&["2"]);
+    t.wait_for("Namespaces & options", 10);
+    t.keys(flags);
+    t.keys(&["r"]);
+    let screen = t.wait_for("child runs as PID", 15);
+    let child = ProcessId::of(child_pid_on(&screen).expect("child PID")).expect("alive");
+    Some((t, tui, child))
+}
+
+#[test]
+fn sigterm_to_the_tui_removes_the_lab_child() {
+    if !is_root() {
+        println!("SKIPPED: needs root");
+        return;
+    }
+    // pid + net (Space on row 1, then row 3).
+    let Some((_t, tui, child)) = tui_with_lab_child(&["Space", "Down", "Down", "Space"]) else {
+        return;
+    };
+    // SAFETY: signalling the TUI this test started.
+    unsafe { libc::kill(tui, libc::SIGTERM) };
+    wait_for("the TUI to exit", || {
+        ProcessId::of(tui).is_none().then_some(())
+    });
+    wait_for("the child to be gone", || (!child.is_alive()).then_some(()));
+    assert!(registry::records_of(&registry_dir(), tui).is_empty());
+}
+
+#[test]
+fn kill_9_of_the_tui_then_cleanup_leaves_nothing() {
+    if !is_root() {
+        println!("SKIPPED: needs root");
+        return;
+    }
+    let Some((_t, tui, child)) = tui_with_lab_child(&["Space"]) else {
+        return;
+    };
+    // SAFETY: killing the TUI this test started.
+    unsafe { libc::kill(tui, libc::SIGKILL) };
+    wait_for("the TUI to die", || {
+        ProcessId::of(tui).is_none().then_some(())
+    });
+    let r = isolab(&["cleanup"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    wait_for("the child to be gone", || (!child.is_alive()).then_some(()));
+    assert!(
+        registry::records_of(&registry_dir(), tui).is_empty(),
+        "record left"
+    );
+}

@@ -28,6 +28,7 @@ pub enum Action {
     Mark,
     Compare,
     ToggleDetail,
+    EnterProcess,
 }
 
 pub struct Binding {
@@ -93,6 +94,11 @@ pub const BINDINGS: &[Binding] = &[
         Action::ToggleDetail,
         &[C('d')],
         "show / hide the detail pane",
+    ),
+    b(
+        Action::EnterProcess,
+        &[C('e')],
+        "enter the process: a shell in all its namespaces",
     ),
 ];
 

@@ -135,6 +135,13 @@ impl App {
             if let lab::LabCommand::EnterChild(pid) = self.lab.on_key(key) {
                 self.enter_pid = Some(pid);
             }
+            // The Lab's child is marked in the process tree (m/c compare it).
+            if let Some(child) = self.lab.child_pid()
+                && self.processes.mark != Some(child)
+                && self.lab.exited.is_none()
+            {
+                self.processes.mark = Some(child);
+            }
             return;
         }
         if self.help {
@@ -211,6 +218,10 @@ impl App {
                 }
             }
             Action::ToggleDetail => p.show_detail = !p.show_detail,
+            Action::EnterProcess => match p.selected_pid {
+                Some(pid) => self.enter_pid = Some(pid),
+                None => self.error("select a process first"),
+            },
         }
     }
 
