@@ -36,7 +36,16 @@ impl ProcessId {
     /// Whether this very process (not just some process with the same PID)
     /// is still alive.
     pub fn is_alive(&self) -> bool {
-        start_time(Path::new("/proc"), self.pid) == Some(self.start_time)
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)) else {
+            return false;
+        };
+        let Some(after) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            return false;
+        };
+        let mut fields = after.split_whitespace();
+        // A zombie (Z) or dead (X) process has ended; it only waits to be reaped.
+        let running = !matches!(fields.next(), Some("Z") | Some("X"));
+        running && fields.nth(18).and_then(|v| v.parse().ok()) == Some(self.start_time)
     }
 
     /// SIGKILL this process if, and only if, it is still the same process.

@@ -1277,6 +1277,15 @@ impl Spawner {
         if self.outcome.is_none() {
             if let Some(fd) = &self.child_pidfd {
                 registry::pidfd_send_signal(fd, libc::SIGKILL);
+                // Dead before we return (its parent, killed too, cannot reap
+                // it; someone else will): the pidfd turns readable then.
+                let mut pfd = libc::pollfd {
+                    fd: fd.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                };
+                // SAFETY: polling one valid fd, bounded.
+                unsafe { libc::poll(&mut pfd, 1, 2000) };
             }
             if let Some(fd) = &self.setup_pidfd {
                 registry::pidfd_send_signal(fd, libc::SIGKILL);
