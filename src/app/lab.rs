@@ -114,6 +114,8 @@ impl LabState {
     /// The plan the checklist describes (an error names the bad option).
     pub fn plan(&self) -> Result<Plan, String> {
         let mut plan = Plan {
+            // The terminal belongs to the TUI; `e` gives a shell inside.
+            null_stdio: true,
             rootfs: RootFs::parse(self.rootfs.trim()),
             command: if self.command.trim().is_empty() {
                 ChildCommand::Init

@@ -110,6 +110,9 @@ pub struct Plan {
     pub memory_bytes: Option<u64>,
     pub boottime_offset: Option<i64>,
     pub command: ChildCommand,
+    /// Give the command /dev/null as stdin/stdout/stderr (the Lab: the
+    /// terminal belongs to the TUI) instead of isolab's own stdio.
+    pub null_stdio: bool,
 }
 
 impl Default for Plan {
@@ -121,6 +124,7 @@ impl Default for Plan {
             memory_bytes: None,
             boottime_offset: None,
             command: ChildCommand::Init,
+            null_stdio: false,
         }
     }
 }
@@ -759,6 +763,8 @@ struct ChildPrep {
     minimal: bool,
     argv: Vec<CString>,
     hostname: Option<CString>,
+    /// /dev/null, opened before the fork (the new root may lack it).
+    null: Option<OwnedFd>,
 }
 
 impl Spawner {
@@ -890,6 +896,18 @@ impl Spawner {
                 .as_ref()
                 .map(|h| CString::new(h.as_bytes()))
                 .transpose()?,
+            null: if plan.null_stdio {
+                Some(
+                    std::fs::OpenOptions::new()
+                        .read(true)
+                        .write(true)
+                        .open("/dev/null")
+                        .context("cannot open /dev/null")?
+                        .into(),
+                )
+            } else {
+                None
+            },
         };
         let steps = steps(&plan);
 
@@ -1631,6 +1649,14 @@ fn setup_main(
                     }
                     ChildCommand::Exec(_) => {
                         flush_reports(report, &mut pending);
+                        if let Some(null) = &prep.null {
+                            // SAFETY: dup2 of a valid fd onto the standard ones.
+                            unsafe {
+                                for target in 0..3 {
+                                    libc::dup2(null.as_raw_fd(), target);
+                                }
+                            }
+                        }
                         exec_command(prep.program.as_ref(), &prep.argv, report)
                     }
                 }
