@@ -4,6 +4,7 @@
 
 pub mod cgroup;
 pub mod container;
+pub mod enter;
 pub mod inside;
 pub mod minroot;
 pub mod ns;
