@@ -279,3 +279,53 @@ fn read_process_names_a_missing_pid() {
     assert!(err.to_string().contains("999"), "{err}");
     assert!(ProcReader::new(dir.path().join("nope")).is_err());
 }
+
+#[test]
+fn refresh_updates_an_owned_snapshot_in_place_and_shares_cgroup_lists() {
+    let dir = fixture();
+    let root = dir.path();
+    // Two processes with identical cgroup files share one parsed list.
+    std::fs::write(root.join("40/cgroup"), "0::/user.slice\n").unwrap();
+    std::fs::write(root.join("70/cgroup"), "0::/user.slice\n").unwrap();
+    let mut reader = ProcReader::new(root).unwrap();
+    let mut snap = isolab::sys::procs::Snapshot::default();
+    reader.refresh(&mut snap).unwrap();
+    assert_eq!(snap.procs.len(), 5);
+    let (a, b) = (snap.get(40).unwrap(), snap.get(70).unwrap());
+    assert!(a.cgroups.same_list(&b.cgroups));
+    assert_eq!(a.cgroups[0].path, "/user.slice");
+    assert_eq!(snap.boot_time, BOOT);
+
+    // A new process appears, one exits, one changes state: all in place.
+    std::fs::remove_dir_all(root.join("51")).unwrap();
+    std::fs::write(
+        root.join("40/stat"),
+        stat_line(40, "x) R 1 2 (y", 1, 9, 1000).replace(") S ", ") R "),
+    )
+    .unwrap();
+    write_proc(
+        root,
+        &FakeProc {
+            pid: 45,
+            comm: "late",
+            ppid: 40,
+            argv: &["late"],
+            uid: 0,
+            nspid: "45",
+            net: 4026531833,
+            pid_ns: 4026531836,
+            cgroup: "0::/user.slice\n",
+        },
+    );
+    reader.refresh(&mut snap).unwrap();
+    let pids: Vec<i32> = snap.procs.iter().map(|p| p.pid).collect();
+    assert_eq!(pids, vec![1, 40, 45, 50, 70]);
+    assert_eq!(snap.get(40).unwrap().state, 'R');
+    assert_eq!(snap.get(45).unwrap().ppid, 40);
+    assert!(
+        snap.get(45)
+            .unwrap()
+            .cgroups
+            .same_list(&snap.get(70).unwrap().cgroups)
+    );
+}

@@ -126,3 +126,69 @@ fn a_hung_up_terminal_makes_isolab_exit() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+#[test]
+fn bang_suspends_to_a_shell_and_the_tui_comes_back() {
+    let Some(t) = Tmux::start(120, 40) else {
+        return;
+    };
+    start_isolab(&t, "SHELL=/bin/sh");
+    t.keys(&["!"]);
+    t.wait_for("isolab: shell /bin/sh (exit to return to isolab)", 10);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while t.alternate_on() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still in the alternate screen"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // The shell owns the terminal: Ctrl-C goes to it, and isolab survives.
+    t.keys(&["C-c"]);
+    // The interrupted shell flushes typed-ahead input: wait for its new prompt.
+    t.wait_until(10, "a fresh prompt after ^C", |s| {
+        s.contains("^C") && s.lines().rev().find(|l| !l.trim().is_empty()) == Some("$")
+    });
+    let tag = std::process::id();
+    t.type_line(&format!("echo inside-$((6*7))-{tag}"));
+    t.wait_for(&format!("inside-42-{tag}"), 10);
+    t.type_line("exit 3");
+    let s = t.wait_until(10, "the TUI back with the exit status", |s| {
+        s.contains("1 Processes") && s.contains("shell /bin/sh: exited with status 3")
+    });
+    assert!(t.alternate_on(), "{s}");
+    // Keys work again: the help opens.
+    t.keys(&["?"]);
+    t.wait_for("isolab keys", 5);
+    t.keys(&["Escape", "q"]);
+    t.assert_terminal_restored("shell");
+}
+
+#[test]
+fn not_root_shows_dashes_and_the_reason_in_the_detail_pane() {
+    if std::process::Command::new("setpriv")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        println!("SKIPPED: setpriv (util-linux) is not installed");
+        return;
+    }
+    let Some(t) = Tmux::start(200, 50) else {
+        return;
+    };
+    // As nobody, PID 1's namespace links cannot be read.
+    start_isolab(&t, "setpriv --reuid=65534 --regid=65534 --clear-groups");
+    t.keys(&["g"]);
+    let s = t.wait_until(10, "PID 1's detail with the reason", |s| {
+        s.contains("PID 1 ·") && s.contains("ns: — permission denied")
+    });
+    assert!(
+        s.lines()
+            .any(|l| l.contains("│  pid ") && l.trim_end().ends_with('—')),
+        "namespace ids shown as —:\n{s}"
+    );
+    assert!(!s.contains("Error"), "no popup, no error line:\n{s}");
+    t.keys(&["q"]);
+    t.assert_terminal_restored("nobody");
+}

@@ -2,7 +2,7 @@
 //! plain value, so the UI thread never waits on /proc.
 
 use crate::sys::procs::{ProcReader, Snapshot};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TrySendError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -20,7 +20,9 @@ pub struct Collector {
 
 impl Collector {
     pub fn start(mut reader: ProcReader, interval: Duration) -> Collector {
-        let (tx, rx) = mpsc::channel();
+        // Bounded: while the UI is suspended (a foreground shell) snapshots
+        // are dropped rather than piling up; the UI only wants the latest.
+        let (tx, rx) = mpsc::sync_channel(2);
         let (stop_tx, stop_rx) = mpsc::channel::<()>();
         let handle = std::thread::Builder::new()
             .name("isolab-collector".into())
@@ -31,7 +33,7 @@ impl Collector {
                         Ok(s) => Collected::Snapshot(s),
                         Err(e) => Collected::Error(format!("{e:#}")),
                     };
-                    if tx.send(msg).is_err() {
+                    if let Err(TrySendError::Disconnected(_)) = tx.try_send(msg) {
                         return;
                     }
                     let wait = interval.saturating_sub(started.elapsed());

@@ -1,114 +1,144 @@
-//! Every key binding, in one table: the dispatcher looks keys up here and
-//! the help screen is drawn from it, so help can never drift from behaviour.
+//! Key tables. Every key a user can press is in exactly one table here or
+//! in a screen's own table: the dispatchers look keys up in these tables
+//! and the help overlay is drawn from the very same tables, so the help can
+//! never drift from behaviour.
 
-use crossterm::event::KeyCode;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Action {
-    Help,
-    Quit,
-    Up,
-    Down,
-    PageUp,
-    PageDown,
-    Home,
-    End,
-    CollapseOrParent,
-    Expand,
-    ToggleCollapse,
-    CollapseAll,
-    ExpandAll,
-    ToggleView,
-    SortNext,
-    SortPrev,
-    Search,
-    SearchNext,
-    SearchPrev,
-    Follow,
-    Mark,
-    Compare,
-    ToggleDetail,
-    EnterProcess,
-}
-
-pub struct Binding {
-    pub action: Action,
+/// One row of a key table: the keys, what they do (for the help), and the
+/// action the dispatcher acts on.
+pub struct Binding<A: 'static> {
+    pub action: A,
     pub keys: &'static [KeyCode],
     pub what: &'static str,
 }
 
-const fn b(action: Action, keys: &'static [KeyCode], what: &'static str) -> Binding {
+pub const fn bind<A>(action: A, keys: &'static [KeyCode], what: &'static str) -> Binding<A> {
     Binding { action, keys, what }
 }
 
-use KeyCode::{Char as C, *};
-
-pub const BINDINGS: &[Binding] = &[
-    b(Action::Help, &[C('?'), F(1)], "show or hide this help"),
-    b(Action::Quit, &[C('q'), F(10)], "quit (also Ctrl-C)"),
-    b(Action::Up, &[Up, C('k')], "move up"),
-    b(Action::Down, &[Down, C('j')], "move down"),
-    b(Action::PageUp, &[PageUp], "page up"),
-    b(Action::PageDown, &[PageDown], "page down"),
-    b(Action::Home, &[Home, C('g')], "first process"),
-    b(Action::End, &[End, C('G')], "last process"),
-    b(
-        Action::CollapseOrParent,
-        &[Left, C('h')],
-        "collapse subtree, or go to parent",
-    ),
-    b(Action::Expand, &[Right, C('l')], "expand subtree"),
-    b(
-        Action::ToggleCollapse,
-        &[Enter, C(' ')],
-        "collapse/expand subtree",
-    ),
-    b(Action::CollapseAll, &[C('-')], "collapse all"),
-    b(Action::ExpandAll, &[C('+'), C('=')], "expand all"),
-    b(Action::ToggleView, &[F(5), C('t')], "tree / flat view"),
-    b(
-        Action::SortNext,
-        &[F(6), C('>')],
-        "next sort column (flat view)",
-    ),
-    b(
-        Action::SortPrev,
-        &[C('<')],
-        "previous sort column (flat view)",
-    ),
-    b(
-        Action::Search,
-        &[C('/'), F(3)],
-        "search name, PID or command line",
-    ),
-    b(Action::SearchNext, &[C('n')], "next match"),
-    b(Action::SearchPrev, &[C('N')], "previous match"),
-    b(Action::Follow, &[C('F')], "follow the selected process"),
-    b(Action::Mark, &[C('m')], "mark for compare (again: unmark)"),
-    b(
-        Action::Compare,
-        &[C('c')],
-        "compare marked and selected namespaces",
-    ),
-    b(
-        Action::ToggleDetail,
-        &[C('d')],
-        "show / hide the detail pane",
-    ),
-    b(
-        Action::EnterProcess,
-        &[C('e')],
-        "enter the process: a shell in all its namespaces",
-    ),
-];
-
-pub fn action_for(code: KeyCode) -> Option<Action> {
-    BINDINGS
+/// The action bound to `code` in `table`, if any.
+pub fn lookup<A: Copy>(table: &[Binding<A>], code: KeyCode) -> Option<A> {
+    table
         .iter()
         .find(|b| b.keys.contains(&code))
         .map(|b| b.action)
 }
 
+/// A key table without its action type, as the help overlay shows it.
+pub struct HelpSection {
+    pub title: &'static str,
+    /// (keys, what they do)
+    pub lines: Vec<(String, &'static str)>,
+}
+
+pub fn help_section<A>(title: &'static str, table: &[Binding<A>]) -> HelpSection {
+    HelpSection {
+        title,
+        lines: table
+            .iter()
+            .map(|b| {
+                let keys: Vec<String> = b.keys.iter().map(key_name).collect();
+                (keys.join(" "), b.what)
+            })
+            .collect(),
+    }
+}
+
+/// Ctrl-C always quits, whatever screen or prompt is active (in raw mode
+/// it arrives as a key, not as SIGINT).
+pub fn is_ctrl_c(key: &KeyEvent) -> bool {
+    key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c')
+}
+
+use KeyCode::{Char as C, *};
+
+/// Keys that work on every screen (unless a prompt takes text input).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GlobalAction {
+    Help,
+    Quit,
+    NextScreen,
+    PrevScreen,
+    /// Go to the screen numbered by the digit pressed.
+    GoToScreen,
+    Shell,
+}
+
+pub const GLOBAL_KEYS: &[Binding<GlobalAction>] = &[
+    bind(
+        GlobalAction::Help,
+        &[C('?'), F(1)],
+        "show or hide this help",
+    ),
+    bind(
+        GlobalAction::Quit,
+        &[C('q'), F(10)],
+        "quit (Ctrl-C quits anywhere)",
+    ),
+    bind(
+        GlobalAction::NextScreen,
+        &[Tab],
+        "next screen (tabs on top)",
+    ),
+    bind(GlobalAction::PrevScreen, &[BackTab], "previous screen"),
+    bind(
+        GlobalAction::GoToScreen,
+        &[
+            C('1'),
+            C('2'),
+            C('3'),
+            C('4'),
+            C('5'),
+            C('6'),
+            C('7'),
+            C('8'),
+            C('9'),
+        ],
+        "go to screen N",
+    ),
+    bind(
+        GlobalAction::Shell,
+        &[C('!')],
+        "open a shell (exit it to come back)",
+    ),
+];
+
+/// Keys while the help overlay is open (any other key closes it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HelpAction {
+    ScrollUp,
+    ScrollDown,
+    PageUp,
+    PageDown,
+}
+
+pub const HELP_KEYS: &[Binding<HelpAction>] = &[
+    bind(HelpAction::ScrollUp, &[Up, C('k')], "scroll this help up"),
+    bind(
+        HelpAction::ScrollDown,
+        &[Down, C('j')],
+        "scroll this help down",
+    ),
+    bind(HelpAction::PageUp, &[PageUp], "page up"),
+    bind(HelpAction::PageDown, &[PageDown], "page down"),
+];
+
+/// Keys while typing a search (`/`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PromptAction {
+    Accept,
+    Cancel,
+    DeleteChar,
+}
+
+pub const PROMPT_KEYS: &[Binding<PromptAction>] = &[
+    bind(PromptAction::Accept, &[Enter], "find the first match"),
+    bind(PromptAction::Cancel, &[Esc], "cancel the search"),
+    bind(PromptAction::DeleteChar, &[Backspace], "delete a character"),
+];
+
+/// The name of a key as the help shows it.
 pub fn key_name(code: &KeyCode) -> String {
     match code {
         KeyCode::Char(' ') => "Space".into(),
@@ -120,7 +150,30 @@ pub fn key_name(code: &KeyCode) -> String {
         KeyCode::Right => "→".into(),
         KeyCode::PageUp => "PgUp".into(),
         KeyCode::PageDown => "PgDn".into(),
+        KeyCode::BackTab => "Shift-Tab".into(),
         other => format!("{other:?}"),
+    }
+}
+
+/// Shortens a run of digit keys (`1 2 3 … 9`) to `1-9` for the help.
+pub fn compact_digits(keys: &str) -> String {
+    if keys == "1 2 3 4 5 6 7 8 9" {
+        "1-9".into()
+    } else {
+        keys.into()
+    }
+}
+
+/// Panics (in tests) when a key is bound twice in one table or clashes
+/// with a global key: a clash would make one of the two unreachable.
+#[cfg(test)]
+pub fn assert_no_clashes<A>(table: &[Binding<A>]) {
+    let mut seen: Vec<KeyCode> = GLOBAL_KEYS.iter().flat_map(|b| b.keys).copied().collect();
+    for b in table {
+        for k in b.keys {
+            assert!(!seen.contains(k), "{k:?} bound twice");
+            seen.push(*k);
+        }
     }
 }
 
@@ -129,13 +182,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn no_key_is_bound_twice() {
-        let mut seen = Vec::new();
-        for b in BINDINGS {
-            for k in b.keys {
-                assert!(!seen.contains(k), "{k:?} bound twice");
-                seen.push(*k);
-            }
-        }
+    fn global_and_prompt_tables_bind_each_key_once() {
+        assert_no_clashes::<GlobalAction>(&[]);
+        assert_no_clashes(PROMPT_KEYS);
+        assert_no_clashes(HELP_KEYS);
     }
 }

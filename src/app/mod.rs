@@ -1,320 +1,641 @@
-//! Application state, `update` for input and snapshots, the collector thread
-//! and the terminal lifecycle. Data flows one way: collector -> state -> ui.
+//! The TUI's state and how it changes: `App` (the screens, the active tab,
+//! the help overlay) over `Shared` (what every screen may read or ask for),
+//! the collector thread, the key tables and the terminal lifecycle.
+//! Data flows one way: collector -> `App::on_snapshot` -> state -> `ui`.
+//!
+//! Adding a screen (see ARCHITECTURE.md, "The TUI"):
+//! 1. `src/app/<screen>.rs`: a struct holding the screen's state that
+//!    implements [`Screen`] (title, key table, key handling; `render` just
+//!    calls `crate::ui::<screen>::render`);
+//! 2. `src/ui/<screen>.rs`: `pub fn render(f, body, &state, &Shared)`,
+//!    drawing only (no IO);
+//! 3. one line in [`all_screens`] (plus the two `mod` lines).
 
 pub mod collector;
 pub mod keys;
-pub mod lab;
-pub mod state;
+pub mod processes;
 pub mod terminal;
+// Screens other helpers add: one `pub mod <screen>;` line each, here.
 
-use crate::sys::procs::{self, ProcReader};
+use crate::sys::procs::{self, Pid, ProcReader, Process};
 use crate::sys::users::Users;
 use crossterm::event::{
-    self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent,
-    MouseEventKind,
+    self, Event, KeyEvent, KeyEventKind, MouseButton, MouseEvent, MouseEventKind,
 };
-use keys::Action;
-use ratatui::layout::{Position, Rect};
-use state::{HostRef, Level, ProcessesState, Prompt};
-use std::path::Path;
+use keys::{GlobalAction, HelpSection};
+use processes::{HostRef, ProcessesState};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-/// The screens, in tab order. Adding a screen: a variant here (with its
-/// title), its state in `App`, `src/ui/<screen>.rs` to draw it, and a key
-/// handler called from `App::on_key`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Screen {
-    Processes,
-    Lab,
+/// What the TUI was started with; every screen constructor gets it.
+/// Constructors must not do IO (tests build every screen).
+#[derive(Clone, Debug)]
+pub struct Setup {
+    pub proc_root: PathBuf,
+    pub interval: Duration,
+    /// The tab to open on (a screen title, e.g. "Lessons"); the first if None.
+    pub first_screen: Option<&'static str>,
 }
 
-impl Screen {
-    pub const ALL: [Screen; 2] = [Screen::Processes, Screen::Lab];
-
-    pub fn title(self) -> &'static str {
-        match self {
-            Screen::Processes => "Processes",
-            Screen::Lab => "Lab",
+impl Setup {
+    pub fn new(proc_root: impl Into<PathBuf>, interval: Duration) -> Setup {
+        Setup {
+            proc_root: proc_root.into(),
+            interval,
+            first_screen: None,
         }
     }
 }
 
-pub struct App {
-    pub screen: Screen,
+/// Every screen, in tab order. Adding a screen is one line here.
+pub fn all_screens(setup: &Setup) -> Vec<Box<dyn Screen>> {
+    let _ = setup; // the other screens' constructors take it
+    vec![
+        Box::new(processes::ProcessesScreen),
+        // Box::new(lab::LabScreen::new(setup)),
+        //
+        // Box::new(rootfs::RootScreen::new(setup)),
+        //
+        // Box::new(memory::MemoryScreen::new(setup)),
+        //
+        // Box::new(lessons::LessonsScreen::new(setup)),
+    ]
+}
+
+/// One screen (a tab): its own state, its keys, how it reacts. It draws
+/// through `crate::ui::<screen>::render`; it never does terminal IO itself.
+pub trait Screen {
+    /// The tab title (short: tabs share one line).
+    fn title(&self) -> &'static str;
+
+    /// This screen's key tables for the help overlay — build them with
+    /// `keys::help_section(title, &TABLE)` from the same table `on_key`
+    /// looks keys up in, so help and behaviour cannot drift.
+    fn help(&self) -> Vec<HelpSection>;
+
+    /// A key the global table did not take (or any key while
+    /// `wants_text`). Returns whether the screen used it.
+    fn on_key(&mut self, key: KeyEvent, shared: &mut Shared) -> bool;
+
+    /// Draws the screen into `body` (between the tabs and the status line).
+    /// Implement as a call to `crate::ui::<screen>::render`.
+    fn render(&self, f: &mut Frame, body: Rect, shared: &Shared);
+
+    /// Key hints for the status line when no message or prompt shows.
+    fn hints(&self) -> &'static [(&'static str, &'static str)] {
+        &[]
+    }
+
+    /// True while the screen takes text input: then every key (q, digits,
+    /// Tab, ?) goes to the screen; only Ctrl-C still quits.
+    fn wants_text(&self, _shared: &Shared) -> bool {
+        false
+    }
+
+    /// The text being typed, for the status line: (label, text).
+    fn prompt(&self, _shared: &Shared) -> Option<(&'static str, String)> {
+        None
+    }
+
+    /// A mouse event inside the body (tab clicks are handled by `App`).
+    fn on_mouse(&mut self, _m: MouseEvent, _body: Rect, _shared: &mut Shared) {}
+
+    /// After each new snapshot has landed in `shared.processes`, for every
+    /// screen (active or not). Keep it cheap: it runs on the UI thread.
+    fn on_snapshot(&mut self, _shared: &mut Shared) {}
+
+    /// Before each draw of the active screen, with the body area it will
+    /// get (e.g. to size a page for PgUp/PgDn).
+    fn layout(&mut self, _body: Rect, _shared: &mut Shared) {}
+
+    /// When the screen becomes the active tab.
+    fn on_enter(&mut self, _shared: &mut Shared) {}
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Error,
+}
+
+/// A program to run in the foreground with the TUI suspended (e.g. a shell
+/// inside a child's namespaces). The main loop leaves the alternate
+/// screen, gives the terminal to the program (its own process group, made
+/// the terminal's foreground group, so Ctrl-C reaches it and not isolab),
+/// waits, then brings the TUI back and reports the exit status.
+pub struct Foreground {
+    /// Shown before the program starts and in the status line after.
+    pub label: String,
+    pub command: std::process::Command,
+}
+
+/// What every screen may read or ask for.
+pub struct Shared {
+    /// The live process model: snapshot (with exited processes for a
+    /// moment), selection, search, mark. Other screens read
+    /// `selected_process()`; the Lab may `processes.select_pid(child)`.
     pub processes: ProcessesState,
-    pub lab: lab::LabState,
-    /// Set by the Lab's `e`: the event loop suspends the TUI and runs a
-    /// shell inside this PID's namespaces.
-    pub enter_pid: Option<i32>,
-    pub help: bool,
-    /// A message for the status line (errors stay until the next key).
+    /// A message for the status line; cleared by the next key.
     pub status: Option<(Level, String)>,
     pub interval: Duration,
     pub quit: bool,
+    foreground: Option<Foreground>,
 }
 
-impl App {
-    pub fn new(users: Users, host: HostRef, interval: Duration) -> App {
-        App {
-            screen: Screen::Processes,
+impl Shared {
+    pub fn new(users: Users, host: HostRef, interval: Duration) -> Shared {
+        Shared {
             processes: ProcessesState::new(users, host),
-            lab: lab::LabState::default(),
-            enter_pid: None,
-            help: false,
             status: None,
             interval,
             quit: false,
+            foreground: None,
         }
+    }
+
+    /// The PID selected on the Processes screen.
+    pub fn selected_pid(&self) -> Option<Pid> {
+        self.processes.selected_pid
+    }
+
+    /// The process selected on the Processes screen, from the latest snapshot.
+    pub fn selected_process(&self) -> Option<&Process> {
+        self.processes.selected_process()
     }
 
     pub fn info(&mut self, msg: impl Into<String>) {
         self.status = Some((Level::Info, msg.into()));
     }
 
+    /// An error for the status line: say what happened, name the thing and
+    /// what to do. It stays until the next key.
     pub fn error(&mut self, msg: impl Into<String>) {
         self.status = Some((Level::Error, msg.into()));
+    }
+
+    /// Asks the app to suspend the TUI and run `command` in the foreground;
+    /// the TUI comes back when it exits. Runs after the current key is handled.
+    pub fn run_in_foreground(&mut self, label: impl Into<String>, command: std::process::Command) {
+        self.foreground = Some(Foreground {
+            label: label.into(),
+            command,
+        });
+    }
+
+    /// The pending foreground request, if any (the main loop takes it).
+    pub fn take_foreground(&mut self) -> Option<Foreground> {
+        self.foreground.take()
+    }
+}
+
+pub struct App {
+    pub shared: Shared,
+    screens: Vec<Box<dyn Screen>>,
+    /// Index of the active tab in `screens`.
+    pub active: usize,
+    pub help: bool,
+    /// First line of the help overlay shown, and how many lines it can show.
+    pub help_scroll: usize,
+    help_page: usize,
+}
+
+impl App {
+    pub fn new(setup: &Setup, users: Users, host: HostRef) -> App {
+        let mut app =
+            App::with_screens(Shared::new(users, host, setup.interval), all_screens(setup));
+        if let Some(title) = setup.first_screen {
+            app.show_screen_titled(title);
+        }
+        app
+    }
+
+    pub fn with_screens(shared: Shared, screens: Vec<Box<dyn Screen>>) -> App {
+        App {
+            shared,
+            screens,
+            active: 0,
+            help: false,
+            help_scroll: 0,
+            help_page: 20,
+        }
+    }
+
+    pub fn screens(&self) -> &[Box<dyn Screen>] {
+        &self.screens
+    }
+
+    pub fn active_screen(&self) -> &dyn Screen {
+        self.screens[self.active].as_ref()
+    }
+
+    /// Switches to tab `index` (ignored when out of range).
+    pub fn show_screen(&mut self, index: usize) {
+        if index < self.screens.len() && index != self.active {
+            self.active = index;
+            self.screens[index].on_enter(&mut self.shared);
+        }
+    }
+
+    pub fn show_screen_titled(&mut self, title: &str) -> bool {
+        match self.screens.iter().position(|s| s.title() == title) {
+            Some(i) => {
+                self.show_screen(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Every key table, for the help overlay: global keys first, then the
+    /// active screen's.
+    pub fn help_sections(&self) -> Vec<HelpSection> {
+        let mut out = vec![keys::help_section("Everywhere", keys::GLOBAL_KEYS)];
+        out.extend(self.active_screen().help());
+        out.push(keys::help_section("In this help", keys::HELP_KEYS));
+        out
+    }
+
+    /// Lines of the help overlay (section titles, keys and the closing hint).
+    fn help_len(&self) -> usize {
+        self.help_sections()
+            .iter()
+            .map(|s| s.lines.len() + 1)
+            .sum::<usize>()
+            + 1
     }
 
     pub fn on_key(&mut self, key: KeyEvent) {
         if key.kind == KeyEventKind::Release {
             return;
         }
-        if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
-            self.quit = true;
+        if keys::is_ctrl_c(&key) {
+            self.shared.quit = true;
             return;
         }
-        if let Prompt::Search(query) = &mut self.processes.prompt {
-            match key.code {
-                KeyCode::Esc => self.processes.prompt = Prompt::None,
-                KeyCode::Enter => {
-                    let q = std::mem::take(query);
-                    self.processes.prompt = Prompt::None;
-                    if !q.is_empty() {
-                        self.processes.last_search = Some(q.clone());
-                        if !self.processes.find(true) {
-                            self.error(format!("no process matches \"{q}\""));
-                        }
+        let screen = &mut self.screens[self.active];
+        if screen.wants_text(&self.shared) {
+            screen.on_key(key, &mut self.shared);
+            return;
+        }
+        if self.help {
+            let max = self.help_len().saturating_sub(self.help_page);
+            let page = self.help_page.max(1);
+            let s = self.help_scroll;
+            self.help_scroll = match keys::lookup(keys::HELP_KEYS, key.code) {
+                Some(keys::HelpAction::ScrollUp) => s.saturating_sub(1),
+                Some(keys::HelpAction::ScrollDown) => (s + 1).min(max),
+                Some(keys::HelpAction::PageUp) => s.saturating_sub(page),
+                Some(keys::HelpAction::PageDown) => (s + page).min(max),
+                None => {
+                    // Any other key closes the help; q and F10 still quit.
+                    self.help = false;
+                    if keys::lookup(keys::GLOBAL_KEYS, key.code) == Some(GlobalAction::Quit) {
+                        self.shared.quit = true;
+                    }
+                    return;
+                }
+            };
+            return;
+        }
+        match keys::lookup(keys::GLOBAL_KEYS, key.code) {
+            Some(GlobalAction::Help) => {
+                self.help = true;
+                self.help_scroll = 0;
+            }
+            Some(GlobalAction::Quit) => self.shared.quit = true,
+            Some(GlobalAction::NextScreen) => {
+                self.show_screen((self.active + 1) % self.screens.len());
+            }
+            Some(GlobalAction::PrevScreen) => {
+                let n = self.screens.len();
+                self.show_screen((self.active + n - 1) % n);
+            }
+            Some(GlobalAction::GoToScreen) => {
+                if let crossterm::event::KeyCode::Char(c) = key.code
+                    && let Some(d) = c.to_digit(10)
+                {
+                    let n = d as usize;
+                    if n <= self.screens.len() {
+                        self.show_screen(n - 1);
+                    } else {
+                        self.shared
+                            .info(format!("no screen {n}: there are {}", self.screens.len()));
                     }
                 }
-                KeyCode::Backspace => {
-                    query.pop();
-                }
-                KeyCode::Char(c) => query.push(c),
-                _ => {}
             }
-            return;
-        }
-        // Tab and the screen numbers switch screens (not while typing).
-        let typing = self.lab.editing.is_some();
-        if !typing {
-            let switch = match key.code {
-                KeyCode::Tab | KeyCode::BackTab => Some(match self.screen {
-                    Screen::Processes => Screen::Lab,
-                    Screen::Lab => Screen::Processes,
-                }),
-                KeyCode::Char('1') => Some(Screen::Processes),
-                KeyCode::Char('2') => Some(Screen::Lab),
-                _ => None,
-            };
-            if let Some(screen) = switch {
-                self.screen = screen;
-                self.help = false;
-                return;
+            Some(GlobalAction::Shell) => {
+                let shell = std::env::var_os("SHELL")
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or_else(|| "/bin/sh".into());
+                let label = format!("shell {}", shell.to_string_lossy());
+                self.shared
+                    .run_in_foreground(label, std::process::Command::new(shell));
+            }
+            None => {
+                screen.on_key(key, &mut self.shared);
             }
         }
-        if self.screen == Screen::Lab && !self.help {
-            if !typing && matches!(key.code, KeyCode::Char('q') | KeyCode::F(10)) {
-                self.quit = true;
-                return;
-            }
-            if !typing && matches!(key.code, KeyCode::Char('?') | KeyCode::F(1)) {
-                self.help = true;
-                return;
-            }
-            if let lab::LabCommand::EnterChild(pid) = self.lab.on_key(key) {
-                self.enter_pid = Some(pid);
-            }
-            // The Lab's child is marked in the process tree (m/c compare it).
-            if let Some(child) = self.lab.child_pid()
-                && self.processes.mark != Some(child)
-                && self.lab.exited.is_none()
+    }
+
+    /// A mouse event anywhere in the terminal `area`: a click on a tab
+    /// switches to it, the rest goes to the active screen.
+    pub fn on_mouse(&mut self, m: MouseEvent, area: Rect) {
+        let [top, body, _] = crate::ui::frame_areas(area);
+        if m.row == top.y && top.height > 0 {
+            if let MouseEventKind::Down(MouseButton::Left) = m.kind
+                && let Some(i) = crate::ui::tab_at(self, m.column)
             {
-                self.processes.mark = Some(child);
+                self.show_screen(i);
             }
             return;
         }
         if self.help {
-            // Any key closes help; q still quits.
-            self.help = false;
-            if matches!(key.code, KeyCode::Char('q') | KeyCode::F(10)) {
-                self.quit = true;
+            if let MouseEventKind::Down(_) = m.kind {
+                self.help = false;
             }
             return;
         }
-        if key.code == KeyCode::Esc {
-            self.processes.compare = false;
-            self.status = None;
-            return;
-        }
-        let Some(action) = keys::action_for(key.code) else {
-            return;
-        };
-        self.status = None;
-        self.act(action);
+        self.screens[self.active].on_mouse(m, body, &mut self.shared);
     }
 
-    fn act(&mut self, action: Action) {
-        let page = self.processes.page as isize;
-        let p = &mut self.processes;
-        match action {
-            Action::Help => self.help = true,
-            Action::Quit => self.quit = true,
-            Action::Up => p.move_by(-1),
-            Action::Down => p.move_by(1),
-            Action::PageUp => p.move_by(-page),
-            Action::PageDown => p.move_by(page),
-            Action::Home => p.select(0),
-            Action::End => p.select(usize::MAX),
-            Action::CollapseOrParent => p.collapse_or_parent(),
-            Action::Expand => p.expand(),
-            Action::ToggleCollapse => p.toggle_collapse(),
-            Action::CollapseAll => p.collapse_all(),
-            Action::ExpandAll => p.expand_all(),
-            Action::ToggleView => p.toggle_view(),
-            Action::SortNext => p.cycle_sort(true),
-            Action::SortPrev => p.cycle_sort(false),
-            Action::Search => p.prompt = Prompt::Search(String::new()),
-            Action::SearchNext | Action::SearchPrev => {
-                if p.last_search.is_none() {
-                    self.info("no search yet: press / to search");
-                } else if !p.find(action == Action::SearchNext) {
-                    let q = p.last_search.clone().unwrap_or_default();
-                    self.error(format!("no process matches \"{q}\""));
-                }
-            }
-            Action::Follow => {
-                p.follow = !p.follow;
-                let msg = match (p.follow, p.selected_pid) {
-                    (true, Some(pid)) => format!("following PID {pid}"),
-                    _ => "follow off".to_string(),
-                };
-                self.info(msg);
-            }
-            Action::Mark => {
-                let sel = p.selected_pid;
-                p.mark = if p.mark == sel { None } else { sel };
-                let msg = match p.mark {
-                    Some(pid) => format!("marked PID {pid}: select another and press c"),
-                    None => "mark cleared".to_string(),
-                };
-                self.info(msg);
-            }
-            Action::Compare => {
-                if p.mark.is_none() {
-                    self.error("mark a process with m first, then select another and press c");
-                } else {
-                    p.compare = !p.compare;
-                }
-            }
-            Action::ToggleDetail => p.show_detail = !p.show_detail,
-            Action::EnterProcess => match p.selected_pid {
-                Some(pid) => self.enter_pid = Some(pid),
-                None => self.error("select a process first"),
-            },
+    /// A new snapshot from the collector: the process model takes it
+    /// (keeping the selection on its PID), then every screen hears of it.
+    pub fn on_snapshot(&mut self, snap: procs::Snapshot) {
+        self.shared.processes.apply_snapshot(snap);
+        for s in &mut self.screens {
+            s.on_snapshot(&mut self.shared);
         }
     }
 
-    pub fn on_mouse(&mut self, m: MouseEvent, area: Rect) {
-        if self.screen != Screen::Processes {
-            return;
-        }
-        let list = crate::ui::processes::list_rows_area(area, self);
-        match m.kind {
-            MouseEventKind::ScrollDown => self.processes.scroll_by(3),
-            MouseEventKind::ScrollUp => self.processes.scroll_by(-3),
-            MouseEventKind::Down(MouseButton::Left)
-                if list.contains(Position::new(m.column, m.row)) =>
-            {
-                let row = self.processes.scroll + (m.row - list.y) as usize;
-                self.processes.select(row);
-            }
-            _ => {}
-        }
+    /// Before drawing into a terminal of `area`.
+    pub fn layout(&mut self, area: Rect) {
+        let [_, body, _] = crate::ui::frame_areas(area);
+        self.help_page = crate::ui::help::visible_lines(body);
+        self.screens[self.active].layout(body, &mut self.shared);
     }
 }
 
 /// Runs the TUI until the user quits or a signal arrives.
-pub fn run(proc_root: &Path, interval: Duration) -> anyhow::Result<i32> {
-    let reader = ProcReader::new(proc_root)?;
-    let host = match procs::host_reference(proc_root) {
+pub fn run(setup: Setup) -> anyhow::Result<i32> {
+    let reader = ProcReader::new(&setup.proc_root)?;
+    let host = match procs::host_reference(&setup.proc_root) {
         Some((p, label)) => HostRef { ns: p.ns, label },
         None => HostRef::default(),
     };
-    let mut app = App::new(Users::system(), host, interval);
-    // Whatever a crashed isolab left behind (Lab children, cgroups) goes first.
-    if let Err(e) = crate::sys::registry::remove_leftovers() {
-        app.error(format!("leftovers of an earlier run: {e:#}"));
-    }
-    let signal = terminal::quit_signals()?;
-    let collector = collector::Collector::start(reader, interval);
+    let mut app = App::new(&setup, Users::system(), host);
+    let signals = terminal::quit_signals()?;
+    let collector = collector::Collector::start(reader, setup.interval);
     let mut guard = terminal::TerminalGuard::enter()?;
     // Draw only when something changed: idle CPU stays near zero between
     // snapshots.
     let mut dirty = true;
-    while !app.quit {
-        if signal.load(Ordering::SeqCst) != 0 {
+    while !app.shared.quit {
+        if signals.received.load(Ordering::SeqCst) != 0 {
             break;
         }
-        let size = guard.terminal.size()?;
-        let area = Rect::new(0, 0, size.width, size.height);
         if dirty {
-            app.processes
-                .set_page(crate::ui::processes::list_rows_area(area, &app).height as usize);
+            let size = guard.terminal.size()?;
+            app.layout(Rect::new(0, 0, size.width, size.height));
             guard.terminal.draw(|f| crate::ui::render(f, &app))?;
             dirty = false;
             // Lets the tests drive the panic path for real: the hook must
             // restore the terminal before the message is printed.
-            if std::env::var_os("ISOLAB_TEST_PANIC").is_some() && app.processes.generation > 0 {
+            if std::env::var_os("ISOLAB_TEST_PANIC").is_some()
+                && app.shared.processes.generation > 0
+            {
                 panic!("ISOLAB_TEST_PANIC is set: panicking on purpose");
             }
         }
         // Wait for input, but wake for new snapshots and signals.
         if event::poll(Duration::from_millis(100))? {
             dirty = true;
+            let size = guard.terminal.size()?;
             match event::read()? {
                 Event::Key(k) => app.on_key(k),
-                Event::Mouse(m) => app.on_mouse(m, area),
+                Event::Mouse(m) => app.on_mouse(m, Rect::new(0, 0, size.width, size.height)),
                 _ => {}
-            }
-            if let Some(pid) = app.enter_pid.take() {
-                guard.suspend();
-                println!(
-                    "isolab: a shell inside PID {pid}'s namespaces and root; exit it to return to the Lab"
-                );
-                let result = crate::sys::spawn::exec_in(pid, &["sh".to_string()]);
-                guard.resume()?;
-                match result {
-                    Ok(o) => app.info(format!("back from PID {pid} (shell ended: {o:?})")),
-                    Err(e) => app.error(format!("cannot enter PID {pid}: {e:#}")),
-                }
-                app.lab.refresh_compare();
             }
         }
         while let Ok(msg) = collector.rx.try_recv() {
             dirty = true;
             match msg {
-                collector::Collected::Snapshot(s) => app.processes.apply_snapshot(s),
-                collector::Collected::Error(e) => app.error(e),
+                collector::Collected::Snapshot(s) => app.on_snapshot(s),
+                collector::Collected::Error(e) => app.shared.error(e),
             }
+        }
+        if let Some(fg) = app.shared.take_foreground() {
+            let outcome = guard.run_foreground(fg, &signals);
+            match outcome {
+                Ok(msg) => app.shared.info(msg),
+                Err(e) => app.shared.error(format!("{e:#}")),
+            }
+            dirty = true;
         }
     }
     drop(guard);
     drop(collector);
-    // Quitting stops the Lab's child and removes everything made for it.
-    app.lab.stop();
-    match signal.load(Ordering::SeqCst) {
+    match signals.received.load(Ordering::SeqCst) {
         0 => Ok(0),
         sig => Ok(128 + sig),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sys::tree::tests::proc;
+    use crossterm::event::{KeyCode, KeyModifiers};
+    use keys::{Binding, bind};
+
+    /// A second screen, as another helper would add one: its own state and
+    /// key table, reading the selection the Processes screen owns.
+    /// What the probe saw, shared with the test (screens are boxed).
+    #[derive(Default)]
+    struct Probe {
+        seen: std::rc::Rc<std::cell::RefCell<Vec<Option<Pid>>>>,
+        snapshots: std::rc::Rc<std::cell::Cell<usize>>,
+    }
+
+    #[derive(Clone, Copy)]
+    enum ProbeAction {
+        Record,
+        RunTrue,
+    }
+
+    const PROBE_KEYS: &[Binding<ProbeAction>] = &[
+        bind(
+            ProbeAction::Record,
+            &[KeyCode::Char('r')],
+            "record the selection",
+        ),
+        bind(ProbeAction::RunTrue, &[KeyCode::Char('e')], "run true"),
+    ];
+
+    impl Screen for Probe {
+        fn title(&self) -> &'static str {
+            "Probe"
+        }
+        fn help(&self) -> Vec<HelpSection> {
+            vec![keys::help_section("Probe", PROBE_KEYS)]
+        }
+        fn on_key(&mut self, key: KeyEvent, shared: &mut Shared) -> bool {
+            match keys::lookup(PROBE_KEYS, key.code) {
+                Some(ProbeAction::Record) => self.seen.borrow_mut().push(shared.selected_pid()),
+                Some(ProbeAction::RunTrue) => {
+                    shared.run_in_foreground("true", std::process::Command::new("true"))
+                }
+                None => return false,
+            }
+            true
+        }
+        fn on_snapshot(&mut self, _shared: &mut Shared) {
+            self.snapshots.set(self.snapshots.get() + 1);
+        }
+        fn render(&self, _f: &mut Frame, _body: Rect, _shared: &Shared) {}
+    }
+
+    fn press(app: &mut App, code: KeyCode) {
+        app.on_key(KeyEvent::new(code, KeyModifiers::NONE));
+    }
+
+    fn app() -> App {
+        app_with(Probe::default())
+    }
+
+    fn app_with(probe: Probe) -> App {
+        let shared = Shared::new(Users::default(), HostRef::default(), Duration::from_secs(1));
+        let mut app = App::with_screens(
+            shared,
+            vec![Box::new(processes::ProcessesScreen), Box::new(probe)],
+        );
+        let procs = vec![proc(1, 0, "init"), proc(7, 1, "sh"), proc(9, 7, "sleep")];
+        app.on_snapshot(crate::sys::procs::Snapshot {
+            procs,
+            ticks_per_sec: 100,
+            boot_time: 0,
+        });
+        app
+    }
+
+    #[test]
+    fn tabs_switch_by_number_and_tab_and_screens_share_the_selection() {
+        let probe = Probe::default();
+        let (seen, snapshots) = (probe.seen.clone(), probe.snapshots.clone());
+        let mut a = app_with(probe);
+        assert_eq!(snapshots.get(), 1, "every screen hears of each snapshot");
+        press(&mut a, KeyCode::End); // Processes: select the last row
+        assert_eq!(a.shared.selected_pid(), Some(9));
+        press(&mut a, KeyCode::Char('2'));
+        assert_eq!(a.active_screen().title(), "Probe");
+        press(&mut a, KeyCode::Char('r'));
+        press(&mut a, KeyCode::Tab);
+        assert_eq!(a.active, 0, "Tab wraps around");
+        press(&mut a, KeyCode::BackTab);
+        assert_eq!(a.active, 1);
+        press(&mut a, KeyCode::Char('9'));
+        assert_eq!(a.active, 1, "no screen 9: stays");
+        assert!(a.shared.status.is_some(), "and says why");
+        press(&mut a, KeyCode::Char('1'));
+        assert_eq!(a.active, 0);
+        press(&mut a, KeyCode::Home);
+        a.show_screen(1);
+        press(&mut a, KeyCode::Char('r'));
+        assert_eq!(*seen.borrow(), vec![Some(9), Some(1)]);
+        assert!(a.show_screen_titled("Processes"));
+        assert!(!a.show_screen_titled("Nope"));
+    }
+
+    #[test]
+    fn a_screen_can_ask_to_run_a_program_in_the_foreground() {
+        let mut a = app();
+        a.show_screen(1);
+        press(&mut a, KeyCode::Char('e'));
+        let fg = a.shared.take_foreground().expect("a foreground request");
+        assert_eq!(fg.label, "true");
+        assert!(a.shared.take_foreground().is_none(), "taken once");
+        press(&mut a, KeyCode::Char('!'));
+        assert!(
+            a.shared
+                .take_foreground()
+                .expect("shell")
+                .label
+                .starts_with("shell ")
+        );
+    }
+
+    #[test]
+    fn search_prompt_takes_every_key_but_ctrl_c() {
+        let mut a = app();
+        press(&mut a, KeyCode::Char('/'));
+        for c in "q2?!".chars() {
+            press(&mut a, KeyCode::Char(c));
+        }
+        assert!(!a.shared.quit);
+        assert_eq!(a.active, 0);
+        assert!(!a.help);
+        assert_eq!(
+            a.active_screen().prompt(&a.shared).map(|p| p.1),
+            Some("q2?!".into())
+        );
+        a.on_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+        assert!(a.shared.quit);
+    }
+
+    #[test]
+    fn help_lists_every_key_of_every_table_and_scrolls() {
+        let mut a = app();
+        let all: Vec<String> = a
+            .help_sections()
+            .iter()
+            .flat_map(|s| s.lines.iter().map(|l| l.0.clone()))
+            .collect();
+        for b in processes::KEYS {
+            for k in b.keys {
+                let name = keys::key_name(k);
+                assert!(
+                    all.iter().any(|l| l.split(' ').any(|w| w == name)),
+                    "{name} missing from help"
+                );
+            }
+        }
+        a.layout(Rect::new(0, 0, 80, 24));
+        press(&mut a, KeyCode::Char('?'));
+        assert!(a.help);
+        press(&mut a, KeyCode::PageDown);
+        press(&mut a, KeyCode::PageDown);
+        press(&mut a, KeyCode::PageDown);
+        let bottom = a.help_scroll;
+        assert!(
+            bottom > 0 && bottom + a.help_page == a.help_len(),
+            "clamped at the end"
+        );
+        press(&mut a, KeyCode::Up);
+        assert_eq!(a.help_scroll, bottom - 1);
+        press(&mut a, KeyCode::Char('x'));
+        assert!(!a.help, "any other key closes");
+        assert!(!a.shared.quit);
+    }
+
+    #[test]
+    fn clicking_a_tab_switches_to_it() {
+        use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+        let mut a = app();
+        let area = Rect::new(0, 0, 100, 30);
+        let column = (0..100)
+            .find(|&c| crate::ui::tab_at(&a, c) == Some(1))
+            .expect("the Probe tab is drawn");
+        a.on_mouse(
+            MouseEvent {
+                kind: MouseEventKind::Down(MouseButton::Left),
+                column,
+                row: 0,
+                modifiers: KeyModifiers::NONE,
+            },
+            area,
+        );
+        assert_eq!(a.active, 1);
     }
 }

@@ -10,9 +10,10 @@ use crossterm::terminal::{
 };
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
+use std::io::IsTerminal;
 use std::io::{Stdout, stdout};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 pub type Term = Terminal<CrosstermBackend<Stdout>>;
 
@@ -41,12 +42,59 @@ impl TerminalGuard {
         Ok(TerminalGuard { terminal })
     }
 
-    /// Leaves the TUI so a foreground program can use the terminal.
-    pub fn suspend(&mut self) {
+    /// Suspends the TUI, runs `fg` in the foreground until it exits, then
+    /// brings the TUI back. Returns the line for the status bar.
+    ///
+    /// The program runs in its own process group, made the terminal's
+    /// foreground group: Ctrl-C and Ctrl-\\ reach it, not isolab; isolab
+    /// takes the terminal back afterwards. Quit signals that arrive
+    /// meanwhile (SIGTERM, SIGHUP) are honoured when the program ends.
+    pub fn run_foreground(
+        &mut self,
+        mut fg: crate::app::Foreground,
+        signals: &QuitSignals,
+    ) -> anyhow::Result<String> {
         restore();
+        println!("isolab: {} (exit to return to isolab)", fg.label);
+        let tty = std::io::stdin();
+        let job_control = tty.is_terminal();
+        if job_control {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: between fork and exec only async-signal-safe calls:
+            // setpgid, signal, tcsetpgrp, getpid.
+            unsafe {
+                fg.command.pre_exec(|| {
+                    libc::setpgid(0, 0);
+                    // A background group writing tcsetpgrp gets SIGTTOU.
+                    libc::signal(libc::SIGTTOU, libc::SIG_IGN);
+                    libc::tcsetpgrp(libc::STDIN_FILENO, libc::getpid());
+                    libc::signal(libc::SIGTTOU, libc::SIG_DFL);
+                    Ok(())
+                });
+            }
+        }
+        signals.suspended.store(true, Ordering::SeqCst);
+        let status = fg.command.status();
+        if job_control {
+            // Take the terminal back for isolab's own process group.
+            // SAFETY: plain libc calls on our own stdin and signal disposition.
+            unsafe {
+                let old = libc::signal(libc::SIGTTOU, libc::SIG_IGN);
+                libc::tcsetpgrp(libc::STDIN_FILENO, libc::getpgrp());
+                libc::signal(libc::SIGTTOU, old);
+            }
+        }
+        signals.suspended.store(false, Ordering::SeqCst);
+        self.resume()?;
+        let status = status.map_err(|e| anyhow::anyhow!("could not start {}: {e}", fg.label))?;
+        Ok(match status.code() {
+            Some(0) => format!("{}: done", fg.label),
+            Some(code) => format!("{}: exited with status {code}", fg.label),
+            None => format!("{}: ended by a signal ({status})", fg.label),
+        })
     }
 
-    pub fn resume(&mut self) -> anyhow::Result<()> {
+    fn resume(&mut self) -> anyhow::Result<()> {
         enable_raw_mode()?;
         execute!(stdout(), EnterAlternateScreen, EnableMouseCapture)?;
         self.terminal.clear()?;
@@ -68,26 +116,52 @@ fn install_panic_hook() {
     }));
 }
 
+/// The quit signals received (SIGINT, SIGTERM, SIGHUP), and whether a
+/// foreground program has the terminal right now.
+pub struct QuitSignals {
+    /// The first quit signal's number, 0 until one arrives.
+    pub received: Arc<AtomicI32>,
+    /// True while `run_foreground` waits for a program: SIGINT is then the
+    /// user's Ctrl-C meant for that program, not a request to quit.
+    pub suspended: Arc<AtomicBool>,
+}
+
 /// Watches SIGINT, SIGTERM and SIGHUP. The first one stores its number in
-/// the returned cell; the event loop sees it and quits cleanly, restoring
-/// the terminal. If the loop has not finished within a moment (crossterm
-/// can spin reading EOF from a hung-up terminal, never returning to the
-/// loop), the watcher restores the terminal and exits the process itself
-/// with 128 + the signal number.
-pub fn quit_signals() -> anyhow::Result<Arc<AtomicI32>> {
+/// `received`; the event loop sees it and quits cleanly, restoring the
+/// terminal. If the loop has not finished within a moment (crossterm can
+/// spin reading EOF from a hung-up terminal, never returning to the loop),
+/// the watcher restores the terminal and exits the process itself with
+/// 128 + the signal number.
+pub fn quit_signals() -> anyhow::Result<QuitSignals> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let received = Arc::new(AtomicI32::new(0));
+    let suspended = Arc::new(AtomicBool::new(false));
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
     let cell = Arc::clone(&received);
+    let busy = Arc::clone(&suspended);
     std::thread::Builder::new()
         .name("isolab-signals".into())
         .spawn(move || {
-            if let Some(sig) = signals.forever().next() {
+            for sig in signals.forever() {
+                if busy.load(Ordering::SeqCst) {
+                    if sig == SIGINT {
+                        continue;
+                    }
+                    // Honoured once the foreground program ends.
+                    cell.store(sig, Ordering::SeqCst);
+                    continue;
+                }
                 cell.store(sig, Ordering::SeqCst);
                 std::thread::sleep(std::time::Duration::from_millis(1500));
+                if busy.load(Ordering::SeqCst) {
+                    continue;
+                }
                 restore();
                 std::process::exit(128 + sig);
             }
         })?;
-    Ok(received)
+    Ok(QuitSignals {
+        received,
+        suspended,
+    })
 }

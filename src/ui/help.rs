@@ -1,6 +1,7 @@
-//! The help overlay: every key, drawn from the one binding table.
+//! The help overlay: every key, drawn from the key tables the dispatchers
+//! use (`App::help_sections`), so it cannot drift from behaviour.
 
-use crate::app::keys::{BINDINGS, key_name};
+use crate::app::keys::{HelpSection, compact_digits};
 use crate::ui::centered;
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -8,39 +9,49 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
-pub fn render(f: &mut Frame, body: Rect) {
-    let mut lines: Vec<Line> = BINDINGS
-        .iter()
-        .map(|b| {
-            let keys: Vec<String> = b.keys.iter().map(key_name).collect();
-            Line::from(vec![
-                Span::styled(
-                    format!(" {:<14}", keys.join(" ")),
-                    Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
-                ),
-                Span::raw(b.what),
-            ])
-        })
-        .collect();
-    lines.push(Line::raw(" mouse          wheel scrolls, click selects"));
-    lines.push(Line::raw(
-        " ISOL column    p m n i u U c t = pid mnt net ipc uts user cgroup time",
-    ));
-    lines.push(Line::raw(
-        "                namespace differs from the host's",
-    ));
+pub fn render(f: &mut Frame, body: Rect, sections: &[HelpSection], scroll: usize) {
+    let key_style = Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD);
+    let title_style = Style::new().fg(Color::Yellow);
+    let mut lines: Vec<Line> = Vec::new();
+    for s in sections {
+        lines.push(Line::styled(format!(" {}", s.title), title_style));
+        for (keys, what) in &s.lines {
+            lines.push(Line::from(vec![
+                Span::styled(format!("   {:<16}", compact_digits(keys)), key_style),
+                Span::raw(*what),
+            ]));
+        }
+    }
     lines.push(Line::styled(
         " any key closes this help",
         Style::new().fg(Color::DarkGray),
     ));
-    let area = centered(body, 78, lines.len() as u16 + 2);
+    let area = centered(body, 80, lines.len() as u16 + 2);
+    let scroll = scroll.min(lines.len().saturating_sub(visible_lines(body)));
+    let title = if lines.len() > visible_lines(body) {
+        format!(
+            " isolab keys ({}-{} of {}, ↑↓ scroll) ",
+            scroll + 1,
+            (scroll + visible_lines(body)).min(lines.len()),
+            lines.len()
+        )
+    } else {
+        " isolab keys ".to_string()
+    };
     f.render_widget(Clear, area);
     f.render_widget(
-        Paragraph::new(lines).block(
-            Block::bordered()
-                .title(" isolab keys ")
-                .border_style(Style::new().fg(Color::Cyan)),
-        ),
+        Paragraph::new(lines)
+            .scroll((scroll.min(u16::MAX as usize) as u16, 0))
+            .block(
+                Block::bordered()
+                    .title(title)
+                    .border_style(Style::new().fg(Color::Cyan)),
+            ),
         area,
     );
+}
+
+/// How many help lines fit in the screen body (inside the border).
+pub fn visible_lines(body: Rect) -> usize {
+    body.height.saturating_sub(2) as usize
 }

@@ -2,11 +2,10 @@
 //! state changes — so screens are testable with ratatui's TestBackend.
 
 pub mod help;
-pub mod lab;
 pub mod processes;
+// Screens other helpers add: one `pub mod <screen>;` line each, here.
 
-use crate::app::state::Level;
-use crate::app::{App, Screen};
+use crate::app::{App, Level};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -17,6 +16,8 @@ use ratatui::widgets::{Clear, Paragraph, Wrap};
 pub const MIN_WIDTH: u16 = 60;
 pub const MIN_HEIGHT: u16 = 15;
 
+/// Draws the whole terminal: tabs, the active screen, the status line and
+/// the help overlay; or the "too small" message.
 pub fn render(f: &mut Frame, app: &App) {
     let area = f.area();
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
@@ -25,17 +26,14 @@ pub fn render(f: &mut Frame, app: &App) {
     }
     let [top, body, bottom] = frame_areas(area);
     tabs(f, top, app);
-    match app.screen {
-        Screen::Processes => processes::render(f, body, app),
-        Screen::Lab => lab::render(f, body, &app.lab),
-    }
+    app.active_screen().render(f, body, &app.shared);
     status_line(f, bottom, app);
     if app.help {
-        help::render(f, body);
+        help::render(f, body, &app.help_sections(), app.help_scroll);
     }
 }
 
-/// The title/tab line, the screen body and the status line.
+/// The tab line, the screen body and the status line.
 pub fn frame_areas(area: Rect) -> [Rect; 3] {
     Layout::vertical([
         Constraint::Length(1),
@@ -59,65 +57,84 @@ fn too_small(f: &mut Frame, area: Rect) {
     );
 }
 
+const BRAND: &str = " isolab ";
+
+/// The label of tab `i` (1-based number and title).
+fn tab_label(i: usize, title: &str) -> String {
+    format!(" {} {} ", i + 1, title)
+}
+
+/// Which tab, if any, is drawn at `column` of the tab line (for clicks).
+pub fn tab_at(app: &App, column: u16) -> Option<usize> {
+    let mut x = BRAND.chars().count();
+    for (i, s) in app.screens().iter().enumerate() {
+        x += 1; // the gap before each tab
+        let w = tab_label(i, s.title()).chars().count();
+        if (x..x + w).contains(&(column as usize)) {
+            return Some(i);
+        }
+        x += w;
+    }
+    None
+}
+
 fn tabs(f: &mut Frame, area: Rect, app: &App) {
     let mut spans = vec![Span::styled(
-        " isolab ",
+        BRAND,
         Style::new()
             .fg(Color::Black)
             .bg(Color::Cyan)
             .add_modifier(Modifier::BOLD),
     )];
-    for (i, s) in Screen::ALL.iter().enumerate() {
-        let style = if *s == app.screen {
+    for (i, s) in app.screens().iter().enumerate() {
+        let style = if i == app.active {
             Style::new().add_modifier(Modifier::BOLD | Modifier::REVERSED)
         } else {
             Style::new()
         };
         spans.push(Span::raw(" "));
-        spans.push(Span::styled(format!(" {} {} ", i + 1, s.title()), style));
+        spans.push(Span::styled(tab_label(i, s.title()), style));
     }
-    let p = &app.processes;
+    let p = &app.shared.processes;
     let info = format!(
         "  {} processes · every {:.1}s{}",
         p.snap.procs.len() - p.gone.len(),
-        app.interval.as_secs_f64(),
-        if p.follow { " · FOLLOW" } else { "" }
+        app.shared.interval.as_secs_f64(),
+        if p.follow {
+            format!(" · FOLLOW {}", p.selected_pid.unwrap_or_default())
+        } else {
+            String::new()
+        }
     );
     spans.push(Span::styled(info, Style::new().fg(Color::DarkGray)));
     f.render_widget(Line::from(spans), area);
 }
 
 fn status_line(f: &mut Frame, area: Rect, app: &App) {
-    use crate::app::state::Prompt;
-    let line = if let Prompt::Search(q) = &app.processes.prompt {
+    let screen = app.active_screen();
+    let line = if let Some((label, text)) = screen.prompt(&app.shared) {
         Line::from(vec![
-            Span::styled("Search: ", Style::new().fg(Color::Black).bg(Color::Yellow)),
-            Span::raw(format!(" {q}█  (Enter: find, Esc: cancel)")),
+            Span::styled(label, Style::new().fg(Color::Black).bg(Color::Yellow)),
+            Span::raw(format!(" {text}█  (Enter: find, Esc: cancel)")),
         ])
-    } else if let Some((level, msg)) = &app.status {
+    } else if let Some((level, msg)) = &app.shared.status {
         let style = match level {
             Level::Info => Style::new().fg(Color::Cyan),
             Level::Error => Style::new().fg(Color::White).bg(Color::Red),
         };
         Line::from(Span::styled(format!(" {msg} "), style))
     } else {
-        let hint = |k: &'static str, what: &'static str| {
-            [
-                Span::styled(k, Style::new().fg(Color::Black).bg(Color::Cyan)),
-                Span::raw(what),
-            ]
-        };
         Line::from(
-            [
-                hint("F1", "Help "),
-                hint("F3", "Search "),
-                hint("F5", "Tree/Flat "),
-                hint("F6", "Sort "),
-                hint("m", "Mark "),
-                hint("c", "Compare "),
-                hint("F10", "Quit"),
-            ]
-            .concat(),
+            screen
+                .hints()
+                .iter()
+                .flat_map(|&(k, what)| {
+                    [
+                        Span::styled(k, Style::new().fg(Color::Black).bg(Color::Cyan)),
+                        Span::raw(what),
+                    ]
+                })
+                .collect::<Vec<_>>(),
         )
     };
     f.render_widget(line, area);

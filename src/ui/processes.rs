@@ -2,12 +2,11 @@
 //! columns, a detail pane for the selected process, and the namespace
 //! comparison of two processes. Only the visible rows are formatted.
 
-use crate::app::App;
-use crate::app::state::{ProcessesState, View};
+use crate::app::processes::{ProcessesState, View};
 use crate::sys::ns::{NsKind, NsSet};
 use crate::sys::procs::{Process, format_cpu_time};
 use crate::sys::tree;
-use crate::ui::{centered, frame_areas, human_bytes};
+use crate::ui::{centered, human_bytes};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -17,8 +16,8 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 /// One-letter marks for the ISOL column, in `NsKind::ISOLATING` order.
 const NS_LETTERS: [char; 8] = ['p', 'm', 'n', 'i', 'u', 'U', 'c', 't'];
 
-fn split(body: Rect, app: &App) -> (Rect, Option<Rect>) {
-    if !app.processes.show_detail {
+fn split(body: Rect, s: &ProcessesState) -> (Rect, Option<Rect>) {
+    if !s.show_detail {
         return (body, None);
     }
     if body.width >= 140 {
@@ -35,9 +34,8 @@ fn split(body: Rect, app: &App) -> (Rect, Option<Rect>) {
 
 /// Where the process rows are drawn, given the whole terminal area (the
 /// app uses it for the page size and to map mouse clicks to rows).
-pub fn list_rows_area(area: Rect, app: &App) -> Rect {
-    let [_, body, _] = frame_areas(area);
-    let (list, _) = split(body, app);
+pub fn list_rows_area(body: Rect, s: &ProcessesState) -> Rect {
+    let (list, _) = split(body, s);
     Rect::new(
         list.x,
         list.y + 1,
@@ -54,7 +52,7 @@ enum Width {
 }
 
 fn width_class(w: u16) -> Width {
-    if w >= 118 {
+    if w >= 130 {
         Width::Wide
     } else if w >= 76 {
         Width::Medium
@@ -66,7 +64,7 @@ fn width_class(w: u16) -> Width {
 fn header(w: Width) -> String {
     match w {
         Width::Wide => format!(
-            "{:>6} {:>7} {:>7} {:>7} {:<7} {:<5} {:<8} {:>7} {:>5} {:>9} {:<8} {:<14} COMMAND",
+            "{:>6} {:>7} {:>7} {:>7} {:<7} {:<5} {:<8} {:>7} {:>5} {:>9} {:<8} {:<19} COMMAND",
             "PPID",
             "PID",
             "PGID",
@@ -101,8 +99,7 @@ fn isolation_marks(ns: &NsSet, host: &NsSet) -> String {
         .collect()
 }
 
-fn row_text(p: &Process, art: &str, w: Width, app: &App) -> String {
-    let s = &app.processes;
+fn row_text(p: &Process, art: &str, w: Width, s: &ProcessesState) -> String {
     let user = p.uid.map(|u| s.users.name(u)).unwrap_or_else(|| "—".into());
     let user: String = user.chars().take(8).collect();
     let time = format_cpu_time(p.cpu_ticks, s.snap.ticks_per_sec);
@@ -117,9 +114,9 @@ fn row_text(p: &Process, art: &str, w: Width, app: &App) -> String {
                 .as_ref()
                 .map(|c| format!("{}:{}", c.runtime.name(), c.short_id()))
                 .unwrap_or_else(|| "-".into());
-            let container: String = container.chars().take(14).collect();
+            let container: String = container.chars().take(19).collect();
             format!(
-                "{:>6} {:>7} {:>7} {:>7} {:<7} {:<5} {:<8} {:>7} {:>5} {:>9} {:<8} {:<14} {command}",
+                "{:>6} {:>7} {:>7} {:>7} {:<7} {:<5} {:<8} {:>7} {:>5} {:>9} {:<8} {:<19} {command}",
                 p.ppid,
                 p.pid,
                 p.pgid,
@@ -148,23 +145,22 @@ fn row_text(p: &Process, art: &str, w: Width, app: &App) -> String {
     }
 }
 
-pub fn render(f: &mut Frame, body: Rect, app: &App) {
-    let (list, detail) = split(body, app);
-    render_list(f, list, app);
+pub fn render(f: &mut Frame, body: Rect, s: &ProcessesState) {
+    let (list, detail) = split(body, s);
+    render_list(f, list, s);
     if let Some(d) = detail {
-        render_detail(f, d, app);
+        render_detail(f, d, s);
     }
-    if app.processes.compare {
-        render_compare(f, body, &app.processes);
+    if s.compare {
+        render_compare(f, body, s);
     }
 }
 
-fn render_list(f: &mut Frame, area: Rect, app: &App) {
-    let s = &app.processes;
+fn render_list(f: &mut Frame, area: Rect, s: &ProcessesState) {
     let w = width_class(area.width);
     let mut title = header(w);
     if s.view == View::Flat {
-        title.push_str(&format!("   [flat, sorted by {}]", s.sort.label()));
+        title.push_str(&format!("  [flat by {}]", s.sort.label()));
     }
     let mut lines = Vec::with_capacity(area.height as usize);
     lines.push(Line::styled(
@@ -187,7 +183,7 @@ fn render_list(f: &mut Frame, area: Rect, app: &App) {
         if i == s.selected {
             style = style.add_modifier(Modifier::REVERSED);
         }
-        let text = row_text(p, &art, w, app);
+        let text = row_text(p, &art, w, s);
         lines.push(Line::styled(text, style));
     }
     if s.rows.is_empty() {
@@ -341,6 +337,90 @@ pub fn detail_lines(p: &Process, s: &ProcessesState) -> Vec<Line<'static>> {
     out
 }
 
+/// The detail pane when the full one does not fit (a short terminal):
+/// namespaces summed up in one line, unreadable parts before cgroups.
+pub fn compact_detail_lines(p: &Process, s: &ProcessesState) -> Vec<Line<'static>> {
+    let full = detail_lines(p, s);
+    // Keep the head of the full pane: title, command, state, user,
+    // threads, started, parents, container, NSpid (up to the ns header).
+    let head = full
+        .iter()
+        .take_while(|l| {
+            !l.spans
+                .iter()
+                .any(|sp| sp.content.starts_with("namespaces"))
+        })
+        .cloned();
+    let label_is = |l: &Line, k: &str| l.spans.first().is_some_and(|sp| sp.content.trim() == k);
+    let mut out: Vec<Line<'static>> = head
+        .filter(|l| !label_is(l, "user") && !label_is(l, "threads"))
+        .map(|l| {
+            if label_is(&l, "state") {
+                let user = match p.uid {
+                    Some(u) => format!("{} ({u})", s.users.name(u)),
+                    None => "—".into(),
+                };
+                key_value(
+                    "state",
+                    format!(
+                        "{} ({}) · user {user} · {} thr · RSS {}",
+                        p.stat_column(),
+                        state_name(p.state),
+                        p.threads,
+                        human_bytes(p.rss_bytes)
+                    ),
+                )
+            } else {
+                l
+            }
+        })
+        .collect();
+    let differing: Vec<&str> = NsKind::ALL
+        .into_iter()
+        .filter(|&k| matches!((p.ns.get(k), s.host.ns.get(k)), (Some(a), Some(b)) if a != b))
+        .map(NsKind::proc_name)
+        .collect();
+    let known = NsKind::ALL
+        .iter()
+        .filter(|&&k| p.ns.get(k).is_some())
+        .count();
+    let summary = if known == 0 {
+        "— unreadable".to_string()
+    } else if differing.is_empty() {
+        format!("all shared with {}", short_label(&s.host.label))
+    } else {
+        format!("≠ {}: {}", short_label(&s.host.label), differing.join(" "))
+    };
+    out.push(key_value("ns", summary));
+    for u in &p.unreadable {
+        out.push(Line::styled(
+            format!("{}: — {}", u.what, u.reason),
+            Style::new().fg(Color::Red),
+        ));
+    }
+    let cgroups: Vec<String> = p
+        .cgroups
+        .iter()
+        .map(|c| {
+            let v = if c.is_v2() { "v2" } else { "v1" };
+            format!("{v} {}", c.path)
+        })
+        .collect();
+    out.push(key_value(
+        "cgroups",
+        if cgroups.is_empty() {
+            "—".into()
+        } else {
+            cgroups.join(" · ")
+        },
+    ));
+    out.push(Line::styled(
+        "(d hides this pane; a taller terminal shows every id)",
+        Style::new().fg(Color::DarkGray),
+    ));
+    out
+}
+
 fn short_label(label: &str) -> &str {
     label.split(" (").next().unwrap_or(label)
 }
@@ -360,13 +440,21 @@ pub fn nspid_words(p: &Process) -> String {
     }
 }
 
-fn render_detail(f: &mut Frame, area: Rect, app: &App) {
+fn render_detail(f: &mut Frame, area: Rect, s: &ProcessesState) {
     let block = Block::new()
         .borders(Borders::LEFT | Borders::TOP)
         .title(" detail ")
         .border_style(Style::new().fg(Color::DarkGray));
-    let lines = match app.processes.selected_process() {
-        Some(p) => detail_lines(p, &app.processes),
+    let room = area.height.saturating_sub(1) as usize;
+    let lines = match s.selected_process() {
+        Some(p) => {
+            let full = detail_lines(p, s);
+            if full.len() <= room {
+                full
+            } else {
+                compact_detail_lines(p, s)
+            }
+        }
         None => vec![Line::raw("no process selected")],
     };
     f.render_widget(

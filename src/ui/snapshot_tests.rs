@@ -1,8 +1,8 @@
 //! Screen snapshots: the Processes screen drawn with ratatui's TestBackend
 //! from a fixed, hand-built snapshot, at 80x24, 200x50 and tiny sizes.
 
-use crate::app::App;
-use crate::app::state::HostRef;
+use crate::app::processes::HostRef;
+use crate::app::{App, Setup};
 use crate::sys::container::{Container, Runtime};
 use crate::sys::ns::{NsKind, NsSet};
 use crate::sys::procs::{CgroupLine, Snapshot, Unreadable};
@@ -103,8 +103,8 @@ fn app() -> App {
         ns: host_ns(),
         label: "PID 1".into(),
     };
-    let mut app = App::new(users, host, Duration::from_secs(1));
-    app.processes.apply_snapshot(fixture());
+    let mut app = App::new(&Setup::new("/proc", Duration::from_secs(1)), users, host);
+    app.on_snapshot(fixture());
     app
 }
 
@@ -115,8 +115,7 @@ fn key(app: &mut App, code: KeyCode) {
 fn draw(app: &mut App, w: u16, h: u16) -> String {
     let mut term = Terminal::new(TestBackend::new(w, h)).expect("terminal");
     let area = Rect::new(0, 0, w, h);
-    app.processes
-        .set_page(crate::ui::processes::list_rows_area(area, app).height as usize);
+    app.layout(area);
     term.draw(|f| crate::ui::render(f, app)).expect("draw");
     let buf = term.backend().buffer();
     let mut out = String::new();
@@ -131,85 +130,148 @@ fn draw(app: &mut App, w: u16, h: u16) -> String {
 }
 
 fn select(app: &mut App, pid: i32) {
-    let row = app.processes.row_of(pid).expect("row");
-    app.processes.select(row);
+    let row = app.shared.processes.row_of(pid).expect("row");
+    app.shared.processes.select(row);
+}
+
+/// The sizes every view is drawn at: a common terminal, a big one, and the
+/// smallest that still lays out (below it: "terminal too small").
+const SIZES: [(u16, u16); 3] = [(80, 24), (200, 50), (60, 15)];
+
+/// Draws `a` at every size and snapshots each as `<name>_<w>x<h>`.
+fn snapshot_at_all_sizes(name: &str, a: &mut App) -> Vec<String> {
+    SIZES
+        .iter()
+        .map(|&(w, h)| {
+            let screen = draw(a, w, h);
+            insta::assert_snapshot!(format!("{name}_{w}x{h}"), screen);
+            screen
+        })
+        .collect()
 }
 
 #[test]
-fn tree_80x24() {
+fn tree_with_detail() {
     let mut a = app();
     select(&mut a, 4123);
-    insta::assert_snapshot!(draw(&mut a, 80, 24));
+    let [normal, big, _] =
+        <[String; 3]>::try_from(snapshot_at_all_sizes("tree", &mut a)).expect("three sizes");
+    for s in [&normal, &big] {
+        assert!(s.contains("\\_ nginx"), "tree art:\n{s}");
+        assert!(s.contains("PID 4123 · nginx"), "detail pane:\n{s}");
+        assert!(s.contains("host PID 4123 is PID 1"), "NSpid:\n{s}");
+    }
+    assert!(
+        normal.contains("≠ PID 1: pid mnt net uts pid_for_children"),
+        "{normal}"
+    );
+    assert!(
+        big.contains("host PID 4123 is PID 1 in its container"),
+        "{big}"
+    );
+    assert!(
+        big.contains("docker:3f4e2a1b9c8d"),
+        "CONTAINER column:\n{big}"
+    );
+    assert!(
+        big.contains("v1 memory") || big.contains("v2 unified"),
+        "{big}"
+    );
 }
 
 #[test]
-fn tree_with_detail_200x50() {
-    let mut a = app();
-    select(&mut a, 4123);
-    insta::assert_snapshot!(draw(&mut a, 200, 50));
-}
-
-#[test]
-fn unreadable_process_detail_200x50() {
+fn unreadable_process_detail() {
     let mut a = app();
     select(&mut a, 4100);
-    let screen = draw(&mut a, 200, 50);
-    assert!(screen.contains("ns: — permission denied"));
-    insta::assert_snapshot!(screen);
+    let shots = snapshot_at_all_sizes("unreadable", &mut a);
+    for s in &shots[..2] {
+        assert!(s.contains("ns: — permission denied"), "{s}");
+    }
 }
 
 #[test]
-fn flat_view_sorted_by_cpu_120x30() {
+fn flat_view_sorted_by_cpu_then_memory() {
     let mut a = app();
     key(&mut a, KeyCode::F(5));
-    insta::assert_snapshot!(draw(&mut a, 120, 30));
+    let shots = snapshot_at_all_sizes("flat_cpu", &mut a);
+    assert!(shots[1].contains("[flat by CPU%]"), "{}", shots[1]);
+    key(&mut a, KeyCode::F(6));
+    let big = draw(&mut a, 200, 50);
+    assert!(big.contains("[flat by RSS]"), "{big}");
 }
 
 #[test]
-fn help_80x24() {
+fn help_lists_the_keys() {
     let mut a = app();
     key(&mut a, KeyCode::Char('?'));
-    insta::assert_snapshot!(draw(&mut a, 80, 24));
+    let shots = snapshot_at_all_sizes("help", &mut a);
+    // At 200x50 every key fits without scrolling.
+    for k in [
+        "Everywhere",
+        "F5 t",
+        "n ",
+        "N ",
+        "Esc",
+        "Shift-Tab",
+        "1-9",
+        "wheel",
+    ] {
+        assert!(shots[1].contains(k), "{k} missing:\n{}", shots[1]);
+    }
 }
 
 #[test]
-fn search_prompt_and_result_80x24() {
+fn search_prompt_and_result() {
     let mut a = app();
     key(&mut a, KeyCode::Char('/'));
     for c in "3133".chars() {
         key(&mut a, KeyCode::Char(c));
     }
     let typing = draw(&mut a, 80, 24);
-    assert!(typing.contains("Search:  3133"));
+    assert!(typing.contains("Search:  3133"), "{typing}");
     key(&mut a, KeyCode::Enter);
-    assert_eq!(a.processes.selected_pid, Some(5000));
-    insta::assert_snapshot!(draw(&mut a, 80, 24));
+    assert_eq!(a.shared.processes.selected_pid, Some(5000));
+    let shots = snapshot_at_all_sizes("search_result", &mut a);
+    assert!(shots[0].contains("PID 5000 · sleep"), "{}", shots[0]);
 }
 
 #[test]
-fn compare_200x50() {
+fn compare_marked_and_selected() {
     let mut a = app();
     select(&mut a, 900);
     key(&mut a, KeyCode::Char('m'));
     select(&mut a, 4123);
     key(&mut a, KeyCode::Char('c'));
-    insta::assert_snapshot!(draw(&mut a, 200, 50));
+    let shots = snapshot_at_all_sizes("compare", &mut a);
+    assert!(
+        shots[0].contains("separate") && shots[0].contains("shared"),
+        "{}",
+        shots[0]
+    );
 }
 
 #[test]
 fn too_small_and_degenerate_sizes_never_panic() {
     let mut a = app();
     let small = draw(&mut a, 40, 10);
-    assert!(small.contains("terminal too small"));
+    let joined = small.replace('\n', " ");
+    assert!(
+        joined.contains("terminal too small: need 60x15, have 40x10"),
+        "{small}"
+    );
     insta::assert_snapshot!(small);
+    key(&mut a, KeyCode::Char('?'));
     for (w, h) in [
         (1, 1),
         (0, 0),
+        (1, 0),
+        (0, 1),
         (59, 15),
         (60, 14),
         (60, 15),
         (300, 3),
         (2, 200),
+        (500, 200),
     ] {
         draw(&mut a, w, h);
     }
@@ -221,7 +283,8 @@ fn mouse_click_selects_the_row_under_it_and_wheel_scrolls() {
     let mut a = app();
     let area = Rect::new(0, 0, 200, 50);
     draw(&mut a, 200, 50);
-    let rows = crate::ui::processes::list_rows_area(area, &a);
+    let [_, body, _] = crate::ui::frame_areas(area);
+    let rows = crate::ui::processes::list_rows_area(body, &a.shared.processes);
     let click = |row: u16| MouseEvent {
         kind: MouseEventKind::Down(MouseButton::Left),
         column: 10,
@@ -230,10 +293,10 @@ fn mouse_click_selects_the_row_under_it_and_wheel_scrolls() {
     };
     // The third drawn row (tree order: systemd, sshd, bash, ...).
     a.on_mouse(click(rows.y + 2), area);
-    assert_eq!(a.processes.selected_pid, Some(900));
+    assert_eq!(a.shared.processes.selected_pid, Some(900));
     // A click outside the list changes nothing.
     a.on_mouse(click(0), area);
-    assert_eq!(a.processes.selected_pid, Some(900));
+    assert_eq!(a.shared.processes.selected_pid, Some(900));
     let wheel = MouseEvent {
         kind: MouseEventKind::ScrollDown,
         column: 10,
@@ -241,5 +304,5 @@ fn mouse_click_selects_the_row_under_it_and_wheel_scrolls() {
         modifiers: KeyModifiers::NONE,
     };
     a.on_mouse(wheel, area);
-    assert_eq!(a.processes.selected, 5);
+    assert_eq!(a.shared.processes.selected, 5);
 }

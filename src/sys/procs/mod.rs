@@ -14,7 +14,7 @@ use nix::unistd::{SysconfVar, sysconf};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::ffi::CStr;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -212,6 +212,10 @@ pub struct ProcReader {
     cgroup_sets: HashMap<Vec<u8>, CgroupSet>,
     /// What `snapshot()` refreshes in place and hands out copies of.
     current: Snapshot,
+    /// Open /proc/PID/stat files, re-read each refresh (see `read_stat`).
+    stat_fds: HashMap<Pid, OwnedFd>,
+    /// How many stat files may stay open (below the open-files limit).
+    fd_budget: usize,
 }
 
 impl Process {
@@ -555,6 +559,49 @@ fn reason(e: Errno) -> String {
     }
 }
 
+/// Reads a whole procfs file from offset 0 of an open fd into `buf` (a
+/// seq_file regenerates its text for a read at offset 0).
+fn pread_whole(fd: BorrowedFd<'_>, buf: &mut Vec<u8>) -> Read {
+    buf.clear();
+    loop {
+        if buf.capacity() - buf.len() < 1024 {
+            buf.reserve(buf.capacity().max(4096));
+        }
+        let len = buf.len();
+        let spare = buf.capacity() - len;
+        buf.resize(len + spare, 0);
+        match nix::sys::uio::pread(fd, &mut buf[len..], len as libc::off_t) {
+            Ok(n) if n < spare => {
+                buf.truncate(len + n);
+                return Read::Ok;
+            }
+            Ok(n) => buf.truncate(len + n),
+            Err(Errno::EINTR) => buf.truncate(len),
+            Err(e) => {
+                buf.truncate(len);
+                return classify(e);
+            }
+        }
+    }
+}
+
+/// How many stat files the reader may keep open: raises this process's
+/// soft open-files limit towards the hard one (at most 65,536; the fds are
+/// close-on-exec, so children never see them) and leaves 1,024 for the rest.
+fn stat_fd_budget() -> usize {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        return 0;
+    };
+    let wanted = hard.min(65_536).max(soft);
+    let soft = if wanted > soft && setrlimit(Resource::RLIMIT_NOFILE, wanted, hard).is_ok() {
+        wanted
+    } else {
+        soft
+    };
+    (soft as usize).saturating_sub(1024)
+}
+
 /// Reads the target of the symlink `name` under `dir` into `out` (no
 /// allocation: namespace links are short, like `pid:[4026531836]`).
 fn readlink_at(dir: BorrowedFd<'_>, name: &CStr, out: &mut [u8; 64]) -> Result<usize, Errno> {
@@ -859,6 +906,8 @@ impl ProcReader {
                 ticks_per_sec,
                 boot_time,
             },
+            stat_fds: HashMap::new(),
+            fd_budget: stat_fd_budget(),
         })
     }
 
@@ -912,14 +961,11 @@ impl ProcReader {
         let mut fresh: Vec<(Stat, f32)> = Vec::new();
         let mut path = [0u8; 32];
         let now_ticks = boot_clock_ticks(self.ticks_per_sec);
-        for &pid in &self.pids {
+        let pids = std::mem::take(&mut self.pids);
+        for &pid in &pids {
             while old.next_if(|p| p.pid < pid).is_some() {}
             let previous = old.next_if(|p| p.pid == pid);
-            let stat_path = pid_path(pid, b"stat", &mut path);
-            if !matches!(
-                read_at(self.dir.as_fd(), stat_path, &mut self.buf),
-                Read::Ok
-            ) {
+            if !self.read_stat(pid, &mut path) {
                 continue; // gone mid-scan
             }
             let Some((comm, numbers)) = parse_stat_parts(&self.buf) else {
@@ -983,7 +1029,10 @@ impl ProcReader {
             }
         }
         drop(old);
+        self.pids = pids;
         self.cpu.retain(|_, k| k.seen == generation);
+        let cpu = &self.cpu;
+        self.stat_fds.retain(|pid, _| cpu.contains_key(pid));
 
         let facts = self.read_fresh(&fresh);
         let mut added = Vec::with_capacity(fresh.len());
@@ -1002,6 +1051,36 @@ impl ProcReader {
         self.cgroup_sets
             .retain(|_, (lines, _)| lines.share_count() > 1);
         Ok(())
+    }
+
+    /// Reads /proc/PID/stat into `self.buf`. The file is kept open between
+    /// refreshes and re-read with pread at offset 0: that skips the path
+    /// walk, open and close that otherwise cost more than the read itself.
+    /// The open fd also pins the process: once it exits the read fails
+    /// (ESRCH) even if its PID is reused, and the new process is opened anew.
+    fn read_stat(&mut self, pid: Pid, path: &mut [u8; 32]) -> bool {
+        if let Some(fd) = self.stat_fds.get(&pid) {
+            if matches!(pread_whole(fd.as_fd(), &mut self.buf), Read::Ok) {
+                return true;
+            }
+            self.stat_fds.remove(&pid);
+        }
+        let fd = match openat(
+            self.dir.as_fd(),
+            pid_path(pid, b"stat", path),
+            OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(fd) => fd,
+            Err(_) => return false,
+        };
+        if !matches!(pread_whole(fd.as_fd(), &mut self.buf), Read::Ok) {
+            return false;
+        }
+        if self.stat_fds.len() < self.fd_budget {
+            self.stat_fds.insert(pid, fd);
+        }
+        true
     }
 
     /// The parsed, shared cgroup list (and container) for a cgroup file text.
