@@ -8,11 +8,15 @@
 //! rest, `e` enters the child (a shell in all its namespaces), `u` refreshes
 //! the table, `x` stops the child and removes everything.
 
+use crate::app::keys::{self, Binding, HelpSection, bind, lookup};
+use crate::app::{Screen, Setup, Shared};
 use crate::sys::cgroup::{Limit, parse_size};
 use crate::sys::inside::{self, CompareRow};
 use crate::sys::ns::NsKind;
 use crate::sys::spawn::{self, ChildCommand, ExitOutcome, Plan, RootFs, Spawner, Step, StepReport};
 use crossterm::event::{KeyCode, KeyEvent};
+use ratatui::Frame;
+use ratatui::layout::Rect;
 
 /// One line of the checklist.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,6 +54,70 @@ impl Row {
         }
     }
 }
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LabAction {
+    Up,
+    Down,
+    Toggle,
+    Start,
+    RunRest,
+    EnterChild,
+    Refresh,
+    Stop,
+    Explain,
+}
+
+use KeyCode::Char as C;
+
+/// The Lab's keys: dispatch and help both read this table.
+pub const KEYS: &[Binding<LabAction>] = &[
+    bind(
+        LabAction::Up,
+        &[KeyCode::Up, C('k')],
+        "move up the checklist",
+    ),
+    bind(
+        LabAction::Down,
+        &[KeyCode::Down, C('j')],
+        "move down the checklist",
+    ),
+    bind(
+        LabAction::Toggle,
+        &[C(' ')],
+        "tick a namespace / edit an option; once spawning: next step",
+    ),
+    bind(
+        LabAction::Start,
+        &[KeyCode::Enter],
+        "spawn step by step; once spawning: next step",
+    ),
+    bind(
+        LabAction::RunRest,
+        &[C('r')],
+        "run the rest of the steps (or all)",
+    ),
+    bind(
+        LabAction::EnterChild,
+        &[C('e')],
+        "enter the child: a shell in all its namespaces",
+    ),
+    bind(
+        LabAction::Refresh,
+        &[C('u')],
+        "refresh the inside-vs-outside table",
+    ),
+    bind(
+        LabAction::Stop,
+        &[C('x')],
+        "stop the child, remove everything made for it",
+    ),
+    bind(
+        LabAction::Explain,
+        &[C('i')],
+        "the longer explanation of a namespace",
+    ),
+];
 
 /// What the event loop must do for the Lab.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -154,43 +222,54 @@ impl LabState {
         self.message = Some((error, text.into()));
     }
 
-    pub fn on_key(&mut self, key: KeyEvent) -> LabCommand {
-        if let Some(text) = &mut self.editing {
-            match key.code {
-                KeyCode::Esc => self.editing = None,
-                KeyCode::Enter => {
-                    let value = std::mem::take(text);
-                    self.editing = None;
-                    self.set_option(value);
-                }
-                KeyCode::Backspace => {
-                    text.pop();
-                }
-                KeyCode::Char(c) => text.push(c),
-                _ => {}
-            }
-            return LabCommand::None;
-        }
-        self.message = None;
+    /// A key while an option is being edited.
+    fn edit_key(&mut self, key: KeyEvent) {
+        let Some(text) = &mut self.editing else {
+            return;
+        };
         match key.code {
-            KeyCode::Up | KeyCode::Char('k') => self.cursor = self.cursor.saturating_sub(1),
-            KeyCode::Down | KeyCode::Char('j') => {
-                self.cursor = (self.cursor + 1).min(ROWS.len() - 1)
+            KeyCode::Esc => self.editing = None,
+            KeyCode::Enter => {
+                let value = std::mem::take(text);
+                self.editing = None;
+                self.set_option(value);
             }
-            KeyCode::Char('i') => self.show_long = !self.show_long,
-            KeyCode::Char(' ') | KeyCode::Enter if self.spawned() => self.next_step(),
-            KeyCode::Char(' ') => self.toggle_or_edit(),
-            KeyCode::Enter => self.start(),
-            KeyCode::Char('r') => {
+            KeyCode::Backspace => {
+                text.pop();
+            }
+            KeyCode::Char(c) => text.push(c),
+            _ => {}
+        }
+    }
+
+    /// Handle a key; `None` when it is not the Lab's.
+    pub fn on_key(&mut self, key: KeyEvent) -> Option<LabCommand> {
+        if self.editing.is_some() {
+            self.edit_key(key);
+            return Some(LabCommand::None);
+        }
+        let action = lookup(KEYS, key.code)?;
+        self.message = None;
+        Some(self.act(action))
+    }
+
+    pub fn act(&mut self, action: LabAction) -> LabCommand {
+        match action {
+            LabAction::Up => self.cursor = self.cursor.saturating_sub(1),
+            LabAction::Down => self.cursor = (self.cursor + 1).min(ROWS.len() - 1),
+            LabAction::Explain => self.show_long = !self.show_long,
+            LabAction::Toggle | LabAction::Start if self.spawned() => self.next_step(),
+            LabAction::Toggle => self.toggle_or_edit(),
+            LabAction::Start => self.start(),
+            LabAction::RunRest => {
                 if !self.spawned() {
                     self.start();
                 }
                 self.run_rest();
             }
-            KeyCode::Char('e') => return self.enter(),
-            KeyCode::Char('u') => self.refresh_compare(),
-            KeyCode::Char('x') => self.stop(),
-            _ => {}
+            LabAction::EnterChild => return self.enter(),
+            LabAction::Refresh => self.refresh_compare(),
+            LabAction::Stop => self.stop(),
         }
         LabCommand::None
     }
@@ -335,6 +414,96 @@ impl LabState {
         self.reports.clear();
         self.compare.clear();
         self.exited = None;
+    }
+}
+
+/// The Lab as a tab of the TUI.
+pub struct LabScreen {
+    pub state: LabState,
+}
+
+impl LabScreen {
+    pub fn new(_setup: &Setup) -> LabScreen {
+        LabScreen {
+            state: LabState::default(),
+        }
+    }
+}
+
+impl Screen for LabScreen {
+    fn title(&self) -> &'static str {
+        "Lab"
+    }
+
+    fn help(&self) -> Vec<HelpSection> {
+        vec![keys::help_section("Lab", KEYS)]
+    }
+
+    fn on_key(&mut self, key: KeyEvent, shared: &mut Shared) -> bool {
+        let Some(command) = self.state.on_key(key) else {
+            return false;
+        };
+        if let LabCommand::EnterChild(pid) = command {
+            let mut cmd = std::process::Command::new("/proc/self/exe");
+            cmd.args(["exec", &pid.to_string(), "--", "sh"]);
+            shared.run_in_foreground(
+                format!("a shell inside PID {pid}'s namespaces and root"),
+                cmd,
+            );
+        }
+        // The Lab's child is marked in the process tree (c compares it).
+        if let Some(child) = self.state.child_pid()
+            && self.state.exited.is_none()
+        {
+            shared.processes.mark = Some(child);
+        }
+        true
+    }
+
+    fn render(&self, f: &mut Frame, body: Rect, shared: &Shared) {
+        crate::ui::lab::render(f, body, &self.state, shared);
+    }
+
+    fn hints(&self) -> &'static [(&'static str, &'static str)] {
+        if self.state.spawned() {
+            &[
+                ("Space", "Next step "),
+                ("r", "Run the rest "),
+                ("e", "Enter child "),
+                ("x", "Stop & remove "),
+                ("F10", "Quit"),
+            ]
+        } else {
+            &[
+                ("Space", "Tick/Edit "),
+                ("Enter", "Spawn step by step "),
+                ("r", "Spawn at once "),
+                ("i", "Explain "),
+                ("F10", "Quit"),
+            ]
+        }
+    }
+
+    fn wants_text(&self, _shared: &Shared) -> bool {
+        self.state.editing.is_some()
+    }
+
+    fn prompt(&self, _shared: &Shared) -> Option<(&'static str, String)> {
+        let text = self.state.editing.clone()?;
+        let label = match self.state.row() {
+            Row::Hostname => "hostname: ",
+            Row::RootFs => "root fs (host, minimal or a dir): ",
+            Row::Memory => "memory limit (e.g. 64M, empty: none): ",
+            Row::Command => "command (empty: isolab init): ",
+            Row::Ns(_) => "",
+        };
+        Some((label, text))
+    }
+
+    fn on_enter(&mut self, _shared: &mut Shared) {
+        if self.state.child_pid().is_some() {
+            self.state.refresh_compare();
+        }
     }
 }
 
