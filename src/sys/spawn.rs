@@ -1254,9 +1254,9 @@ impl Spawner {
         if self.outcome.is_some() {
             return self.outcome;
         }
-        let mut status = 0;
-        // SAFETY: non-blocking wait for our own child; WNOWAIT leaves it for `wait`.
-        let rc = unsafe {
+        // SAFETY: non-blocking wait for our own child; WNOWAIT leaves it
+        // to be reaped by `wait`, which then does not block.
+        let ended = unsafe {
             let mut info: libc::siginfo_t = std::mem::zeroed();
             let r = libc::waitid(
                 libc::P_PID,
@@ -1264,10 +1264,9 @@ impl Spawner {
                 &mut info,
                 libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
             );
-            if r == 0 && info.si_pid() != 0 { 1 } else { 0 }
+            r == 0 && info.si_pid() != 0
         };
-        status += rc;
-        if status == 1 { self.wait().ok() } else { None }
+        if ended { self.wait().ok() } else { None }
     }
 
     /// Send a signal to the command (through a pidfd, so never to a reused PID).
