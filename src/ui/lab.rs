@@ -313,6 +313,8 @@ mod tests {
     fn lab_pid_mnt_uts() -> LabState {
         LabState {
             namespaces: vec![NsKind::Pid, NsKind::Mnt, NsKind::Uts],
+            // Same picture for root and for a user running the tests.
+            rootless: false,
             ..LabState::default()
         }
     }
@@ -367,6 +369,15 @@ mod tests {
         assert!(screen.contains("✓  1 isolab clone(SIGCHLD)"));
         assert!(screen.contains("DIFFERENT"));
         assert!(screen.contains("same"));
+    }
+
+    #[test]
+    fn rootless_is_told_to_tick_user_first() {
+        let lab = LabState {
+            rootless: true,
+            ..lab_pid_mnt_uts()
+        };
+        assert!(draw(&lab, 160, 40).contains("not root: tick user first"));
     }
 
     #[test]
