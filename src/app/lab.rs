@@ -342,6 +342,10 @@ impl LabState {
                     self.say(true, format!("step failed: {e}"));
                 } else if sp.is_running_command() {
                     self.after_spawn();
+                } else if sp.child_pid().is_some() {
+                    // Watch the difference grow step by step (e.g. a new PID
+                    // namespace whose `ps` still shows the host until /proc).
+                    self.refresh_compare();
                 }
             }
             None => self.say(false, "all steps done"),
