@@ -423,12 +423,13 @@ fn background(args: &[&str]) -> ChildGuard {
     )
 }
 
-/// The record of a running isolab once it lists its setup process.
+/// The record of a running isolab once it lists its setup process and the
+/// child (PID 1 inside), which is recorded as soon as it reports in.
 fn running_record(owner: i32) -> registry::Record {
-    wait_for("isolab to record its setup process", || {
+    wait_for("isolab to record its setup process and child", || {
         registry::records_of(&registry_dir(), owner)
             .into_iter()
-            .find(|r| !r.children.is_empty())
+            .find(|r| r.children.len() == 2)
     })
 }
 
@@ -451,6 +452,10 @@ fn kill_9_then_cleanup_leaves_nothing() {
     let owner = guard.0.id() as i32;
     let record = running_record(owner);
     let init = child_running(record.children[0].pid, "sleep");
+    assert_eq!(
+        record.children[1], init,
+        "the recorded child is the one running"
+    );
     assert_eq!(record.cgroups.len(), 1);
     assert!(exists(&record.cgroups[0]));
     let members = std::fs::read_to_string(record.cgroups[0].join("cgroup.procs")).unwrap();

@@ -147,11 +147,20 @@ fn wait_with_signals(spawner: &mut Spawner) -> anyhow::Result<ExitOutcome> {
                 events: libc::POLLIN,
                 revents: 0,
             },
+            // The child's late reports (its PID, for the registry): -1 once in.
+            libc::pollfd {
+                fd: spawner.report_fd().unwrap_or(-1),
+                events: libc::POLLIN,
+                revents: 0,
+            },
         ];
-        // SAFETY: polling two valid fds.
-        let rc = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+        // SAFETY: polling valid fds (a negative fd is skipped by poll).
+        let rc = unsafe { libc::poll(fds.as_mut_ptr(), 3, -1) };
         if rc < 0 {
             continue; // EINTR: a signal; the pipe says so too.
+        }
+        if fds[2].revents != 0 {
+            spawner.read_late_reports();
         }
         if fds[1].revents != 0 {
             let mut buf = [0u8; 64];

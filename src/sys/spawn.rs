@@ -738,6 +738,11 @@ pub struct Spawner {
     setup_recorded: bool,
     /// `Spawner::run` mode: the exec is not waited for.
     fast: bool,
+    /// `Spawner::run` mode: the index of the step whose report is read next,
+    /// while the command runs (`read_late_reports`); `None` once all are in.
+    unread: Option<usize>,
+    /// A report line read only in part (non-blocking reads).
+    late_partial: String,
     failure: Option<String>,
 }
 
@@ -810,6 +815,17 @@ impl Spawner {
                     spawner.send_batch();
                 }
                 spawner.record_setup();
+                // The reports from here on are read while the command runs.
+                spawner.unread = Some(spawner.next);
+                // SAFETY: making our own read end non-blocking.
+                unsafe {
+                    let fd = spawner.reports.get_ref().as_raw_fd();
+                    libc::fcntl(
+                        fd,
+                        libc::F_SETFL,
+                        libc::fcntl(fd, libc::F_GETFL) | libc::O_NONBLOCK,
+                    );
+                }
                 spawner.next = spawner.steps.len();
                 spawner.ctl = None;
                 break;
@@ -1009,6 +1025,8 @@ impl Spawner {
             prepaid,
             setup_recorded: false,
             fast,
+            unread: None,
+            late_partial: String::new(),
             failure: None,
         };
         if !spawner.plan.forks_init() {
@@ -1227,6 +1245,9 @@ impl Spawner {
                 return Err(err).with_context(|| format!("waitpid({}) failed", self.setup_pid));
             }
         }
+        if self.unread.is_some() {
+            self.read_late_reports();
+        }
         // A failed exec leaves its `err` line behind (fast path).
         // SAFETY: making our own read end non-blocking.
         unsafe {
@@ -1275,6 +1296,58 @@ impl Spawner {
             (Some(fd), _) => registry::pidfd_send_signal(fd, sig),
             (None, Some(fd)) => registry::pidfd_send_signal(fd, sig),
             _ => false,
+        }
+    }
+
+    /// The report pipe while reports are still to come in `Spawner::run`
+    /// mode (poll it, then call `read_late_reports`).
+    pub fn report_fd(&self) -> Option<RawFd> {
+        self.unread.map(|_| self.reports.get_ref().as_raw_fd())
+    }
+
+    /// Read the reports that have arrived since `Spawner::run` returned:
+    /// the child's host PID (recorded in the registry at once) and any
+    /// failure. Never blocks.
+    pub fn read_late_reports(&mut self) {
+        while let Some(index) = self.unread {
+            let mut line = std::mem::take(&mut self.late_partial);
+            match self.reports.read_line(&mut line) {
+                Ok(0) => {
+                    self.unread = None;
+                    if !line.is_empty() {
+                        self.late_report(index, &line);
+                    }
+                }
+                Ok(_) if line.ends_with('\n') => {
+                    self.unread = Some(index + 1);
+                    self.late_report(index, &line);
+                }
+                Ok(_) => self.late_partial = line,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    self.late_partial = line;
+                    return;
+                }
+                Err(_) => self.unread = None,
+            }
+        }
+    }
+
+    fn late_report(&mut self, index: usize, line: &str) {
+        let line = line.trim_end();
+        if let Some(err) = line.strip_prefix("err ") {
+            self.failure.get_or_insert_with(|| err.to_string());
+            return;
+        }
+        let is_fork = self
+            .steps
+            .get(index)
+            .is_some_and(|s| s.kind == StepKind::ForkInit);
+        if let (true, Ok(pid)) = (is_fork, line.trim_start_matches("ok").trim().parse::<i32>()) {
+            self.child_pid = Some(pid);
+            self.child_pidfd = registry::pidfd_open(pid);
+            if let Some(reg) = &mut self.registration {
+                let _ = reg.add_child(pid);
+            }
         }
     }
 
