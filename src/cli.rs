@@ -164,6 +164,8 @@ pub struct CgroupArgs {
 pub struct LimitArgs {
     pub pid: i32,
     /// 64M, 1G, 512KiB, 1.5G, plain bytes, or max/unlimited.
+    // Hyphen values reach our own validation, which explains `-2` in words.
+    #[arg(allow_hyphen_values = true)]
     pub size: String,
     /// Allow changing a cgroup isolab did not create (it is live!).
     #[arg(long)]

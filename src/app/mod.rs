@@ -13,6 +13,7 @@
 
 pub mod collector;
 pub mod keys;
+pub mod lab;
 pub mod processes;
 pub mod terminal;
 // Screens other helpers add: one `pub mod <screen>;` line each, here.
@@ -56,7 +57,7 @@ pub fn all_screens(setup: &Setup) -> Vec<Box<dyn Screen>> {
     let _ = setup; // the other screens' constructors take it
     vec![
         Box::new(processes::ProcessesScreen),
-        // Box::new(lab::LabScreen::new(setup)),
+        Box::new(lab::LabScreen::new(setup)),
         //
         Box::new(rootfs::RootScreen::new(setup)),
         //
@@ -407,6 +408,11 @@ pub fn run(setup: Setup) -> anyhow::Result<i32> {
         None => HostRef::default(),
     };
     let mut app = App::new(&setup, Users::system(), host);
+    // What a crashed isolab left behind (Lab children, cgroups) goes first.
+    if let Err(e) = crate::sys::registry::remove_leftovers() {
+        app.shared
+            .error(format!("leftovers of an earlier run: {e:#}"));
+    }
     let signals = terminal::quit_signals()?;
     let collector = collector::Collector::start(reader, setup.interval)?;
     // Lets the tests drive the panic path for real: the hook must restore

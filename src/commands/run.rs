@@ -1,12 +1,202 @@
-//! (being written)
-#![allow(unused_variables)]
-use crate::cli::*;
+//! `isolab run`, `isolab exec`, `isolab cleanup`: the headless side of the
+//! namespace lab, over `sys::spawn` and `sys::registry`.
+
+use crate::cli::{ExecArgs, RunArgs};
+use crate::sys::cgroup::Limit;
+use crate::sys::ns::NsKind;
+use crate::sys::registry;
+use crate::sys::spawn::{self, ChildCommand, ExitOutcome, Plan, RootFs, Spawner, StepReport};
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The plan a `run` command line asks for (usage errors for bad input).
+pub fn plan_from_args(a: &RunArgs) -> anyhow::Result<Plan> {
+    let mut plan = Plan {
+        command: ChildCommand::Exec(a.cmd.clone()),
+        hostname: a.hostname.clone(),
+        rootfs: a.rootfs.as_deref().map_or(RootFs::Host, RootFs::parse),
+        boottime_offset: a.boottime_offset,
+        ..Plan::default()
+    };
+    let toggles = [
+        (a.pid, NsKind::Pid),
+        (a.mount, NsKind::Mnt),
+        (a.net, NsKind::Net),
+        (a.ipc, NsKind::Ipc),
+        (a.uts, NsKind::Uts),
+        (a.user, NsKind::User),
+        (a.cgroup, NsKind::Cgroup),
+        (a.time, NsKind::Time),
+    ];
+    for (on, kind) in toggles {
+        plan.set(kind, on || a.all);
+    }
+    if let Some(size) = &a.memory {
+        match crate::sys::cgroup::parse_size(size) {
+            Ok(Limit::Bytes(bytes)) => plan.memory_bytes = Some(bytes),
+            Ok(Limit::Max) => plan.memory_bytes = None,
+            Err(e) => return crate::usage(format!("--memory {size}: {e}")),
+        }
+    }
+    plan.normalize();
+    if let Err(msg) = plan.validate() {
+        return crate::usage(msg);
+    }
+    Ok(plan)
+}
+
+fn explain_step(total: usize, r: &StepReport) {
+    let detail = match &r.outcome {
+        Ok(d) if d.is_empty() => String::new(),
+        Ok(d) => format!(" [{d}]"),
+        Err(e) => format!(" FAILED: {e}"),
+    };
+    eprintln!(
+        "isolab: step {}/{} {}: {} -- {}{}",
+        r.index + 1,
+        total,
+        r.step.actor.label(),
+        r.step.syscall,
+        r.step.effect,
+        detail
+    );
+}
+
 pub fn run(a: &RunArgs) -> anyhow::Result<i32> {
-    anyhow::bail!("not built yet")
+    let plan = plan_from_args(a)?;
+    // The cgroup tree is swept too only when this run is about to use it.
+    let leftovers = if plan.memory_bytes.is_some() {
+        registry::remove_leftovers()
+    } else {
+        registry::remove_recorded_leftovers()
+    };
+    if let Err(e) = leftovers {
+        eprintln!("isolab: warning: leftovers of an earlier run: {e:#}");
+    }
+    if a.explain {
+        eprintln!("isolab: clone flags: {}", plan.clone_flags_text());
+        eprintln!("isolab: like: {}", plan.unshare_command());
+        let (docker, notes) = plan.docker_command();
+        eprintln!("isolab: docker: {docker}");
+        for n in notes {
+            eprintln!("isolab:   ({n})");
+        }
+    }
+    let memory = plan.memory_bytes;
+    let total = crate::sys::spawn::steps(&plan).len();
+    let mut explain = |r: &StepReport| explain_step(total, r);
+    let on_step: Option<&mut dyn FnMut(&StepReport)> =
+        if a.explain { Some(&mut explain) } else { None };
+    let mut spawner = Spawner::run(plan, on_step)?;
+    let outcome = wait_with_signals(&mut spawner)?;
+    if let Some(err) = spawner.failure() {
+        let (err, code) = (
+            err.to_string(),
+            if spawner.failed_to_exec() { 127 } else { 1 },
+        );
+        spawner.stop();
+        eprintln!("isolab: {err}");
+        return Ok(code);
+    }
+    let oom = spawner.oom_killed();
+    spawner.stop();
+    if oom && outcome == ExitOutcome::Signaled(libc::SIGKILL) {
+        eprintln!(
+            "isolab: {} was killed by the kernel's OOM killer: it reached the memory limit of {}",
+            a.cmd.first().map(String::as_str).unwrap_or("the command"),
+            spawn::human_bytes(memory.unwrap_or(0))
+        );
+        return Ok(137);
+    }
+    Ok(outcome.code())
 }
+
+/// Wait for the command, passing signals on: SIGINT/SIGQUIT already reach
+/// the command through the terminal (same process group), so isolab only
+/// survives them; SIGTERM/SIGHUP to isolab kill the command (and so, with a
+/// PID namespace, everything inside it) so nothing outlives isolab.
+fn wait_with_signals(spawner: &mut Spawner) -> anyhow::Result<ExitOutcome> {
+    let (sig_read, sig_write) = std::os::unix::net::UnixStream::pair()?;
+    sig_read.set_nonblocking(true)?;
+    let term = Arc::new(AtomicBool::new(false));
+    let hup = Arc::new(AtomicBool::new(false));
+    let mut ids = vec![
+        signal_hook::flag::register(libc::SIGTERM, Arc::clone(&term))?,
+        signal_hook::flag::register(libc::SIGHUP, Arc::clone(&hup))?,
+    ];
+    let mut terminated_by = None;
+    for sig in [libc::SIGTERM, libc::SIGHUP, libc::SIGINT, libc::SIGQUIT] {
+        ids.push(signal_hook::low_level::pipe::register(
+            sig,
+            sig_write.try_clone()?,
+        )?);
+    }
+    let result = loop {
+        let Some(pidfd) = spawner.exit_fd() else {
+            break spawner.wait();
+        };
+        let mut fds = [
+            libc::pollfd {
+                fd: pidfd,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: sig_read.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            // The child's late reports (its PID, for the registry): -1 once in.
+            libc::pollfd {
+                fd: spawner.report_fd().unwrap_or(-1),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: polling valid fds (a negative fd is skipped by poll).
+        let rc = unsafe { libc::poll(fds.as_mut_ptr(), 3, -1) };
+        if rc < 0 {
+            continue; // EINTR: a signal; the pipe says so too.
+        }
+        if fds[2].revents != 0 {
+            spawner.read_late_reports();
+        }
+        if fds[1].revents != 0 {
+            let mut buf = [0u8; 64];
+            while matches!(std::io::Read::read(&mut &sig_read, &mut buf), Ok(n) if n > 0) {}
+            for (flag, sig) in [(&term, libc::SIGTERM), (&hup, libc::SIGHUP)] {
+                if flag.swap(false, Ordering::SeqCst) {
+                    terminated_by.get_or_insert(sig);
+                    spawner.signal(libc::SIGKILL);
+                }
+            }
+        }
+        if fds[0].revents != 0 {
+            break spawner.wait();
+        }
+    };
+    for id in ids {
+        signal_hook::low_level::unregister(id);
+    }
+    // Killed on isolab's own SIGTERM/SIGHUP: report that signal, like a shell.
+    match terminated_by {
+        Some(sig) => result.map(|_| ExitOutcome::Signaled(sig)),
+        None => result,
+    }
+}
+
 pub fn exec(a: &ExecArgs) -> anyhow::Result<i32> {
-    anyhow::bail!("not built yet")
+    let outcome = spawn::exec_in(a.pid, &a.cmd)?;
+    Ok(outcome.code())
 }
+
 pub fn cleanup() -> anyhow::Result<i32> {
-    anyhow::bail!("not built yet")
+    let report = registry::remove_leftovers()?;
+    if report == registry::CleanupReport::default() {
+        println!("nothing to clean up");
+    } else {
+        println!("{report}");
+    }
+    Ok(0)
 }

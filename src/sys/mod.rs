@@ -5,8 +5,12 @@
 pub mod cgroup;
 pub mod container;
 pub mod mounts;
+pub mod enter;
+pub mod inside;
+pub mod minroot;
 pub mod ns;
 pub mod procs;
+pub mod registry;
 pub mod rootfs;
 pub mod spawn;
 pub mod tree;

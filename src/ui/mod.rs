@@ -2,6 +2,7 @@
 //! state changes — so screens are testable with ratatui's TestBackend.
 
 pub mod help;
+pub mod lab;
 pub mod processes;
 // Screens other helpers add: one `pub mod <screen>;` line each, here.
 pub mod rootfs;
