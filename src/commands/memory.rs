@@ -110,8 +110,13 @@ pub fn cgroup(proc_root: &Path, a: &CgroupArgs) -> anyhow::Result<i32> {
                     ", not created by isolab: live"
                 }
             );
-            for line in stats_lines(&mem.stats) {
-                println!("{line}");
+            if let Some(stats) = &mem.stats {
+                for line in stats_lines(stats) {
+                    println!("{line}");
+                }
+            }
+            if let Some(why) = &mem.unavailable {
+                println!("  no memory numbers: {why}");
             }
         }
         None => println!("memory cgroup: none (no memory controller is mounted)"),
