@@ -33,7 +33,7 @@ kernel=$(ls /boot/vmlinuz-*-cloud-amd64 2>/dev/null | sort -V | tail -1 || true)
 
 # Build the isolab binary and the cgroup test executable; find the latter.
 cargo build "${profile_flag[@]}" --quiet --bin isolab
-test_exe=$(cargo test "${profile_flag[@]}" --no-run --test cgroup_real --message-format=json 2>/dev/null |
+test_exe=$(cargo test "${profile_flag[@]}" --no-run --test cgroup_real --message-format=json |
     sed -n 's/.*"executable":"\([^"]*cgroup_real[^"]*\)".*/\1/p' | tail -1)
 [ -x "$test_exe" ] || { echo "qemu-v2: could not build the cgroup_real test executable" >&2; exit 1; }
 target_dir=$(dirname "$(dirname "$test_exe")")
