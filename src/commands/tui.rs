@@ -1,6 +1,14 @@
-//! (being written)
-#![allow(unused_variables)]
-use crate::cli::*;
+//! `isolab` with no subcommand: the full-screen TUI.
+
+use crate::cli::Cli;
+use std::io::IsTerminal;
+use std::time::Duration;
+
 pub fn run(cli: &Cli) -> anyhow::Result<i32> {
-    anyhow::bail!("not built yet")
+    if !std::io::stdout().is_terminal() {
+        return crate::usage(
+            "the TUI needs a terminal; for scripts use `isolab tree`, `isolab ns PID` and friends",
+        );
+    }
+    crate::app::run(&cli.proc_root, Duration::from_secs_f64(cli.interval))
 }

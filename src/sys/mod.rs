@@ -9,3 +9,4 @@ pub mod procs;
 pub mod rootfs;
 pub mod spawn;
 pub mod tree;
+pub mod users;

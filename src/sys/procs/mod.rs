@@ -149,3 +149,21 @@ pub fn format_cpu_time(ticks: u64, ticks_per_sec: u64) -> String {
 pub use reader::{ProcReader, parse_stat, read_process, tty_name};
 
 mod reader;
+
+/// The process that stands for "the host" when marking namespace
+/// differences: PID 1 when its namespaces can be read, else isolab itself
+/// (PID 1 may hold capabilities we lack, which closes its ns links even to
+/// root). Returns the process and a label saying which one it is.
+pub fn host_reference(root: &std::path::Path) -> Option<(Process, String)> {
+    if let Ok(init) = read_process(root, 1)
+        && init.ns.get(crate::sys::ns::NsKind::Pid).is_some()
+    {
+        return Some((init, "PID 1".to_string()));
+    }
+    let me = read_process(root, std::process::id() as Pid).ok()?;
+    let label = format!(
+        "isolab itself (PID {}; PID 1's namespaces are unreadable)",
+        me.pid
+    );
+    Some((me, label))
+}

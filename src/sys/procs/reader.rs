@@ -203,18 +203,16 @@ impl ProcReader {
             Some(c) => {
                 c.start_ticks != stat.start_ticks
                     || c.info.comm != stat.comm
-                    || (generation + pid as u64) % REFRESH_EVERY == 0
+                    || (generation + pid as u64).is_multiple_of(REFRESH_EVERY)
                     || generation - c.read_in < 3
             }
         };
-        let (prev_cpu, info) = match cached {
-            Some(c) if c.start_ticks == stat.start_ticks => (Some(c.cpu_ticks), None),
-            _ => (None, None::<StaticInfo>),
-        };
-        let info = match info {
-            Some(i) => i,
-            None if stale => read_static(&dir, &stat.comm, &mut self.buf),
-            None => cached.map(|c| c.info.clone())?,
+        let prev_cpu = cached
+            .filter(|c| c.start_ticks == stat.start_ticks)
+            .map(|c| c.cpu_ticks);
+        let info = match cached {
+            Some(c) if !stale => c.info.clone(),
+            _ => read_static(&dir, &stat.comm, &mut self.buf),
         };
         let cpu_percent = match (prev_cpu, elapsed_ticks) {
             (Some(prev), Some(el)) if el > 0.0 => {
