@@ -3,6 +3,7 @@
 
 pub mod collector;
 pub mod keys;
+pub mod memory;
 pub mod state;
 pub mod terminal;
 

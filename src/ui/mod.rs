@@ -2,6 +2,7 @@
 //! state changes — so screens are testable with ratatui's TestBackend.
 
 pub mod help;
+pub mod memory;
 pub mod processes;
 
 use crate::app::state::Level;
