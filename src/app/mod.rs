@@ -26,14 +26,16 @@ use std::time::Duration;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Screen {
     Processes,
+    Memory,
 }
 
 impl Screen {
-    pub const ALL: [Screen; 1] = [Screen::Processes];
+    pub const ALL: [Screen; 2] = [Screen::Processes, Screen::Memory];
 
     pub fn title(self) -> &'static str {
         match self {
             Screen::Processes => "Processes",
+            Screen::Memory => "Memory",
         }
     }
 }
@@ -41,6 +43,7 @@ impl Screen {
 pub struct App {
     pub screen: Screen,
     pub processes: ProcessesState,
+    pub memory: memory::MemoryState,
     pub help: bool,
     /// A message for the status line (errors stay until the next key).
     pub status: Option<(Level, String)>,
@@ -53,6 +56,7 @@ impl App {
         App {
             screen: Screen::Processes,
             processes: ProcessesState::new(users, host),
+            memory: memory::MemoryState::new("/proc"),
             help: false,
             status: None,
             interval,
@@ -105,6 +109,25 @@ impl App {
             }
             return;
         }
+        if let KeyCode::Char(c @ '1'..='9') = key.code
+            && let Some(screen) = Screen::ALL.get(c as usize - '1' as usize)
+            && !matches!(self.memory.dialog, memory::Dialog::EditLimit { .. })
+        {
+            self.switch_to(*screen);
+            return;
+        }
+        if self.screen == Screen::Memory {
+            if self.memory.on_key(key.code) {
+                self.status = None;
+                return;
+            }
+            // Only help and quit mean something here; the list keys belong
+            // to the Processes screen.
+            if let Some(a @ (Action::Help | Action::Quit)) = keys::action_for(key.code) {
+                self.act(a);
+            }
+            return;
+        }
         if key.code == KeyCode::Esc {
             self.processes.compare = false;
             self.status = None;
@@ -115,6 +138,17 @@ impl App {
         };
         self.status = None;
         self.act(action);
+    }
+
+    /// Shows `screen`; the Memory screen follows the selected process.
+    pub fn switch_to(&mut self, screen: Screen) {
+        self.screen = screen;
+        if screen == Screen::Memory
+            && let Some(p) = self.processes.selected_process()
+        {
+            let (pid, comm) = (p.pid, p.comm.clone());
+            self.memory.show(pid, &comm);
+        }
     }
 
     fn act(&mut self, action: Action) {
@@ -175,6 +209,9 @@ impl App {
     }
 
     pub fn on_mouse(&mut self, m: MouseEvent, area: Rect) {
+        if self.screen != Screen::Processes {
+            return;
+        }
         let list = crate::ui::processes::list_rows_area(area, self);
         match m.kind {
             MouseEventKind::ScrollDown => self.processes.scroll_by(3),
@@ -198,6 +235,7 @@ pub fn run(proc_root: &Path, interval: Duration) -> anyhow::Result<i32> {
         None => HostRef::default(),
     };
     let mut app = App::new(Users::system(), host, interval);
+    app.memory = memory::MemoryState::new(proc_root);
     let signal = terminal::quit_signals()?;
     let collector = collector::Collector::start(reader, interval);
     let mut guard = terminal::TerminalGuard::enter()?;
@@ -220,6 +258,10 @@ pub fn run(proc_root: &Path, interval: Duration) -> anyhow::Result<i32> {
             if std::env::var_os("ISOLAB_TEST_PANIC").is_some() && app.processes.generation > 0 {
                 panic!("ISOLAB_TEST_PANIC is set: panicking on purpose");
             }
+        }
+        if app.screen == Screen::Memory && app.memory.due() {
+            app.memory.refresh();
+            dirty = true;
         }
         // Wait for input, but wake for new snapshots and signals.
         if event::poll(Duration::from_millis(100))? {

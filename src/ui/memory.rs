@@ -9,9 +9,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{
-    Axis, Block, Borders, Chart, Clear, Dataset, GraphType, LegendPosition, Paragraph, Wrap,
-};
+use ratatui::widgets::{Axis, Block, Borders, Chart, Clear, Dataset, GraphType, Paragraph, Wrap};
 
 const MIB: f64 = (1u64 << 20) as f64;
 
@@ -263,7 +261,6 @@ fn render_graph(f: &mut Frame, area: Rect, m: &MemoryState) {
         * 1.15;
     let mut datasets = vec![
         Dataset::default()
-            .name("usage")
             .marker(Marker::Braille)
             .graph_type(GraphType::Line)
             .style(Style::new().fg(Color::Cyan))
@@ -272,7 +269,6 @@ fn render_graph(f: &mut Frame, area: Rect, m: &MemoryState) {
     if !limit.is_empty() {
         datasets.push(
             Dataset::default()
-                .name("limit")
                 .marker(Marker::Braille)
                 .graph_type(GraphType::Line)
                 .style(Style::new().fg(Color::Yellow))
@@ -282,23 +278,37 @@ fn render_graph(f: &mut Frame, area: Rect, m: &MemoryState) {
     if !ooms.is_empty() {
         datasets.push(
             Dataset::default()
-                .name(format!("OOM kill ×{}", ooms.len()))
                 .marker(Marker::Block)
                 .graph_type(GraphType::Scatter)
                 .style(Style::new().fg(Color::Red).add_modifier(Modifier::BOLD))
                 .data(&ooms),
         );
     }
-    let unlimited = latest.limit.is_none();
-    let title = format!(
-        " usage vs limit{} · last {:.0}s ",
-        if unlimited { " (no limit)" } else { "" },
-        span
-    );
+    // The legend lives in the title: a legend box would cover the lines.
+    let mut title = vec![
+        Span::raw(" "),
+        Span::styled("usage", Style::new().fg(Color::Cyan)),
+        Span::raw(" vs "),
+        Span::styled(
+            if latest.limit.is_none() {
+                "limit (none)"
+            } else {
+                "limit"
+            },
+            Style::new().fg(Color::Yellow),
+        ),
+    ];
+    if !ooms.is_empty() {
+        title.push(Span::raw(" · "));
+        title.push(Span::styled(
+            format!("█ OOM kill ×{}", ooms.len()),
+            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+        ));
+    }
+    title.push(Span::raw(format!(" · last {span:.0}s ")));
     let chart = Chart::new(datasets)
-        .block(Block::bordered().title(title))
-        .legend_position(Some(LegendPosition::TopLeft))
-        .hidden_legend_constraints((Constraint::Percentage(50), Constraint::Percentage(50)))
+        .block(Block::bordered().title(Line::from(title)))
+        .legend_position(None)
         .x_axis(
             Axis::default()
                 .bounds([x0, end])

@@ -27,6 +27,7 @@ pub fn render(f: &mut Frame, app: &App) {
     tabs(f, top, app);
     match app.screen {
         Screen::Processes => processes::render(f, body, app),
+        Screen::Memory => memory::render(f, body, &app.memory),
     }
     status_line(f, bottom, app);
     if app.help {
