@@ -363,6 +363,20 @@ impl MemoryState {
             self.dialog = Dialog::None;
             return;
         };
+        if self
+            .mounts
+            .as_ref()
+            .and_then(|m| m.memory_hierarchy())
+            .is_some_and(|h| h.mount == dir)
+        {
+            self.dialog = Dialog::None;
+            self.message = Some((
+                false,
+                "the root cgroup has no limit of its own: select a process in a cgroup below it"
+                    .to_string(),
+            ));
+            return;
+        }
         if self.created_by_isolab() {
             self.dialog = Dialog::None;
             self.apply_limit(limit);
