@@ -397,3 +397,21 @@ fn the_root_cgroup_is_explained_not_written() {
         );
     }
 }
+
+#[test]
+fn hog_refuses_bad_sizes() {
+    for (args, expected) in [
+        (["--rate", "12Q"], "unknown unit"),
+        (["--rate", "0"], "above 0"),
+        (["--max", "-2"], "negative"),
+    ] {
+        let out = Command::new(isolab_bin())
+            .arg("hog")
+            .args(args)
+            .output()
+            .expect("isolab hog");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+}
