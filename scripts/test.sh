@@ -19,3 +19,7 @@ fi
 
 cargo build --release --quiet
 cargo test --release --all-targets 2>&1
+
+# cgroup v2 for real: the same cgroup suite on a pure v2 kernel under qemu
+# (installs qemu and a Debian kernel if missing; fails loudly on any failure).
+bash scripts/qemu-v2.sh --release

@@ -175,10 +175,10 @@ pub struct LimitArgs {
 #[derive(Debug, Args)]
 pub struct HogArgs {
     /// Allocation rate, e.g. 8M or 8M/s.
-    #[arg(long, default_value = "8M/s")]
+    #[arg(long, default_value = "8M/s", allow_hyphen_values = true)]
     pub rate: String,
     /// Stop growing at this size, then hold it.
-    #[arg(long, default_value = "1G")]
+    #[arg(long, default_value = "1G", allow_hyphen_values = true)]
     pub max: String,
 }
 

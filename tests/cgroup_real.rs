@@ -369,3 +369,49 @@ fn leftovers_of_a_dead_creator_are_removed_and_live_ones_kept() {
     assert_eq!(orphan.0.wait().expect("wait").signal(), Some(9));
     live.remove().expect("remove");
 }
+
+#[test]
+fn the_root_cgroup_is_explained_not_written() {
+    let Some(h) = hierarchy("the_root_cgroup") else {
+        return;
+    };
+    // kthreadd (PID 2) lives in the root cgroup on every kernel.
+    let dir = memory_dir_of(Path::new("/proc"), 2, &h).expect("memory dir of PID 2");
+    assert_eq!(dir, h.mount);
+    // Without --yes: even a broken guard could not write here.
+    let (code, stdout, stderr) = isolab_limit(2, "64M", false);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stderr.contains("root memory cgroup"), "{stderr}");
+    let out = Command::new(isolab_bin())
+        .args(["cgroup", "2"])
+        .output()
+        .expect("isolab cgroup 2");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    if is_v1(&h) {
+        assert!(text.contains("limit      max"), "{text}");
+    } else {
+        assert!(
+            text.contains("no memory numbers: the root cgroup"),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn hog_refuses_bad_sizes() {
+    for (args, expected) in [
+        (["--rate", "12Q"], "unknown unit"),
+        (["--rate", "0"], "above 0"),
+        (["--max", "-2"], "negative"),
+    ] {
+        let out = Command::new(isolab_bin())
+            .arg("hog")
+            .args(args)
+            .output()
+            .expect("isolab hog");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+}

@@ -14,6 +14,7 @@
 pub mod collector;
 pub mod keys;
 pub mod lab;
+pub mod memory;
 pub mod processes;
 pub mod terminal;
 // Screens other helpers add: one `pub mod <screen>;` line each, here.
@@ -54,16 +55,11 @@ impl Setup {
 
 /// Every screen, in tab order. Adding a screen is one line here.
 pub fn all_screens(setup: &Setup) -> Vec<Box<dyn Screen>> {
-    let _ = setup; // the other screens' constructors take it
     vec![
         Box::new(processes::ProcessesScreen),
         Box::new(lab::LabScreen::new(setup)),
-        //
         Box::new(rootfs::RootScreen::new(setup)),
-        //
-        // Box::new(memory::MemoryScreen::new(setup)),
-        //
-        // Box::new(lessons::LessonsScreen::new(setup)),
+        Box::new(memory::MemoryScreen::new(setup)),
     ]
 }
 

@@ -110,8 +110,13 @@ pub fn cgroup(proc_root: &Path, a: &CgroupArgs) -> anyhow::Result<i32> {
                     ", not created by isolab: live"
                 }
             );
-            for line in stats_lines(&mem.stats) {
-                println!("{line}");
+            if let Some(stats) = &mem.stats {
+                for line in stats_lines(stats) {
+                    println!("{line}");
+                }
+            }
+            if let Some(why) = &mem.unavailable {
+                println!("  no memory numbers: {why}");
             }
         }
         None => println!("memory cgroup: none (no memory controller is mounted)"),
@@ -130,6 +135,13 @@ pub fn limit(proc_root: &Path, a: &LimitArgs) -> anyhow::Result<i32> {
     }
     let hierarchy = cgroup::MemoryHierarchy::detect()?;
     let dir = cgroup::memory_dir_of(proc_root, a.pid, &hierarchy)?;
+    if dir == hierarchy.mount {
+        anyhow::bail!(
+            "process {} is in the root memory cgroup ({}), which has no limit of its own; limit a cgroup below it",
+            a.pid,
+            dir.display()
+        );
+    }
     if !hierarchy.is_isolab_owned(&dir) && !a.yes {
         anyhow::bail!(
             "{} is a live cgroup isolab did not create (process {} and everything else in it would feel the new limit); add --yes to change it anyway",

@@ -3,6 +3,7 @@
 
 pub mod help;
 pub mod lab;
+pub mod memory;
 pub mod processes;
 // Screens other helpers add: one `pub mod <screen>;` line each, here.
 pub mod rootfs;

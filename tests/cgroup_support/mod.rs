@@ -82,3 +82,90 @@ pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
 pub fn is_v1(h: &MemoryHierarchy) -> bool {
     h.version == CgroupVersion::V1
 }
+
+/// A private tmux server running one shell, for driving the real TUI.
+pub struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    /// None (after SKIPPED) when tmux is missing; scripts/test.sh installs it.
+    pub fn start(width: u16, height: u16, tag: &str) -> Option<Tmux> {
+        if Command::new("tmux").arg("-V").output().is_err() {
+            println!("SKIPPED: tmux is not installed");
+            return None;
+        }
+        let t = Tmux {
+            socket: format!("isolab-cgroup-{}-{tag}", std::process::id()),
+        };
+        t.cmd(&[
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-s",
+            "j",
+            "-x",
+            &width.to_string(),
+            "-y",
+            &height.to_string(),
+            "env",
+            "PS1=$ ",
+            "TERM=xterm-256color",
+            "bash",
+            "--norc",
+            "--noprofile",
+        ]);
+        t.cmd(&["set-option", "-g", "window-size", "manual"]);
+        t.wait_for("$", 20);
+        Some(t)
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("run tmux");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Types text literally (no Enter).
+    pub fn type_text(&self, text: &str) {
+        self.cmd(&["send-keys", "-t", "j", "-l", text]);
+    }
+
+    /// Sends tmux key names (`Enter`, `q`, `C-c`).
+    pub fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "j"];
+        args.extend_from_slice(keys);
+        self.cmd(&args);
+    }
+
+    pub fn screen(&self) -> String {
+        self.cmd(&["capture-pane", "-t", "j", "-p"])
+    }
+
+    /// Waits until `text` is on screen; panics with the screen if it never is.
+    pub fn wait_for(&self, text: &str, secs: u64) -> String {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let s = self.screen();
+            if s.contains(text) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {text:?}; screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.cmd(&["kill-server"]);
+    }
+}

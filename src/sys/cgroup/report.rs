@@ -23,7 +23,10 @@ pub struct MemoryCgroup {
     pub dir: PathBuf,
     /// Created by isolab (under its parent): safe to change without asking.
     pub created_by_isolab: bool,
-    pub stats: MemoryStats,
+    /// None where the cgroup has no memory files: the v2 root cgroup has
+    /// no limit of its own; `unavailable` then says why.
+    pub stats: Option<MemoryStats>,
+    pub unavailable: Option<String>,
 }
 
 /// Reads `pid`'s cgroups against `mounts` (normally /proc/self/mountinfo's).
@@ -32,12 +35,20 @@ pub fn report(proc_root: &Path, pid: i32, mounts: &CgroupMounts) -> anyhow::Resu
     let memory = match mounts.memory_hierarchy() {
         Some(hierarchy) => {
             let dir = memory_dir_of(proc_root, pid, &hierarchy)?;
-            let stats = read_memory(hierarchy.version, &dir)?;
+            let (stats, unavailable) = match read_memory(hierarchy.version, &dir) {
+                Ok(stats) => (Some(stats), None),
+                Err(_) if dir == hierarchy.mount => (
+                    None,
+                    Some("the root cgroup: v2 keeps no usage or limit files for it (the whole machine is its limit)".to_string()),
+                ),
+                Err(e) => (None, Some(format!("{e:#}"))),
+            };
             Some(MemoryCgroup {
                 created_by_isolab: hierarchy.is_isolab_owned(&dir),
                 hierarchy,
                 dir,
                 stats,
+                unavailable,
             })
         }
         None => None,

@@ -1,0 +1,691 @@
+//! The Memory screen's state: the selected process's cgroups and memory
+//! numbers, a bounded history of usage against the limit (the graph), OOM
+//! kills as events on it, the limit editor with its confirmation, and a
+//! memory hog isolab starts inside an isolab cgroup to show the OOM kill.
+//!
+//! IO happens in `refresh`, `apply_limit` and `start_hog` (called from the
+//! event loop); everything `ui::memory` draws is plain data here.
+
+use crate::sys::cgroup::{
+    self, CgroupMounts, CgroupReport, Limit, MemoryStats, OwnedCgroup, human_bytes, parse_size,
+};
+use crossterm::event::KeyCode;
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How often the screen samples the cgroup (cheap: a few small files).
+pub const SAMPLE_EVERY: Duration = Duration::from_millis(250);
+/// The graph's window: the last five minutes.
+pub const WINDOW_SECS: f64 = 300.0;
+/// Samples kept: the window at SAMPLE_EVERY, and not one more.
+pub const HISTORY_CAPACITY: usize = 1200;
+/// OOM events kept for the graph.
+pub const EVENTS_CAPACITY: usize = 64;
+/// The limit of the cgroup isolab creates for a hog when the selected
+/// process is not in an isolab cgroup (never touch someone else's).
+pub const HOG_LIMIT: u64 = 32 << 20;
+pub const HOG_RATE: &str = "16M/s";
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Sample {
+    /// Seconds since the screen started sampling.
+    pub at: f64,
+    pub usage: u64,
+    /// None when unlimited.
+    pub limit: Option<u64>,
+}
+
+/// A ring buffer: pushing beyond the capacity drops the oldest.
+#[derive(Clone, Debug)]
+pub struct History<T> {
+    items: VecDeque<T>,
+    capacity: usize,
+}
+
+impl<T> History<T> {
+    pub fn new(capacity: usize) -> Self {
+        History {
+            items: VecDeque::with_capacity(capacity.min(4096)),
+            capacity: capacity.max(1),
+        }
+    }
+
+    pub fn push(&mut self, item: T) {
+        if self.items.len() == self.capacity {
+            self.items.pop_front();
+        }
+        self.items.push_back(item);
+    }
+
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &T> {
+        self.items.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub fn latest(&self) -> Option<&T> {
+        self.items.back()
+    }
+
+    pub fn clear(&mut self) {
+        self.items.clear();
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+}
+
+/// An OOM kill seen between two samples.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct OomEvent {
+    pub at: f64,
+    /// Usage at the sample before the kill (where the graph marks it).
+    pub usage: u64,
+    /// The cgroup's OOM kill count after it.
+    pub total: u64,
+}
+
+/// What the bottom of the screen is doing.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Dialog {
+    None,
+    /// Typing a new limit; `error` is the validation message, if any.
+    EditLimit {
+        text: String,
+        error: Option<String>,
+    },
+    /// A valid limit for a cgroup isolab did not create: ask first.
+    Confirm {
+        limit: Limit,
+        dir: PathBuf,
+    },
+}
+
+/// A hog started from this screen.
+pub struct HogRun {
+    child: Child,
+    pub pid: i32,
+    pub dir: PathBuf,
+    /// The cgroup made for it (None when it runs in an existing isolab cgroup).
+    cgroup: Option<OwnedCgroup>,
+    /// How it ended, once it has.
+    pub ended: Option<String>,
+}
+
+impl Drop for HogRun {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // `cgroup` drops after this: members killed, directory removed.
+    }
+}
+
+pub struct MemoryState {
+    proc_root: PathBuf,
+    mounts: Option<CgroupMounts>,
+    pub pid: Option<i32>,
+    pub comm: String,
+    pub report: Option<CgroupReport>,
+    /// The memory cgroup being graphed (kept when its process is gone).
+    pub dir: Option<PathBuf>,
+    pub stats: Option<MemoryStats>,
+    pub error: Option<String>,
+    pub history: History<Sample>,
+    pub events: History<OomEvent>,
+    last_oom_kills: Option<u64>,
+    pub dialog: Dialog,
+    /// The kernel's read-back or the refusal explained: (ok, text).
+    pub message: Option<(bool, String)>,
+    pub hog: Option<HogRun>,
+    started: Instant,
+    last_sample: Option<Instant>,
+}
+
+impl MemoryState {
+    pub fn new(proc_root: impl Into<PathBuf>) -> MemoryState {
+        MemoryState {
+            proc_root: proc_root.into(),
+            mounts: CgroupMounts::of_self().ok(),
+            pid: None,
+            comm: String::new(),
+            report: None,
+            dir: None,
+            stats: None,
+            error: None,
+            history: History::new(HISTORY_CAPACITY),
+            events: History::new(EVENTS_CAPACITY),
+            last_oom_kills: None,
+            dialog: Dialog::None,
+            message: None,
+            hog: None,
+            started: Instant::now(),
+            last_sample: None,
+        }
+    }
+
+    /// Seconds since sampling started (the graph's time axis).
+    pub fn now(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
+    }
+
+    /// Shows `pid` (the process selected on the Processes screen).
+    pub fn show(&mut self, pid: i32, comm: &str) {
+        if self.pid != Some(pid) {
+            self.pid = Some(pid);
+            self.comm = comm.to_string();
+            self.report = None;
+            self.last_sample = None;
+        }
+    }
+
+    /// Whether a new sample is due (the event loop calls `refresh` then).
+    pub fn due(&self) -> bool {
+        self.last_sample.is_none_or(|t| t.elapsed() >= SAMPLE_EVERY)
+    }
+
+    /// Reads the kernel: the process's cgroups, then the memory numbers of
+    /// its memory cgroup (or of the graphed cgroup once the process is gone).
+    pub fn refresh(&mut self) {
+        self.last_sample = Some(Instant::now());
+        self.poll_hog();
+        let Some(mounts) = &self.mounts else {
+            self.error = Some("cannot read /proc/self/mountinfo".to_string());
+            return;
+        };
+        let alive = self
+            .pid
+            .is_some_and(|p| self.proc_root.join(p.to_string()).exists());
+        if let (true, Some(pid)) = (alive, self.pid) {
+            match cgroup::report(&self.proc_root, pid, mounts) {
+                Ok(r) => {
+                    let dir = r.memory.as_ref().map(|m| m.dir.clone());
+                    if dir != self.dir {
+                        self.set_dir(dir);
+                    }
+                    let stats = r.memory.as_ref().and_then(|m| m.stats.clone());
+                    self.error = r.memory.as_ref().and_then(|m| m.unavailable.clone());
+                    self.report = Some(r);
+                    if let Some(s) = stats {
+                        let at = self.now();
+                        self.record(at, s);
+                    }
+                }
+                Err(e) => self.error = Some(format!("{e:#}")),
+            }
+            return;
+        }
+        // The process is gone: keep graphing its cgroup while it exists
+        // (a hog's cgroup after the OOM kill).
+        let (Some(dir), Some(h)) = (self.dir.clone(), mounts.memory_hierarchy()) else {
+            return;
+        };
+        match cgroup::read_memory(h.version, &dir) {
+            Ok(s) => {
+                let at = self.now();
+                self.record(at, s);
+            }
+            Err(_) => self.error = Some(format!("{} is gone", dir.display())),
+        }
+    }
+
+    fn set_dir(&mut self, dir: Option<PathBuf>) {
+        self.dir = dir;
+        self.history.clear();
+        self.events.clear();
+        self.last_oom_kills = None;
+    }
+
+    /// Adds one sample; an increase of the OOM kill count becomes an event.
+    pub fn record(&mut self, at: f64, stats: MemoryStats) {
+        let kills = stats.oom_kills.unwrap_or(0);
+        if let Some(before) = self.last_oom_kills
+            && kills > before
+        {
+            let usage = self
+                .history
+                .latest()
+                .map(|s| s.usage)
+                .unwrap_or(stats.usage);
+            self.events.push(OomEvent {
+                at,
+                usage,
+                total: kills,
+            });
+        }
+        self.last_oom_kills = Some(kills);
+        self.history.push(Sample {
+            at,
+            usage: stats.usage,
+            limit: stats.limit.bytes(),
+        });
+        self.stats = Some(stats);
+    }
+
+    /// Whether the graphed cgroup is one isolab created.
+    pub fn created_by_isolab(&self) -> bool {
+        self.report
+            .as_ref()
+            .and_then(|r| r.memory.as_ref())
+            .is_some_and(|m| m.created_by_isolab)
+            || self
+                .hog
+                .as_ref()
+                .is_some_and(|h| Some(&h.dir) == self.dir.as_ref())
+    }
+
+    /// Handles a key on this screen; false when the key is not ours.
+    pub fn on_key(&mut self, code: KeyCode) -> bool {
+        match &mut self.dialog {
+            Dialog::EditLimit { text, error } => {
+                match code {
+                    KeyCode::Esc => self.dialog = Dialog::None,
+                    KeyCode::Backspace => {
+                        text.pop();
+                        *error = None;
+                    }
+                    KeyCode::Char(c) => {
+                        text.push(c);
+                        *error = None;
+                    }
+                    KeyCode::Enter => {
+                        let text = text.clone();
+                        self.submit_limit(&text);
+                    }
+                    _ => {}
+                }
+                true
+            }
+            Dialog::Confirm { limit, .. } => {
+                let limit = *limit;
+                match code {
+                    KeyCode::Char('y') | KeyCode::Char('Y') => {
+                        self.dialog = Dialog::None;
+                        self.apply_limit(limit);
+                    }
+                    KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {
+                        self.dialog = Dialog::None;
+                        self.message = Some((true, "limit unchanged".to_string()));
+                    }
+                    _ => {}
+                }
+                true
+            }
+            Dialog::None => match code {
+                KeyCode::Char('L') | KeyCode::Char('l') => {
+                    if self.dir.is_none() {
+                        self.message = Some((false, "no memory cgroup to limit here".to_string()));
+                    } else {
+                        self.dialog = Dialog::EditLimit {
+                            text: String::new(),
+                            error: None,
+                        };
+                    }
+                    true
+                }
+                KeyCode::Char('H') => {
+                    self.start_hog();
+                    true
+                }
+                KeyCode::Char('K') => {
+                    if self.hog.take().is_some() {
+                        self.message = Some((true, "hog stopped, its cgroup removed".into()));
+                    }
+                    true
+                }
+                _ => false,
+            },
+        }
+    }
+
+    /// Validates the typed limit; a valid one is applied, or first
+    /// confirmed when the cgroup is not isolab's.
+    pub fn submit_limit(&mut self, text: &str) {
+        let limit = match parse_size(text) {
+            Ok(l) => l,
+            Err(e) => {
+                self.dialog = Dialog::EditLimit {
+                    text: text.to_string(),
+                    error: Some(e.to_string()),
+                };
+                return;
+            }
+        };
+        let Some(dir) = self.dir.clone() else {
+            self.dialog = Dialog::None;
+            return;
+        };
+        if self
+            .mounts
+            .as_ref()
+            .and_then(|m| m.memory_hierarchy())
+            .is_some_and(|h| h.mount == dir)
+        {
+            self.dialog = Dialog::None;
+            self.message = Some((
+                false,
+                "the root cgroup has no limit of its own: select a process in a cgroup below it"
+                    .to_string(),
+            ));
+            return;
+        }
+        if self.created_by_isolab() {
+            self.dialog = Dialog::None;
+            self.apply_limit(limit);
+        } else {
+            self.dialog = Dialog::Confirm { limit, dir };
+        }
+    }
+
+    /// Writes the limit and shows the kernel's read-back, or why it refused.
+    pub fn apply_limit(&mut self, limit: Limit) {
+        let (Some(dir), Some(h)) = (
+            self.dir.clone(),
+            self.mounts.as_ref().and_then(|m| m.memory_hierarchy()),
+        ) else {
+            return;
+        };
+        self.message = Some(match cgroup::set_memory_limit(h.version, &dir, limit) {
+            Ok(out) => {
+                let back = match out.read_back {
+                    Limit::Bytes(b) => format!("{b} ({})", human_bytes(b)),
+                    Limit::Max => "max".to_string(),
+                };
+                let mut text = format!(
+                    "wrote {} to {}; the kernel reads back {back}",
+                    out.written,
+                    out.file
+                        .file_name()
+                        .map(|f| f.to_string_lossy().into_owned())
+                        .unwrap_or_default()
+                );
+                for note in &out.notes {
+                    text.push_str(" · ");
+                    text.push_str(note);
+                }
+                (true, text)
+            }
+            Err(e) => (false, e.to_string()),
+        });
+        self.last_sample = None;
+    }
+
+    /// Starts `isolab hog` inside the graphed cgroup if isolab created it,
+    /// else inside a fresh isolab cgroup with a 32 MiB limit.
+    pub fn start_hog(&mut self) {
+        if self.hog.as_ref().is_some_and(|h| h.ended.is_none()) {
+            self.message = Some((false, "a hog is already running (K stops it)".into()));
+            return;
+        }
+        self.hog = None;
+        match self.spawn_hog() {
+            Ok(run) => {
+                self.message = Some((
+                    true,
+                    format!(
+                        "hog {} allocating {HOG_RATE} in {}",
+                        run.pid,
+                        run.dir.display()
+                    ),
+                ));
+                if run.cgroup.is_some() {
+                    // Graph the hog's own cgroup.
+                    self.pid = Some(run.pid);
+                    self.comm = "isolab hog".to_string();
+                    self.set_dir(Some(run.dir.clone()));
+                }
+                self.hog = Some(run);
+                self.last_sample = None;
+            }
+            Err(e) => self.message = Some((false, format!("cannot start the hog: {e:#}"))),
+        }
+    }
+
+    fn spawn_hog(&self) -> anyhow::Result<HogRun> {
+        let (dir, cgroup) = match &self.dir {
+            Some(dir) if self.created_by_isolab() => (dir.clone(), None),
+            _ => {
+                let cg = OwnedCgroup::create("hog", Some(Limit::Bytes(HOG_LIMIT)))?;
+                (cg.path().to_path_buf(), Some(cg))
+            }
+        };
+        let exe = std::env::current_exe()?;
+        let child = spawn_in_cgroup(&dir, &exe, &["hog", "--rate", HOG_RATE, "--max", "1G"])?;
+        Ok(HogRun {
+            pid: child.id() as i32,
+            child,
+            dir,
+            cgroup,
+            ended: None,
+        })
+    }
+
+    fn poll_hog(&mut self) {
+        let Some(hog) = &mut self.hog else { return };
+        if hog.ended.is_some() {
+            return;
+        }
+        if let Ok(Some(status)) = hog.child.try_wait() {
+            use std::os::unix::process::ExitStatusExt;
+            let how = match status.signal() {
+                Some(9) => "killed by SIGKILL (the OOM killer)".to_string(),
+                Some(sig) => format!("killed by signal {sig}"),
+                None => format!("exited with {}", status.code().unwrap_or(-1)),
+            };
+            hog.ended = Some(how.clone());
+            self.message = Some((false, format!("hog {} {how}", hog.pid)));
+        }
+    }
+}
+
+/// Starts `exe args` with the child already in the cgroup at `dir`: before
+/// exec it writes "0" (meaning "me") to cgroup.procs, so no page is charged
+/// elsewhere. Only open/write/close run between fork and exec.
+fn spawn_in_cgroup(dir: &Path, exe: &Path, args: &[&str]) -> anyhow::Result<Child> {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::process::CommandExt;
+    let procs = std::ffi::CString::new(dir.join("cgroup.procs").as_os_str().as_bytes())?;
+    let mut cmd = Command::new(exe);
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    // SAFETY: the closure only calls async-signal-safe functions (open,
+    // write, close) on memory prepared before the fork.
+    unsafe {
+        cmd.pre_exec(move || {
+            let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+            if fd < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            let written = libc::write(fd, b"0".as_ptr().cast(), 1);
+            let err = std::io::Error::last_os_error();
+            libc::close(fd);
+            if written != 1 {
+                return Err(err);
+            }
+            Ok(())
+        });
+    }
+    Ok(cmd.spawn()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sys::cgroup::CgroupVersion;
+
+    pub(crate) fn stats(usage: u64, limit: Limit, oom_kills: u64) -> MemoryStats {
+        MemoryStats {
+            version: CgroupVersion::V1,
+            dir: PathBuf::from("/sys/fs/cgroup/memory/isolab/1-2-lab"),
+            usage,
+            limit,
+            peak: Some(usage),
+            failcnt: Some(0),
+            events: None,
+            oom_kills: Some(oom_kills),
+            swap_usage: None,
+            swap_limit: None,
+            high: None,
+            low: None,
+            min: None,
+        }
+    }
+
+    #[test]
+    fn history_stays_bounded() {
+        let mut h = History::new(HISTORY_CAPACITY);
+        for i in 0..(HISTORY_CAPACITY * 3) {
+            h.push(i);
+        }
+        assert_eq!(h.len(), HISTORY_CAPACITY);
+        assert_eq!(h.iter().next(), Some(&(HISTORY_CAPACITY * 2)));
+        assert_eq!(h.latest(), Some(&(HISTORY_CAPACITY * 3 - 1)));
+    }
+
+    #[test]
+    fn a_screen_sampling_for_hours_keeps_its_bounds() {
+        let mut m = MemoryState::new("/proc");
+        for i in 0..20_000u64 {
+            // An OOM kill every 100 samples.
+            m.record(i as f64 * 0.25, stats(i << 10, Limit::Max, i / 100));
+        }
+        assert_eq!(m.history.len(), HISTORY_CAPACITY);
+        assert_eq!(m.events.len(), EVENTS_CAPACITY);
+    }
+
+    #[test]
+    fn an_oom_kill_between_samples_is_an_event() {
+        let mut m = MemoryState::new("/proc");
+        m.record(0.0, stats(10 << 20, Limit::Bytes(32 << 20), 0));
+        m.record(1.0, stats(31 << 20, Limit::Bytes(32 << 20), 0));
+        assert!(m.events.is_empty());
+        m.record(2.0, stats(1 << 20, Limit::Bytes(32 << 20), 1));
+        let e = *m.events.latest().expect("event");
+        assert_eq!((e.at, e.usage, e.total), (2.0, 31 << 20, 1));
+    }
+
+    #[test]
+    fn bad_limits_stay_in_the_editor_with_the_reason() {
+        let mut m = MemoryState::new("/proc");
+        m.dir = Some(PathBuf::from("/nonexistent/isolab/x"));
+        assert!(m.on_key(KeyCode::Char('L')));
+        for c in "1.5.5M".chars() {
+            m.on_key(KeyCode::Char(c));
+        }
+        m.on_key(KeyCode::Enter);
+        match &m.dialog {
+            Dialog::EditLimit { text, error } => {
+                assert_eq!(text, "1.5.5M");
+                assert!(error.as_deref().unwrap_or("").contains("decimal point"));
+            }
+            other => panic!("{other:?}"),
+        }
+        m.on_key(KeyCode::Esc);
+        assert_eq!(m.dialog, Dialog::None);
+    }
+
+    #[test]
+    fn a_cgroup_isolab_did_not_create_asks_first() {
+        let mut m = MemoryState::new("/proc");
+        m.dir = Some(PathBuf::from("/sys/fs/cgroup/memory/system.slice"));
+        m.submit_limit("64M");
+        assert_eq!(
+            m.dialog,
+            Dialog::Confirm {
+                limit: Limit::Bytes(64 << 20),
+                dir: PathBuf::from("/sys/fs/cgroup/memory/system.slice")
+            }
+        );
+        // "n" leaves it alone: nothing is written.
+        m.on_key(KeyCode::Char('n'));
+        assert_eq!(m.dialog, Dialog::None);
+        assert_eq!(m.message, Some((true, "limit unchanged".to_string())));
+    }
+}
+
+/// The Memory tab: follows the process selected on the Processes screen and
+/// samples its memory cgroup on the UI thread (a few small files, every
+/// `SAMPLE_EVERY`, only while the tab is shown).
+pub struct MemoryScreen {
+    pub state: MemoryState,
+}
+
+impl MemoryScreen {
+    pub fn new(setup: &super::Setup) -> MemoryScreen {
+        MemoryScreen {
+            state: MemoryState::new(setup.proc_root.clone()),
+        }
+    }
+
+    fn follow_selection(&mut self, shared: &super::Shared) {
+        if let Some(p) = shared.processes.selected_process() {
+            let (pid, comm) = (p.pid, p.comm.clone());
+            self.state.show(pid, &comm);
+        }
+    }
+}
+
+impl super::Screen for MemoryScreen {
+    fn title(&self) -> &'static str {
+        "Memory"
+    }
+
+    fn help(&self) -> Vec<super::keys::HelpSection> {
+        vec![super::keys::HelpSection {
+            title: "Memory",
+            lines: vec![
+                ("L l".into(), "edit the memory limit (64M, 1G, 1.5G, max, ...)"),
+                ("y / n".into(), "confirm / refuse changing a cgroup isolab did not create"),
+                ("H".into(), "start a memory hog in this cgroup (or a fresh 32M one)"),
+                ("K".into(), "stop the hog and remove its cgroup"),
+                ("Esc".into(), "cancel editing"),
+            ],
+        }]
+    }
+
+    fn hints(&self) -> &'static [(&'static str, &'static str)] {
+        &[("L", "Limit "), ("H", "Hog "), ("K", "Kill hog "), ("?", "Help")]
+    }
+
+    fn wants_text(&self, _shared: &super::Shared) -> bool {
+        !matches!(self.state.dialog, Dialog::None)
+    }
+
+    fn on_enter(&mut self, shared: &mut super::Shared) {
+        self.follow_selection(shared);
+    }
+
+    fn on_snapshot(&mut self, shared: &mut super::Shared) {
+        self.follow_selection(shared);
+    }
+
+    fn poll(&mut self, _shared: &mut super::Shared) -> bool {
+        if self.state.due() {
+            self.state.refresh();
+            return true;
+        }
+        false
+    }
+
+    fn on_key(&mut self, key: crossterm::event::KeyEvent, shared: &mut super::Shared) -> bool {
+        let used = self.state.on_key(key.code);
+        if used {
+            shared.status = None;
+        }
+        used
+    }
+
+    fn render(&self, f: &mut ratatui::Frame, body: ratatui::layout::Rect, _shared: &super::Shared) {
+        crate::ui::memory::render(f, body, &self.state);
+    }
+}
