@@ -14,6 +14,7 @@
 pub mod collector;
 pub mod keys;
 pub mod lab;
+pub mod lessons;
 pub mod memory;
 pub mod processes;
 pub mod terminal;
@@ -405,6 +406,7 @@ pub fn run(setup: Setup) -> anyhow::Result<i32> {
     };
     let mut app = App::new(&setup, Users::system(), host);
     // What a crashed isolab left behind (Lab children, cgroups) goes first.
+    crate::lessons::runner::remove_leftovers(&setup.proc_root);
     if let Err(e) = crate::sys::registry::remove_leftovers() {
         app.shared
             .error(format!("leftovers of an earlier run: {e:#}"));

@@ -193,10 +193,17 @@ pub fn exec(a: &ExecArgs) -> anyhow::Result<i32> {
 
 pub fn cleanup() -> anyhow::Result<i32> {
     let report = registry::remove_leftovers()?;
-    if report == registry::CleanupReport::default() {
+    // Processes a crashed `learn`/`demo` left running (marked by environment).
+    let lesson_procs = crate::lessons::runner::remove_leftovers(std::path::Path::new("/proc"));
+    if report == registry::CleanupReport::default() && lesson_procs == 0 {
         println!("nothing to clean up");
     } else {
-        println!("{report}");
+        if report != registry::CleanupReport::default() {
+            println!("{report}");
+        }
+        if lesson_procs > 0 {
+            println!("stopped {lesson_procs} process(es) a lesson left running");
+        }
     }
     Ok(0)
 }

@@ -3,6 +3,7 @@
 
 pub mod help;
 pub mod lab;
+pub mod lessons;
 pub mod memory;
 pub mod processes;
 // Screens other helpers add: one `pub mod <screen>;` line each, here.

@@ -1,0 +1,504 @@
+//! The Lessons screen (and the demo mode): state, keys, and the worker
+//! thread that evaluates the current step's check on every refresh and
+//! performs "show me" actions, so the UI thread never waits on /proc or on
+//! a command.
+
+use crate::lessons::catalog::Entry;
+use crate::lessons::check_step;
+use crate::lessons::cond::{self, Check, Outcome, Pred};
+use crate::lessons::context::{Context, LiveContext};
+use crate::lessons::lesson::{Lesson, Step};
+use crate::lessons::progress::Progress;
+use crate::lessons::runner::Runner;
+use crate::sys::procs::ProcReader;
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// One live row beside the step: a process the check talks about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LiveRow {
+    pub pid: i32,
+    pub nspid: String,
+    pub hostname: String,
+    pub command: String,
+    /// Namespace kinds this process does not share with the host.
+    pub own_ns: String,
+}
+
+/// What the worker reports.
+pub enum Report {
+    Evaluated {
+        /// The `epoch` of the step request this answers.
+        epoch: u64,
+        step: usize,
+        outcome: Outcome,
+        rows: Vec<LiveRow>,
+    },
+    Performed {
+        step: usize,
+        result: Result<(), String>,
+    },
+    ResetDone,
+}
+
+enum Request {
+    Step(u64, usize, Box<Step>),
+    Perform(usize, Box<Step>),
+    Reset(Vec<String>),
+}
+
+/// The evaluation thread. Dropping it stops the thread and everything its
+/// actions started.
+pub struct Worker {
+    pub rx: Receiver<Report>,
+    tx: Option<Sender<Request>>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Worker {
+    pub fn start(proc_root: PathBuf, isolab: PathBuf, interval: Duration) -> Worker {
+        let (req_tx, req_rx) = mpsc::channel::<Request>();
+        let (rep_tx, rep_rx) = mpsc::channel();
+        let handle = std::thread::Builder::new()
+            .name("isolab-lessons".into())
+            .spawn(move || worker_loop(proc_root, isolab, interval, req_rx, rep_tx))
+            .ok();
+        Worker {
+            rx: rep_rx,
+            tx: Some(req_tx),
+            handle,
+        }
+    }
+
+    fn send(&self, r: Request) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(r);
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+fn worker_loop(
+    proc_root: PathBuf,
+    isolab: PathBuf,
+    interval: Duration,
+    rx: Receiver<Request>,
+    tx: Sender<Report>,
+) {
+    let mut runner = Runner::new(&isolab);
+    let mut reader = ProcReader::new(&proc_root).ok();
+    let mut current: Option<(u64, usize, Box<Step>)> = None;
+    loop {
+        match rx.recv_timeout(interval) {
+            Ok(Request::Step(epoch, i, step)) => current = Some((epoch, i, step)),
+            Ok(Request::Perform(i, step)) => {
+                let result = match &step.action {
+                    Some(a) => runner.perform(a).map_err(|e| format!("{e:#}")),
+                    None => Err("this step has nothing to show".into()),
+                };
+                if tx.send(Report::Performed { step: i, result }).is_err() {
+                    break;
+                }
+            }
+            Ok(Request::Reset(cleanup)) => {
+                runner.stop_all();
+                for line in &cleanup {
+                    let _ = runner.run_cleanup(line);
+                }
+                if tx.send(Report::ResetDone).is_err() {
+                    break;
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        let (Some((epoch, i, step)), Some(reader)) = (&current, reader.as_mut()) else {
+            continue;
+        };
+        let Ok(ctx) = LiveContext::from_reader(reader) else {
+            continue;
+        };
+        let outcome = check_step(step, &ctx);
+        let rows = live_rows(step, &ctx);
+        if tx
+            .send(Report::Evaluated {
+                epoch: *epoch,
+                step: *i,
+                outcome,
+                rows,
+            })
+            .is_err()
+        {
+            break;
+        }
+    }
+    runner.stop_all();
+}
+
+fn preds(check: &Check, out: &mut Vec<Pred>) {
+    match check {
+        Check::And(a, b) | Check::Or(a, b) => {
+            preds(a, out);
+            preds(b, out);
+        }
+        Check::Not(a) => preds(a, out),
+        Check::Process(p) => out.push(p.clone()),
+        Check::File { target, .. } => {
+            if let cond::Target::Process(p) = target {
+                out.push(p.clone());
+            }
+        }
+        Check::Cgroup { of, .. } => out.push(of.clone()),
+    }
+}
+
+/// The processes the step's check names, as they are right now.
+pub fn live_rows(step: &Step, ctx: &dyn Context) -> Vec<LiveRow> {
+    let Some(check) = &step.check else {
+        return Vec::new();
+    };
+    let mut ps = Vec::new();
+    preds(check, &mut ps);
+    let mut pids: Vec<i32> = ps.iter().flat_map(|p| cond::matching(p, ctx)).collect();
+    pids.sort_unstable();
+    pids.dedup();
+    let host_ns = ctx.host().map(|h| h.ns);
+    pids.iter()
+        .take(8)
+        .filter_map(|pid| ctx.processes().iter().find(|p| p.pid == *pid))
+        .map(|p| LiveRow {
+            pid: p.pid,
+            nspid: p
+                .nspid
+                .iter()
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>()
+                .join(" → "),
+            hostname: ctx.hostname(p.pid).unwrap_or_else(|| "?".into()),
+            command: p
+                .cmdline
+                .as_ref()
+                .map(|a| a.join(" "))
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| p.comm.clone()),
+            own_ns: match host_ns {
+                Some(h) => {
+                    p.ns.differing(&h)
+                        .iter()
+                        .filter(|k| crate::sys::ns::NsKind::ISOLATING.contains(k))
+                        .map(|k| k.proc_name())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                }
+                None => String::new(),
+            },
+        })
+        .collect()
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum View {
+    /// The list of lessons.
+    List,
+    /// One lesson, one step.
+    Step,
+}
+
+pub struct LessonsState {
+    pub entries: Vec<Entry>,
+    pub progress: Progress,
+    pub progress_path: PathBuf,
+    pub view: View,
+    /// Selected row in the list.
+    pub selected: usize,
+    /// The open lesson (an index into `entries`) and its current step.
+    pub lesson: Option<usize>,
+    pub step: usize,
+    pub outcome: Option<Outcome>,
+    pub rows: Vec<LiveRow>,
+    pub show_hint: bool,
+    pub message: Option<String>,
+    pub demo: bool,
+    /// Steps whose check turned green in this session.
+    pub passed: Vec<usize>,
+    /// Bumped on every step change or reset; older reports are ignored.
+    pub epoch: u64,
+    pub quit: bool,
+}
+
+impl LessonsState {
+    pub fn new(
+        entries: Vec<Entry>,
+        progress: Progress,
+        progress_path: PathBuf,
+        demo: bool,
+    ) -> Self {
+        LessonsState {
+            entries,
+            progress,
+            progress_path,
+            view: View::List,
+            selected: 0,
+            lesson: None,
+            step: 0,
+            outcome: None,
+            rows: Vec::new(),
+            show_hint: false,
+            message: None,
+            demo,
+            passed: Vec::new(),
+            epoch: 0,
+            quit: false,
+        }
+    }
+
+    pub fn current_lesson(&self) -> Option<(&str, &Lesson)> {
+        let e = self.entries.get(self.lesson?)?;
+        e.lesson.as_ref().ok().map(|l| (e.id.as_str(), l))
+    }
+
+    pub fn current_step(&self) -> Option<&Step> {
+        self.current_lesson()
+            .and_then(|(_, l)| l.steps.get(self.step))
+    }
+
+    /// Opens lesson `i` at its saved step (demo: at the first step).
+    pub fn open(&mut self, i: usize, worker: &Worker) {
+        let Some(entry) = self.entries.get(i) else {
+            return;
+        };
+        match &entry.lesson {
+            Ok(lesson) => {
+                let saved = if self.demo {
+                    0
+                } else {
+                    self.progress.step_of(&entry.id)
+                };
+                self.lesson = Some(i);
+                self.step = saved.min(lesson.steps.len().saturating_sub(1));
+                self.view = View::Step;
+                self.step_changed(worker);
+            }
+            Err(errors) => {
+                self.message = Some(format!(
+                    "{} cannot be opened: {}",
+                    entry.id,
+                    errors.first().map(|e| e.to_string()).unwrap_or_default()
+                ));
+            }
+        }
+    }
+
+    fn step_changed(&mut self, worker: &Worker) {
+        self.outcome = None;
+        self.rows.clear();
+        self.show_hint = false;
+        self.epoch += 1;
+        if let Some(step) = self.current_step().cloned() {
+            worker.send(Request::Step(self.epoch, self.step, Box::new(step)));
+        }
+    }
+
+    fn save(&mut self) {
+        if self.demo {
+            return;
+        }
+        if let Some((id, _)) = self.current_lesson() {
+            let id = id.to_string();
+            self.progress.set_step(&id, self.step);
+            if let Err(e) = self.progress.save(&self.progress_path) {
+                self.message = Some(format!("progress not saved: {e:#}"));
+            }
+        }
+    }
+
+    fn go_to(&mut self, step: usize, worker: &Worker) {
+        let Some((_, lesson)) = self.current_lesson() else {
+            return;
+        };
+        let last = lesson.steps.len();
+        self.step = step.min(last.saturating_sub(1));
+        if step >= last {
+            self.message = Some("lesson complete! Esc: back to the list".into());
+            let id = self.current_lesson().map(|(id, _)| id.to_string());
+            if let (Some(id), false) = (id, self.demo) {
+                self.progress.set_step(&id, last);
+                let _ = self.progress.save(&self.progress_path);
+            }
+            return;
+        }
+        self.save();
+        self.step_changed(worker);
+    }
+
+    pub fn on_report(&mut self, report: Report, worker: &Worker) {
+        match report {
+            Report::Evaluated {
+                epoch,
+                step,
+                outcome,
+                rows,
+            } if epoch == self.epoch && step == self.step => {
+                let passed_now = outcome.passed();
+                let is_reading = self.current_step().is_some_and(|s| s.check.is_none());
+                self.outcome = Some(outcome);
+                self.rows = rows;
+                if passed_now && !is_reading && !self.passed.contains(&step) {
+                    self.passed.push(step);
+                    // A student moves on by themselves; the demo waits for
+                    // the presenter's key so the green tick is seen.
+                    if !self.demo {
+                        self.message = Some(format!("✔ step {} done", step + 1));
+                        self.go_to(step + 1, worker);
+                    }
+                }
+            }
+            Report::Evaluated { .. } => {}
+            Report::Performed { step, result } => {
+                self.message = Some(match result {
+                    Ok(()) => format!("show me: step {} performed, watching its check", step + 1),
+                    Err(e) => format!("show me failed: {e}"),
+                });
+            }
+            Report::ResetDone => {
+                self.message = Some("reset: everything the demo started is stopped".into());
+            }
+        }
+    }
+
+    pub fn on_key(&mut self, key: KeyEvent, worker: &Worker) {
+        if key.kind == KeyEventKind::Release {
+            return;
+        }
+        if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
+            self.quit = true;
+            return;
+        }
+        self.message = None;
+        match self.view {
+            View::List => match key.code {
+                KeyCode::Char('q') | KeyCode::F(10) => self.quit = true,
+                KeyCode::Up | KeyCode::Char('k') => self.selected = self.selected.saturating_sub(1),
+                KeyCode::Down | KeyCode::Char('j') => {
+                    self.selected = (self.selected + 1).min(self.entries.len().saturating_sub(1))
+                }
+                KeyCode::Enter | KeyCode::Right => self.open(self.selected, worker),
+                _ => {}
+            },
+            View::Step => match key.code {
+                KeyCode::Char('q') | KeyCode::F(10) => self.quit = true,
+                KeyCode::Esc | KeyCode::Left if !self.demo => self.view = View::List,
+                KeyCode::Char('h') => self.show_hint = !self.show_hint,
+                KeyCode::Char('s') => self.show_me(worker),
+                KeyCode::Char('n') | KeyCode::PageDown => self.go_to(self.step + 1, worker),
+                KeyCode::Char('b') | KeyCode::PageUp => {
+                    self.go_to(self.step.saturating_sub(1), worker)
+                }
+                KeyCode::Char('R') if self.demo => {
+                    let cleanup = self
+                        .current_lesson()
+                        .map(|(_, l)| l.cleanup.clone())
+                        .unwrap_or_default();
+                    worker.send(Request::Reset(cleanup));
+                    self.passed.clear();
+                    self.go_to(0, worker);
+                }
+                // Demo: one key per step. The first press performs the
+                // step on screen; once it is green (or only a talking
+                // point), the next press moves on and performs the next.
+                KeyCode::Char(' ') | KeyCode::Enter if self.demo => {
+                    let done = self.passed.contains(&self.step)
+                        || self.current_step().is_some_and(|s| s.action.is_none());
+                    if done {
+                        let last = self.current_lesson().map_or(0, |(_, l)| l.steps.len());
+                        if self.step + 1 < last {
+                            self.go_to(self.step + 1, worker);
+                            if self.current_step().is_some_and(|s| s.action.is_some()) {
+                                self.show_me(worker);
+                            }
+                        } else {
+                            self.message = Some("end of the demo: R resets, q quits".into());
+                        }
+                    } else {
+                        self.show_me(worker);
+                    }
+                }
+                _ => {}
+            },
+        }
+    }
+
+    fn show_me(&mut self, worker: &Worker) {
+        match self.current_step() {
+            Some(step) if step.action.is_some() => {
+                let step = step.clone();
+                self.message = Some(format!(
+                    "show me: {}",
+                    step.action
+                        .as_ref()
+                        .map(|a| a.command.as_str())
+                        .unwrap_or("")
+                ));
+                worker.send(Request::Perform(self.step, Box::new(step)));
+            }
+            _ => {
+                self.message =
+                    Some("this step has nothing to show: act yourself, or n for next".into())
+            }
+        }
+    }
+}
+
+/// Runs the Lessons screen (or the demo) until the user quits.
+pub fn run(
+    proc_root: &Path,
+    interval: Duration,
+    mut state: LessonsState,
+    open: Option<usize>,
+) -> anyhow::Result<i32> {
+    use crossterm::event::{self, Event};
+    use std::sync::atomic::Ordering;
+    let isolab = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("isolab"));
+    let worker = Worker::start(proc_root.to_path_buf(), isolab, interval);
+    if let Some(i) = open {
+        state.open(i, &worker);
+    }
+    let signal = super::terminal::quit_signals()?;
+    let mut guard = super::terminal::TerminalGuard::enter()?;
+    let mut dirty = true;
+    while !state.quit && signal.received.load(Ordering::SeqCst) == 0 {
+        if dirty {
+            guard
+                .terminal
+                .draw(|f| crate::ui::lessons::render(f, &state))?;
+            dirty = false;
+        }
+        if event::poll(Duration::from_millis(100))? {
+            dirty = true;
+            if let Event::Key(k) = event::read()? {
+                state.on_key(k, &worker);
+            }
+        }
+        while let Ok(report) = worker.rx.try_recv() {
+            dirty = true;
+            state.on_report(report, &worker);
+        }
+    }
+    drop(guard);
+    drop(worker);
+    match signal.received.load(Ordering::SeqCst) {
+        0 => Ok(0),
+        sig => Ok(128 + sig),
+    }
+}
