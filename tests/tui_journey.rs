@@ -337,3 +337,36 @@ fn compare_shows_which_namespaces_two_real_processes_share() {
     t.keys(&["Escape", "q"]);
     t.assert_terminal_restored("compare");
 }
+
+#[test]
+fn e_enters_a_process_namespaces_and_the_tui_comes_back() {
+    if procs_support::skip_unless_root() {
+        return;
+    }
+    let Some(t) = Tmux::start(200, 50) else {
+        return;
+    };
+    let tag = format!("9{}", std::process::id());
+    let host = format!("inside-{tag}");
+    // A child in its own UTS namespace with its own hostname.
+    let root = Spawned::sh(&format!(
+        "exec unshare --uts sh -c 'hostname {host}; exec sleep {tag}'"
+    ));
+    let pid = root.pid();
+    start_isolab(&t, "");
+    t.keys(&["/"]);
+    t.wait_for("Search:", 5);
+    t.cmd(&["send-keys", "-t", "j", "-l", &format!("sleep {tag}")]);
+    t.keys(&["Enter"]);
+    t.wait_for(&format!("{pid} · sleep"), 10);
+    t.keys(&["e"]);
+    t.wait_until(10, "the TUI to step aside", |_| !t.alternate_on());
+    // In the shell inside: the hostname is the child's, not the host's.
+    t.type_line("echo \"in:$(hostname)\"");
+    t.wait_for(&format!("in:{host}"), 10);
+    t.type_line("exit");
+    t.wait_for("1 Processes", 10);
+    assert!(t.alternate_on());
+    t.keys(&["q"]);
+    t.assert_terminal_restored("enter");
+}

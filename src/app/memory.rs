@@ -644,9 +644,18 @@ impl super::Screen for MemoryScreen {
         vec![super::keys::HelpSection {
             title: "Memory",
             lines: vec![
-                ("L l".into(), "edit the memory limit (64M, 1G, 1.5G, max, ...)"),
-                ("y / n".into(), "confirm / refuse changing a cgroup isolab did not create"),
-                ("H".into(), "start a memory hog in this cgroup (or a fresh 32M one)"),
+                (
+                    "L l".into(),
+                    "edit the memory limit (64M, 1G, 1.5G, max, ...)",
+                ),
+                (
+                    "y / n".into(),
+                    "confirm / refuse changing a cgroup isolab did not create",
+                ),
+                (
+                    "H".into(),
+                    "start a memory hog in this cgroup (or a fresh 32M one)",
+                ),
                 ("K".into(), "stop the hog and remove its cgroup"),
                 ("Esc".into(), "cancel editing"),
             ],
@@ -654,7 +663,12 @@ impl super::Screen for MemoryScreen {
     }
 
     fn hints(&self) -> &'static [(&'static str, &'static str)] {
-        &[("L", "Limit "), ("H", "Hog "), ("K", "Kill hog "), ("?", "Help")]
+        &[
+            ("L", "Limit "),
+            ("H", "Hog "),
+            ("K", "Kill hog "),
+            ("?", "Help"),
+        ]
     }
 
     fn wants_text(&self, _shared: &super::Shared) -> bool {

@@ -454,6 +454,7 @@ pub enum Action {
     Mark,
     Compare,
     ToggleDetail,
+    Enter,
     Close,
 }
 
@@ -509,6 +510,11 @@ pub const KEYS: &[Binding<Action>] = &[
         Action::ToggleDetail,
         &[C('d')],
         "show / hide the detail pane",
+    ),
+    bind(
+        Action::Enter,
+        &[C('e')],
+        "enter the selected process: a shell in its namespaces and root",
     ),
     bind(Action::Close, &[Esc], "close compare, clear the message"),
 ];
@@ -720,6 +726,16 @@ fn act(action: Action, shared: &mut Shared) {
             }
         }
         Action::ToggleDetail => p.show_detail = !p.show_detail,
+        Action::Enter => match p.selected_pid {
+            // `isolab exec` (this very binary) does the setns dance, as
+            // nsenter would; the TUI is suspended until the shell exits.
+            Some(pid) => {
+                let mut cmd = std::process::Command::new("/proc/self/exe");
+                cmd.args(["exec", &pid.to_string(), "--", "/bin/sh"]);
+                shared.run_in_foreground(format!("shell inside PID {pid}"), cmd);
+            }
+            None => shared.error("select a process first"),
+        },
         Action::Close => {
             p.compare = false;
             shared.status = None;

@@ -4,10 +4,10 @@
 
 pub mod cgroup;
 pub mod container;
-pub mod mounts;
 pub mod enter;
 pub mod inside;
 pub mod minroot;
+pub mod mounts;
 pub mod ns;
 pub mod procs;
 pub mod registry;
