@@ -36,7 +36,7 @@ fn hog_to_the_oom_kill_then_raise_the_limit() {
     loop {
         t.keys(&["1", "/"]);
         t.type_text(&marker);
-        t.keys(&["Enter", "2"]);
+        t.keys(&["Enter", "4"]);
         let shown = format!("PID {child_pid}");
         let found = (0..40).any(|_| {
             std::thread::sleep(std::time::Duration::from_millis(50));
@@ -126,7 +126,7 @@ fn a_foreign_process_gets_a_confirmation_and_its_own_hog_cgroup() {
     loop {
         t.keys(&["1", "/"]);
         t.type_text(&marker);
-        t.keys(&["Enter", "2"]);
+        t.keys(&["Enter", "4"]);
         let shown = format!("PID {pid}");
         if (0..40).any(|_| {
             std::thread::sleep(std::time::Duration::from_millis(50));

@@ -675,11 +675,9 @@ impl super::Screen for MemoryScreen {
         !matches!(self.state.dialog, Dialog::None)
     }
 
+    // The selection is taken when the tab is entered, not on every
+    // snapshot: once a hog starts, the graph stays on the hog's cgroup.
     fn on_enter(&mut self, shared: &mut super::Shared) {
-        self.follow_selection(shared);
-    }
-
-    fn on_snapshot(&mut self, shared: &mut super::Shared) {
         self.follow_selection(shared);
     }
 

@@ -1,6 +1,6 @@
 //! The lesson file format and its parser.
 //!
-//! ```text
+//! ~~~text
 //! # a comment (only at the start of a line)
 //! lesson: The title
 //! about: One line saying what the lesson is about
@@ -18,7 +18,7 @@
 //! check: process where hostname = "box"
 //!   and ns.uts != host.uts              (indented lines continue a field)
 //! waiting: no process has the hostname `box` yet
-//! ```
+//! ~~~
 //!
 //! `start:` keeps its command running in the background (a process the check
 //! looks for); `do:` runs a command to its end. Both are the step's "show me".
