@@ -518,6 +518,95 @@ fn spawn_in_cgroup(dir: &Path, exe: &Path, args: &[&str]) -> anyhow::Result<Chil
     Ok(cmd.spawn()?)
 }
 
+/// The Memory tab: follows the process selected on the Processes screen and
+/// samples its memory cgroup on the UI thread (a few small files, every
+/// `SAMPLE_EVERY`, only while the tab is shown).
+pub struct MemoryScreen {
+    pub state: MemoryState,
+}
+
+impl MemoryScreen {
+    pub fn new(setup: &super::Setup) -> MemoryScreen {
+        MemoryScreen {
+            state: MemoryState::new(setup.proc_root.clone()),
+        }
+    }
+
+    fn follow_selection(&mut self, shared: &super::Shared) {
+        if let Some(p) = shared.processes.selected_process() {
+            let (pid, comm) = (p.pid, p.comm.clone());
+            self.state.show(pid, &comm);
+        }
+    }
+}
+
+impl super::Screen for MemoryScreen {
+    fn title(&self) -> &'static str {
+        "Memory"
+    }
+
+    fn help(&self) -> Vec<super::keys::HelpSection> {
+        vec![super::keys::HelpSection {
+            title: "Memory",
+            lines: vec![
+                (
+                    "L l".into(),
+                    "edit the memory limit (64M, 1G, 1.5G, max, ...)",
+                ),
+                (
+                    "y / n".into(),
+                    "confirm / refuse changing a cgroup isolab did not create",
+                ),
+                (
+                    "H".into(),
+                    "start a memory hog in this cgroup (or a fresh 32M one)",
+                ),
+                ("K".into(), "stop the hog and remove its cgroup"),
+                ("Esc".into(), "cancel editing"),
+            ],
+        }]
+    }
+
+    fn hints(&self) -> &'static [(&'static str, &'static str)] {
+        &[
+            ("L", "Limit "),
+            ("H", "Hog "),
+            ("K", "Kill hog "),
+            ("?", "Help"),
+        ]
+    }
+
+    fn wants_text(&self, _shared: &super::Shared) -> bool {
+        !matches!(self.state.dialog, Dialog::None)
+    }
+
+    // The selection is taken when the tab is entered, not on every
+    // snapshot: once a hog starts, the graph stays on the hog's cgroup.
+    fn on_enter(&mut self, shared: &mut super::Shared) {
+        self.follow_selection(shared);
+    }
+
+    fn poll(&mut self, _shared: &mut super::Shared) -> bool {
+        if self.state.due() {
+            self.state.refresh();
+            return true;
+        }
+        false
+    }
+
+    fn on_key(&mut self, key: crossterm::event::KeyEvent, shared: &mut super::Shared) -> bool {
+        let used = self.state.on_key(key.code);
+        if used {
+            shared.status = None;
+        }
+        used
+    }
+
+    fn render(&self, f: &mut ratatui::Frame, body: ratatui::layout::Rect, _shared: &super::Shared) {
+        crate::ui::memory::render(f, body, &self.state);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -610,94 +699,5 @@ mod tests {
         m.on_key(KeyCode::Char('n'));
         assert_eq!(m.dialog, Dialog::None);
         assert_eq!(m.message, Some((true, "limit unchanged".to_string())));
-    }
-}
-
-/// The Memory tab: follows the process selected on the Processes screen and
-/// samples its memory cgroup on the UI thread (a few small files, every
-/// `SAMPLE_EVERY`, only while the tab is shown).
-pub struct MemoryScreen {
-    pub state: MemoryState,
-}
-
-impl MemoryScreen {
-    pub fn new(setup: &super::Setup) -> MemoryScreen {
-        MemoryScreen {
-            state: MemoryState::new(setup.proc_root.clone()),
-        }
-    }
-
-    fn follow_selection(&mut self, shared: &super::Shared) {
-        if let Some(p) = shared.processes.selected_process() {
-            let (pid, comm) = (p.pid, p.comm.clone());
-            self.state.show(pid, &comm);
-        }
-    }
-}
-
-impl super::Screen for MemoryScreen {
-    fn title(&self) -> &'static str {
-        "Memory"
-    }
-
-    fn help(&self) -> Vec<super::keys::HelpSection> {
-        vec![super::keys::HelpSection {
-            title: "Memory",
-            lines: vec![
-                (
-                    "L l".into(),
-                    "edit the memory limit (64M, 1G, 1.5G, max, ...)",
-                ),
-                (
-                    "y / n".into(),
-                    "confirm / refuse changing a cgroup isolab did not create",
-                ),
-                (
-                    "H".into(),
-                    "start a memory hog in this cgroup (or a fresh 32M one)",
-                ),
-                ("K".into(), "stop the hog and remove its cgroup"),
-                ("Esc".into(), "cancel editing"),
-            ],
-        }]
-    }
-
-    fn hints(&self) -> &'static [(&'static str, &'static str)] {
-        &[
-            ("L", "Limit "),
-            ("H", "Hog "),
-            ("K", "Kill hog "),
-            ("?", "Help"),
-        ]
-    }
-
-    fn wants_text(&self, _shared: &super::Shared) -> bool {
-        !matches!(self.state.dialog, Dialog::None)
-    }
-
-    // The selection is taken when the tab is entered, not on every
-    // snapshot: once a hog starts, the graph stays on the hog's cgroup.
-    fn on_enter(&mut self, shared: &mut super::Shared) {
-        self.follow_selection(shared);
-    }
-
-    fn poll(&mut self, _shared: &mut super::Shared) -> bool {
-        if self.state.due() {
-            self.state.refresh();
-            return true;
-        }
-        false
-    }
-
-    fn on_key(&mut self, key: crossterm::event::KeyEvent, shared: &mut super::Shared) -> bool {
-        let used = self.state.on_key(key.code);
-        if used {
-            shared.status = None;
-        }
-        used
-    }
-
-    fn render(&self, f: &mut ratatui::Frame, body: ratatui::layout::Rect, _shared: &super::Shared) {
-        crate::ui::memory::render(f, body, &self.state);
     }
 }
