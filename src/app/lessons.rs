@@ -502,3 +502,108 @@ pub fn run(
         sig => Ok(128 + sig),
     }
 }
+/// The Lessons tab inside the main TUI: the same state and drawing as
+/// `isolab learn`, beside the live screens (switch tabs to act, come back
+/// to see the check). Lessons and progress are loaded when the tab is first
+/// shown (screens do no IO when built); the worker runs checks and "show
+/// me" actions off the UI thread and stops what it started when dropped.
+pub struct LessonsScreen {
+    proc_root: PathBuf,
+    interval: Duration,
+    loaded: Option<(LessonsState, Worker)>,
+}
+
+impl LessonsScreen {
+    pub fn new(setup: &super::Setup) -> LessonsScreen {
+        LessonsScreen {
+            proc_root: setup.proc_root.clone(),
+            interval: setup.interval,
+            loaded: None,
+        }
+    }
+}
+
+impl super::Screen for LessonsScreen {
+    fn title(&self) -> &'static str {
+        "Lessons"
+    }
+
+    fn help(&self) -> Vec<super::keys::HelpSection> {
+        vec![super::keys::HelpSection {
+            title: "Lessons",
+            lines: vec![
+                ("↑ ↓ Enter".into(), "choose and open a lesson"),
+                ("h".into(), "show / hide the step's hint"),
+                ("s".into(), "show me: isolab performs the step's action"),
+                ("n PgDn / b PgUp".into(), "next / previous step"),
+                ("Esc ←".into(), "back to the list of lessons"),
+            ],
+        }]
+    }
+
+    fn hints(&self) -> &'static [(&'static str, &'static str)] {
+        &[
+            ("Enter", "Open "),
+            ("h", "Hint "),
+            ("s", "Show me "),
+            ("n", "Next "),
+            ("Esc", "List"),
+        ]
+    }
+
+    fn on_enter(&mut self, shared: &mut super::Shared) {
+        if self.loaded.is_some() {
+            return;
+        }
+        let entries = match crate::lessons::catalog::load(None) {
+            Ok(e) => e,
+            Err(e) => {
+                shared.error(format!("cannot load the lessons: {e:#}"));
+                return;
+            }
+        };
+        let path = crate::lessons::progress::default_path();
+        let (progress, note) = Progress::load(&path);
+        if let Some(note) = note {
+            shared.error(note);
+        }
+        let isolab = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("isolab"));
+        let worker = Worker::start(self.proc_root.clone(), isolab, self.interval);
+        self.loaded = Some((LessonsState::new(entries, progress, path, false), worker));
+    }
+
+    fn poll(&mut self, _shared: &mut super::Shared) -> bool {
+        let Some((state, worker)) = &mut self.loaded else {
+            return false;
+        };
+        let mut changed = false;
+        while let Ok(report) = worker.rx.try_recv() {
+            state.on_report(report, worker);
+            changed = true;
+        }
+        changed
+    }
+
+    fn on_key(&mut self, key: KeyEvent, _shared: &mut super::Shared) -> bool {
+        match &mut self.loaded {
+            Some((state, worker)) => {
+                state.on_key(key, worker);
+                // `q` inside the lesson keys means quit in `isolab learn`;
+                // here the global table has already handled it.
+                state.quit = false;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn render(&self, f: &mut ratatui::Frame, body: ratatui::layout::Rect, _shared: &super::Shared) {
+        match &self.loaded {
+            Some((state, _)) => crate::ui::lessons::render_in(f, body, state),
+            None => f.render_widget(
+                ratatui::widgets::Paragraph::new("loading the lessons…"),
+                body,
+            ),
+        }
+    }
+}

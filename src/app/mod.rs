@@ -61,6 +61,7 @@ pub fn all_screens(setup: &Setup) -> Vec<Box<dyn Screen>> {
         Box::new(lab::LabScreen::new(setup)),
         Box::new(rootfs::RootScreen::new(setup)),
         Box::new(memory::MemoryScreen::new(setup)),
+        Box::new(lessons::LessonsScreen::new(setup)),
     ]
 }
 
