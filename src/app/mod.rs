@@ -400,6 +400,12 @@ impl App {
 
 /// Runs the TUI until the user quits or a signal arrives.
 pub fn run(setup: Setup) -> anyhow::Result<i32> {
+    // One malloc arena: the collector thread would otherwise get its own,
+    // and the snapshots it refreshes would fragment a second heap.
+    // SAFETY: mallopt only tunes glibc's allocator; called before threads start.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
     let reader = ProcReader::new(&setup.proc_root)?;
     let host = match procs::host_reference(&setup.proc_root) {
         Some((p, label)) => HostRef { ns: p.ns, label },
