@@ -8,12 +8,16 @@
 # cgroup2 (cgroup_no_v1=all: nothing on v1), runs the suite, prints one
 # result line and powers off. Software emulation only (KVM hangs here).
 #
-# Usage: scripts/qemu-v2.sh [--release]    exit 0 only if every v2 test passed.
+# Usage: scripts/qemu-v2.sh [--release | --profile NAME]
+#        exit 0 only if every v2 test passed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 profile_flag=()
-[ "${1:-}" = "--release" ] && profile_flag=(--release)
+case "${1:-}" in
+    --release) profile_flag=(--release) ;;
+    --profile) profile_flag=(--profile "$2") ;;
+esac
 
 need=()
 command -v qemu-system-x86_64 >/dev/null 2>&1 || need+=(qemu-system-x86)
