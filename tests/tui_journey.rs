@@ -370,3 +370,54 @@ fn e_enters_a_process_namespaces_and_the_tui_comes_back() {
     t.keys(&["q"]);
     t.assert_terminal_restored("enter");
 }
+
+#[test]
+fn an_oom_kill_shows_in_the_tree() {
+    use isolab::sys::cgroup::{Limit, OwnedCgroup};
+    if procs_support::skip_unless_root() {
+        return;
+    }
+    let Some(t) = Tmux::start(200, 50) else {
+        return;
+    };
+    let cg = OwnedCgroup::create("journey-oom", Some(Limit::Bytes(32 << 20))).expect("cgroup");
+    start_isolab_with(&t, "", "0.5");
+    // The hog joins the 32M cgroup, then grows at 16 MiB/s until the OOM
+    // killer takes it (about two seconds: time for a snapshot to see it).
+    let procs = cg.path().join("cgroup.procs");
+    let mut hog = Spawned::sh(&format!(
+        "echo $$ > {} && exec {} hog --rate 16M/s --max 1G >/dev/null",
+        procs.display(),
+        bin()
+    ));
+    let pid = hog.pid();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        t.keys(&["/"]);
+        t.wait_for("Search:", 5);
+        t.cmd(&["send-keys", "-t", "j", "-l", "hog --rate 16M/s"]);
+        t.keys(&["Enter"]);
+        let found = (0..20).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            t.screen().contains(&format!("PID {pid} ·"))
+        });
+        if found {
+            break;
+        }
+        t.keys(&["Escape"]);
+        assert!(std::time::Instant::now() < deadline, "{}", t.screen());
+    }
+    // Reap it as its parent would: a zombie has not vanished yet.
+    let status = hog.0.wait().expect("wait for the hog");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(
+        status.signal(),
+        Some(libc::SIGKILL),
+        "the OOM killer's signal"
+    );
+    let s = t.wait_for("killed by the OOM killer", 30);
+    assert!(s.contains("[OOM-killed]"), "{s}");
+    t.keys(&["q"]);
+    t.assert_terminal_restored("oom");
+    cg.remove().expect("remove the cgroup");
+}

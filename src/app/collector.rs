@@ -11,7 +11,9 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TryS
 use std::time::{Duration, Instant};
 
 pub enum Collected {
-    Snapshot(Snapshot),
+    /// A snapshot, and the memory cgroups (paths as in /proc/PID/cgroup)
+    /// whose OOM-kill counter rose since the previous one.
+    Snapshot(Snapshot, Vec<String>),
     Error(String),
 }
 
@@ -36,6 +38,9 @@ impl Collector {
                 // At most two snapshots exist: one shown by the UI, one
                 // here (or in the channel). With both away, skip the tick.
                 let mut spare: Option<Snapshot> = None;
+                let mut oom_watch = crate::sys::cgroup::OomWatch::new(
+                    crate::sys::cgroup::MemoryHierarchy::detect().ok(),
+                );
                 let mut made = 0;
                 loop {
                     let started = Instant::now();
@@ -64,7 +69,10 @@ impl Collector {
                         continue;
                     };
                     let msg = match reader.refresh(&mut snap) {
-                        Ok(()) => Collected::Snapshot(snap),
+                        Ok(()) => {
+                            let oom = oom_watch.rose(&snap);
+                            Collected::Snapshot(snap, oom)
+                        }
                         Err(e) => {
                             spare = Some(snap);
                             Collected::Error(format!("{e:#}"))
@@ -72,7 +80,7 @@ impl Collector {
                     };
                     match tx.try_send(msg) {
                         Ok(()) => {}
-                        Err(TrySendError::Full(Collected::Snapshot(s))) => spare = Some(s),
+                        Err(TrySendError::Full(Collected::Snapshot(s, _))) => spare = Some(s),
                         Err(TrySendError::Full(Collected::Error(_))) => {}
                         Err(TrySendError::Disconnected(_)) => return,
                     }
@@ -130,7 +138,7 @@ mod tests {
                 .recv_timeout(Duration::from_secs(60))
                 .expect("a snapshot from the collector");
             let snap = match msg {
-                Collected::Snapshot(s) => s,
+                Collected::Snapshot(s, _) => s,
                 Collected::Error(e) => panic!("collector error: {e}"),
             };
             assert!(

@@ -453,7 +453,11 @@ pub fn run(setup: Setup) -> anyhow::Result<i32> {
         while let Ok(msg) = collector.rx.try_recv() {
             dirty = true;
             match msg {
-                collector::Collected::Snapshot(s) => collector.recycle(app.on_snapshot(s)),
+                collector::Collected::Snapshot(s, oom) => {
+                    let old = app.on_snapshot(s);
+                    app.shared.processes.mark_oom_killed(&oom);
+                    collector.recycle(old);
+                }
                 collector::Collected::Error(e) => app.shared.error(e),
             }
         }

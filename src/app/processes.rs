@@ -17,6 +17,8 @@ use std::collections::{HashMap, HashSet};
 /// How long (in refreshes) a new process stays highlighted and a vanished
 /// one stays on screen.
 pub const HIGHLIGHT_REFRESHES: u64 = 2;
+/// How long (in refreshes) a process the OOM killer took stays on screen.
+pub const OOM_REFRESHES: u64 = 6;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum View {
@@ -73,6 +75,8 @@ pub struct ProcessesState {
     /// The live snapshot plus, for a moment, processes that just vanished.
     pub snap: Snapshot,
     pub gone: HashSet<Pid>,
+    /// Vanished processes the OOM killer took (see `mark_oom_killed`).
+    pub oom_killed: HashSet<Pid>,
     ghosts: HashMap<Pid, (Process, u64)>,
     /// Generation in which each recently started PID first appeared (for
     /// the new highlight); only the last few refreshes' births are kept.
@@ -106,6 +110,7 @@ impl ProcessesState {
         ProcessesState {
             snap: Snapshot::default(),
             gone: HashSet::new(),
+            oom_killed: HashSet::new(),
             ghosts: HashMap::new(),
             born: HashMap::new(),
             generation: 0,
@@ -144,8 +149,15 @@ impl ProcessesState {
                 self.ghosts.insert(p.pid, (p.clone(), now));
             }
         }
+        let oom = &self.oom_killed;
         self.ghosts.retain(|&pid, (_, since)| {
-            snap.get(pid).is_none() && now - *since < HIGHLIGHT_REFRESHES
+            // An OOM kill stays on screen longer: it is the news.
+            let keep = if oom.contains(&pid) {
+                OOM_REFRESHES
+            } else {
+                HIGHLIGHT_REFRESHES
+            };
+            snap.get(pid).is_none() && now - *since < keep
         });
         if !first {
             for p in &snap.procs {
@@ -157,6 +169,8 @@ impl ProcessesState {
         self.born
             .retain(|&pid, &mut b| now - b < HIGHLIGHT_REFRESHES && snap.get(pid).is_some());
         self.gone = self.ghosts.keys().copied().collect();
+        let gone = &self.gone;
+        self.oom_killed.retain(|pid| gone.contains(pid));
         if !self.ghosts.is_empty() {
             snap.procs
                 .extend(self.ghosts.values().map(|(p, _)| p.clone()));
@@ -165,6 +179,27 @@ impl ProcessesState {
         let old = std::mem::replace(&mut self.snap, snap);
         self.rebuild_rows();
         old
+    }
+
+    /// Marks the processes that vanished in this refresh from a memory
+    /// cgroup whose OOM-kill counter rose meanwhile (`cgroups`: paths as in
+    /// /proc/PID/cgroup) as killed by the OOM killer.
+    pub fn mark_oom_killed(&mut self, cgroups: &[String]) {
+        if cgroups.is_empty() {
+            return;
+        }
+        let now = self.generation;
+        for (pid, (p, since)) in &self.ghosts {
+            // The memory line: v1's `memory` controller, else the v2 tree.
+            let line = p
+                .cgroups
+                .iter()
+                .find(|l| l.controllers.iter().any(|c| c == "memory"))
+                .or_else(|| p.cgroups.iter().find(|l| l.is_v2()));
+            if *since == now && line.is_some_and(|l| cgroups.contains(&l.path)) {
+                self.oom_killed.insert(*pid);
+            }
+        }
     }
 
     pub fn is_new(&self, pid: Pid) -> bool {
@@ -767,6 +802,51 @@ mod tests {
             (20, 1, "cron"),
         ]));
         s
+    }
+
+    #[test]
+    fn a_process_gone_with_its_cgroups_oom_count_rising_is_marked_oom_killed() {
+        use crate::sys::procs::CgroupLine;
+        let in_cgroup = |pid, path: &str| {
+            let mut p = proc(pid, 1, "hog");
+            p.cgroups = vec![CgroupLine {
+                hierarchy: 4,
+                controllers: vec!["memory".into()],
+                path: path.into(),
+            }]
+            .into();
+            p
+        };
+        let with = |extra: Vec<Process>| {
+            let mut procs = vec![proc(1, 0, "init")];
+            procs.extend(extra);
+            Snapshot {
+                procs,
+                ticks_per_sec: 100,
+                boot_time: 0,
+            }
+        };
+        let mut s = ProcessesState::new(Users::default(), HostRef::default());
+        s.apply_snapshot(with(vec![
+            in_cgroup(50, "/isolab/box"),
+            in_cgroup(60, "/other"),
+        ]));
+        // Both vanish; only /isolab/box counted an OOM kill meanwhile.
+        s.apply_snapshot(with(vec![]));
+        s.mark_oom_killed(&["/isolab/box".to_string()]);
+        assert!(s.oom_killed.contains(&50));
+        assert!(!s.oom_killed.contains(&60));
+        // The OOM-killed one stays on screen longer than an ordinary exit.
+        for _ in 0..HIGHLIGHT_REFRESHES {
+            s.apply_snapshot(with(vec![]));
+        }
+        assert!(s.row_of(50).is_some());
+        assert!(s.row_of(60).is_none());
+        for _ in 0..OOM_REFRESHES {
+            s.apply_snapshot(with(vec![]));
+        }
+        assert!(s.row_of(50).is_none());
+        assert!(s.oom_killed.is_empty());
     }
 
     #[test]

@@ -219,9 +219,19 @@ fn render_list(f: &mut Frame, area: Rect, s: &ProcessesState) {
     for (i, row) in s.rows.iter().enumerate().skip(s.scroll).take(visible) {
         let p = &s.snap.procs[row.index];
         let fold = if row.collapsed { "[+]" } else { "" };
-        let art = format!("{}{fold}", fit_art(&row.art, row.depth, command_width));
+        let oom = s.oom_killed.contains(&p.pid);
+        let killed = if oom { "[OOM-killed] " } else { "" };
+        let art = format!(
+            "{}{fold}{killed}",
+            fit_art(&row.art, row.depth, command_width)
+        );
         let mut style = Style::new();
-        if s.gone.contains(&p.pid) {
+        if oom {
+            style = style
+                .fg(Color::White)
+                .bg(Color::Red)
+                .add_modifier(Modifier::BOLD);
+        } else if s.gone.contains(&p.pid) {
             style = style.fg(Color::Red).add_modifier(Modifier::CROSSED_OUT);
         } else if s.is_new(p.pid) {
             style = style.fg(Color::Green).add_modifier(Modifier::BOLD);
@@ -286,7 +296,9 @@ pub fn utc_time(secs: u64) -> String {
 /// The lines of the detail pane (also used by tests).
 pub fn detail_lines(p: &Process, s: &ProcessesState) -> Vec<Line<'static>> {
     let mut out = Vec::new();
-    let gone = if s.gone.contains(&p.pid) {
+    let gone = if s.oom_killed.contains(&p.pid) {
+        "  (killed by the OOM killer: its memory cgroup hit the limit)"
+    } else if s.gone.contains(&p.pid) {
         "  (exited)"
     } else {
         ""

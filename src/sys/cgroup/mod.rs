@@ -8,6 +8,7 @@
 pub mod membership;
 pub mod memory;
 pub mod mounts;
+pub mod oom;
 pub mod owned;
 pub mod report;
 pub mod size;
@@ -20,6 +21,7 @@ pub use memory::{
 pub use mounts::{
     CgroupMount, CgroupMounts, CgroupVersion, ISOLAB_PARENT, Layout, MemoryHierarchy,
 };
+pub use oom::{OomWatch, memory_line, oom_kill_count};
 pub use owned::{Creator, OwnedCgroup, remove_leftovers, remove_leftovers_in};
 pub use report::{CgroupReport, MemoryCgroup, report};
 pub use size::{Limit, SizeError, human_bytes, parse_rate, parse_size};
