@@ -26,7 +26,7 @@ struct JsonProcess<'a> {
     ns: &'a NsSet,
     nspid: &'a [Pid],
     cgroups: &'a [CgroupLine],
-    container: &'a Option<Container>,
+    container: &'a Option<std::sync::Arc<Container>>,
 }
 
 impl<'a> From<&'a Process> for JsonProcess<'a> {
@@ -50,7 +50,7 @@ impl<'a> From<&'a Process> for JsonProcess<'a> {
 }
 
 /// `runtime:shortid` as the CONTAINER column shows it, or `-`.
-pub fn container_label(container: &Option<Container>) -> String {
+pub fn container_label(container: &Option<std::sync::Arc<Container>>) -> String {
     match container {
         Some(c) => format!("{}:{}", c.runtime.name(), c.short_id()),
         None => "-".to_string(),

@@ -69,12 +69,12 @@ fn fixture() -> Snapshot {
         ] {
             p.ns.set(k, Some(v));
         }
-        p.container = Some(Container {
+        p.container = Some(std::sync::Arc::new(Container {
             runtime: Runtime::Docker,
             id: id.into(),
             pod: None,
             qos: None,
-        });
+        }));
         p.cgroups = vec![CgroupLine {
             hierarchy: 0,
             controllers: vec![],

@@ -52,7 +52,8 @@ pub struct Process {
     pub pgid: Pid,
     pub sid: Pid,
     /// The controlling terminal's name (`pts/0`, `tty1`) or `?`.
-    pub tty: String,
+    /// `?` (no terminal, the common case) is borrowed: no allocation.
+    pub tty: std::borrow::Cow<'static, str>,
     /// The foreground process group of the tty (-1 without one).
     pub tpgid: Pid,
     /// The one-letter state from stat (R, S, D, Z, T, I, ...).
@@ -79,7 +80,8 @@ pub struct Process {
     /// The lines of /proc/PID/cgroup. Shared: processes with identical
     /// cgroup files hold one list (10,000 processes, a handful of lists).
     pub cgroups: CgroupLines,
-    pub container: Option<Container>,
+    /// Shared: every process of one cgroup points at the same recognition.
+    pub container: Option<Arc<Container>>,
     pub unreadable: Vec<Unreadable>,
 }
 
@@ -188,7 +190,7 @@ fn boot_clock_ticks(ticks_per_sec: u64) -> u64 {
 }
 
 /// One parsed cgroup file text, shared, with the container it names.
-type CgroupSet = (CgroupLines, Option<Container>);
+type CgroupSet = (CgroupLines, Option<Arc<Container>>);
 
 /// Reads snapshots of a procfs mounted at `root`. Static facts (cmdline,
 /// status, ns links, cgroup) are read once per process, keyed by PID and
@@ -412,6 +414,15 @@ fn parse_stat_parts(text: &[u8]) -> Option<(&[u8], StatNumbers)> {
 /// The name of a controlling terminal from stat's tty_nr, as `ps` prints it:
 /// `pts/N` (Unix98 ptys, majors 136-143), `ttyN` (virtual consoles, major 4
 /// minor < 64), `ttySN` (serial, major 4 minor >= 64), else `?`.
+/// `tty_name` as stored in a `Process`: no allocation for "no terminal".
+fn tty_cow(tty_nr: i32) -> std::borrow::Cow<'static, str> {
+    if tty_nr == 0 {
+        "?".into()
+    } else {
+        tty_name(tty_nr).into()
+    }
+}
+
 pub fn tty_name(tty_nr: i32) -> String {
     let nr = tty_nr as u32;
     let major = (nr >> 8) & 0xfff;
@@ -765,7 +776,7 @@ fn assemble(
     stat: Stat,
     facts: RawFacts,
     cgroups: CgroupLines,
-    container: Option<Container>,
+    container: Option<Arc<Container>>,
     page_size: u64,
 ) -> Process {
     Process {
@@ -773,7 +784,7 @@ fn assemble(
         ppid: stat.ppid,
         pgid: stat.pgid,
         sid: stat.sid,
-        tty: tty_name(stat.tty_nr),
+        tty: tty_cow(stat.tty_nr),
         tpgid: stat.tpgid,
         state: stat.state,
         nice: stat.nice,
@@ -807,12 +818,12 @@ fn update_from_stat(p: &mut Process, n: &StatNumbers, page_size: u64) {
     p.cpu_ticks = n.utime + n.stime;
     if n.tty_nr == 0 {
         if p.tty != "?" {
-            p.tty = "?".to_string();
+            p.tty = "?".into();
         }
     } else {
         let name = tty_name(n.tty_nr);
         if p.tty != name {
-            p.tty = name;
+            p.tty = name.into();
         }
     }
 }
@@ -876,7 +887,7 @@ pub fn read_process(root: &Path, pid: Pid) -> Result<Process, ProcError> {
         .take()
         .map(|t| parse_cgroups(&t))
         .unwrap_or_default();
-    let container = crate::sys::container::recognise(&lines);
+    let container = crate::sys::container::recognise(&lines).map(Arc::new);
     Ok(assemble(stat, facts, lines.into(), container, page_size()))
 }
 
@@ -1135,7 +1146,7 @@ impl ProcReader {
             return (lines.clone(), container.clone());
         }
         let lines: CgroupLines = parse_cgroups(&text).into();
-        let container = crate::sys::container::recognise(&lines);
+        let container = crate::sys::container::recognise(&lines).map(Arc::new);
         self.cgroup_sets
             .insert(text, (lines.clone(), container.clone()));
         (lines, container)
