@@ -84,4 +84,6 @@ impl Drop for ChildGuard {
 pub fn exists(p: &Path) -> bool {
     p.symlink_metadata().is_ok()
 }
+// The one tmux driver of the test suite, shared with the TUI journeys.
+#[path = "../tui_support/mod.rs"]
 pub mod tmux;
