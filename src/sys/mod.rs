@@ -1,5 +1,5 @@
-//! The kernel side of isolab. Nothing in here knows about the screen: no
-//! ratatui, no crossterm. Every function that reads the kernel takes a root
+//! The kernel side of isolab. Nothing in here knows about the screen or the
+//! terminal: no UI crate is imported below this module. Every function that reads the kernel takes a root
 //! path (`/proc`, a cgroup mount, ...) so tests can point it at a fixture.
 
 pub mod cgroup;
