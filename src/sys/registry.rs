@@ -36,16 +36,11 @@ impl ProcessId {
     /// Whether this very process (not just some process with the same PID)
     /// is still alive.
     pub fn is_alive(&self) -> bool {
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)) else {
+        let Some(stat) = read_stat(Path::new("/proc"), self.pid) else {
             return false;
         };
-        let Some(after) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
-            return false;
-        };
-        let mut fields = after.split_whitespace();
         // A zombie (Z) or dead (X) process has ended; it only waits to be reaped.
-        let running = !matches!(fields.next(), Some("Z") | Some("X"));
-        running && fields.nth(18).and_then(|v| v.parse().ok()) == Some(self.start_time)
+        !matches!(stat.state, 'Z' | 'X') && stat.start_ticks == self.start_time
     }
 
     /// SIGKILL this process if, and only if, it is still the same process.
@@ -65,10 +60,13 @@ impl ProcessId {
 /// Field 22 of `<proc_root>/PID/stat` (start time), parsed after the last ')'
 /// so a comm like `x) R 1` cannot shift the fields.
 pub fn start_time(proc_root: &Path, pid: i32) -> Option<u64> {
-    let stat = std::fs::read_to_string(proc_root.join(pid.to_string()).join("stat")).ok()?;
-    let after = &stat[stat.rfind(')')? + 1..];
-    // after ')' come fields 3.. ; start time is field 22 -> index 19 here.
-    after.split_whitespace().nth(19)?.parse().ok()
+    read_stat(proc_root, pid).map(|s| s.start_ticks)
+}
+
+/// `<proc_root>/PID/stat`, parsed by the one stat parser (`sys::procs`).
+fn read_stat(proc_root: &Path, pid: i32) -> Option<crate::sys::procs::Stat> {
+    let text = std::fs::read(proc_root.join(pid.to_string()).join("stat")).ok()?;
+    crate::sys::procs::parse_stat(&text)
 }
 
 /// A pidfd as an owned fd.

@@ -156,21 +156,8 @@ pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
     )
 }
 
-/// Bytes in binary units, as htop shows them.
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
+/// Bytes in binary units (`4.0 MiB`), as htop shows them: the one formatter.
+pub use crate::sys::cgroup::human_bytes;
 
 #[cfg(test)]
 mod snapshot_tests;

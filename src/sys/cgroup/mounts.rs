@@ -67,49 +67,23 @@ pub struct CgroupMounts {
     pub mounts: Vec<CgroupMount>,
 }
 
-/// Decodes mountinfo's octal escapes (`\040` is a space).
-fn unescape(field: &str) -> String {
-    let bytes = field.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\' && i + 4 <= bytes.len() {
-            let digits = std::str::from_utf8(&bytes[i + 1..i + 4]).unwrap_or("");
-            if let Ok(v) = u8::from_str_radix(digits, 8) {
-                out.push(v);
-                i += 4;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 impl CgroupMounts {
     /// Parses the text of /proc/PID/mountinfo; other filesystems are skipped.
     pub fn parse(mountinfo: &str) -> CgroupMounts {
-        let mut mounts = Vec::new();
-        for line in mountinfo.lines() {
-            // id parent maj:min root mount-point options [optional...] - fstype source super-options
-            let Some((left, right)) = line.split_once(" - ") else {
-                continue;
-            };
-            let left: Vec<&str> = left.split(' ').collect();
-            let right: Vec<&str> = right.split(' ').collect();
-            if left.len() < 5 || right.len() < 3 {
-                continue;
-            }
-            let (root, mount_point) = (unescape(left[3]), unescape(left[4]));
-            match right[0] {
-                "cgroup2" => mounts.push(CgroupMount {
+        // The one mountinfo parser (escapes, optional fields) is sys::mounts;
+        // here we only pick the cgroup filesystems out of it.
+        let (all, _unparsed) = crate::sys::mounts::parse(mountinfo);
+        let mounts = all
+            .into_iter()
+            .filter_map(|m| match m.fstype.as_str() {
+                "cgroup2" => Some(CgroupMount {
                     version: CgroupVersion::V2,
-                    mount_point: PathBuf::from(mount_point),
-                    root,
+                    mount_point: PathBuf::from(m.mount_point),
+                    root: m.root,
                     controllers: Vec::new(),
                 }),
                 "cgroup" => {
+                    // v1 names its controllers among the super options.
                     const NOT_CONTROLLERS: [&str; 8] = [
                         "rw",
                         "ro",
@@ -120,7 +94,8 @@ impl CgroupMounts {
                         "clone_children",
                         "noprefix",
                     ];
-                    let controllers = right[2]
+                    let controllers = m
+                        .super_options
                         .split(',')
                         .filter(|o| {
                             !NOT_CONTROLLERS.contains(o)
@@ -129,16 +104,16 @@ impl CgroupMounts {
                         })
                         .map(str::to_string)
                         .collect();
-                    mounts.push(CgroupMount {
+                    Some(CgroupMount {
                         version: CgroupVersion::V1,
-                        mount_point: PathBuf::from(mount_point),
-                        root,
+                        mount_point: PathBuf::from(m.mount_point),
+                        root: m.root,
                         controllers,
-                    });
+                    })
                 }
-                _ => {}
-            }
-        }
+                _ => None,
+            })
+            .collect();
         CgroupMounts { mounts }
     }
 

@@ -8,7 +8,7 @@
 use super::memory::MemoryEvents;
 use super::mounts::{CgroupVersion, MemoryHierarchy};
 use crate::sys::procs::{CgroupLine, Snapshot};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
 /// The OOM kills counted so far in the memory cgroup at `dir`.
@@ -58,24 +58,24 @@ impl OomWatch {
         let Some(h) = &self.hierarchy else {
             return Vec::new();
         };
-        let mut paths: Vec<String> = snap
+        // Borrowed and deduplicated first: thousands of processes share a
+        // handful of cgroups.
+        let mut paths: BTreeSet<&str> = snap
             .procs
             .iter()
-            .filter_map(|p| memory_line(&p.cgroups, h.version).map(|l| l.path.clone()))
+            .filter_map(|p| memory_line(&p.cgroups, h.version).map(|l| l.path.as_str()))
             .collect();
-        paths.extend(self.counts.keys().cloned());
-        paths.sort_unstable();
-        paths.dedup();
+        paths.extend(self.counts.keys().map(String::as_str));
         let mut rose = Vec::new();
         let mut counts = HashMap::with_capacity(paths.len());
         for path in paths {
-            let Some(now) = oom_kill_count(h.version, &h.dir_of(&path)) else {
+            let Some(now) = oom_kill_count(h.version, &h.dir_of(path)) else {
                 continue; // the cgroup is gone, or has no such file
             };
-            if self.counts.get(&path).is_some_and(|&before| now > before) {
-                rose.push(path.clone());
+            if self.counts.get(path).is_some_and(|&before| now > before) {
+                rose.push(path.to_string());
             }
-            counts.insert(path, now);
+            counts.insert(path.to_string(), now);
         }
         self.counts = counts;
         rose
