@@ -154,7 +154,8 @@ impl MemoryState {
     pub fn new(proc_root: impl Into<PathBuf>) -> MemoryState {
         MemoryState {
             proc_root: proc_root.into(),
-            mounts: CgroupMounts::of_self().ok(),
+            // Read on the first sample: the tab may never be opened.
+            mounts: None,
             pid: None,
             comm: String::new(),
             report: None,
@@ -197,6 +198,9 @@ impl MemoryState {
     pub fn refresh(&mut self) {
         self.last_sample = Some(Instant::now());
         self.poll_hog();
+        if self.mounts.is_none() {
+            self.mounts = CgroupMounts::of_self().ok();
+        }
         let Some(mounts) = &self.mounts else {
             self.error = Some("cannot read /proc/self/mountinfo".to_string());
             return;

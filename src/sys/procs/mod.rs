@@ -1328,29 +1328,11 @@ mod tests {
     }
 
     fn process(pid: Pid) -> Process {
-        Process {
-            pid,
-            ppid: 1,
-            pgid: pid,
-            sid: pid,
-            tty: "?".into(),
-            tpgid: -1,
-            state: 'S',
-            nice: 0,
-            uid: Some(0),
-            comm: "k".into(),
-            cmdline: Some(vec![]),
-            threads: 1,
-            rss_bytes: 0,
-            cpu_ticks: 0,
-            cpu_percent: 0.0,
-            start_ticks: 0,
-            ns: NsSet::default(),
-            nspid: vec![pid],
-            cgroups: Vec::new().into(),
-            container: None,
-            unreadable: vec![],
-        }
+        // The shared test process, as a kernel-thread-like one here.
+        let mut p = crate::sys::tree::tests::proc(pid, 1, "k");
+        p.cmdline = Some(vec![]);
+        p.start_ticks = 0;
+        p
     }
 
     #[test]
