@@ -35,7 +35,10 @@ pub enum RootfsError {
     NoProcess { pid: Pid },
     #[error("process {pid} has exited; its root filesystem is gone (pick a running process)")]
     Exited { pid: Pid },
-    #[error("no permission to look into process {pid}'s root (run isolab as root)")]
+    #[error(
+        "cannot look into process {pid}'s root: {}",
+        crate::sys::procs::denied_hint()
+    )]
     NoAccess { pid: Pid },
     #[error("{path}: no such file or directory inside process {pid}'s root")]
     NotFound { pid: Pid, path: String },

@@ -563,12 +563,18 @@ fn classify(e: Errno) -> Read {
 
 fn reason(e: Errno) -> String {
     match e {
-        Errno::EACCES | Errno::EPERM if nix::unistd::geteuid().is_root() => {
-            "permission denied even to root (the process holds capabilities this one lacks)"
-                .to_string()
-        }
-        Errno::EACCES | Errno::EPERM => "permission denied (run as root to see it)".to_string(),
+        Errno::EACCES | Errno::EPERM => denied_hint().to_string(),
         other => other.desc().to_string(),
+    }
+}
+
+/// What to say when the kernel refuses to show another process: as root,
+/// that process holds capabilities we lack; otherwise, root would see it.
+pub fn denied_hint() -> &'static str {
+    if nix::unistd::geteuid().is_root() {
+        "permission denied even to root (the process holds capabilities this one lacks)"
+    } else {
+        "permission denied (run as root to see it)"
     }
 }
 
