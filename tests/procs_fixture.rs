@@ -66,6 +66,26 @@ fn write_proc(root: &Path, p: &FakeProc) {
     }
 }
 
+/// Bumps the fork counter (`processes` in the fixture's stat), as the
+/// kernel does on every fork. A reader skips listing the root while the
+/// counter stands still; a fixture that adds or removes a process bumps it
+/// (a removed fixture file, unlike an exited process's stat, would stay
+/// readable through the reader's kept fd).
+fn count_a_fork(root: &Path) {
+    let text = std::fs::read_to_string(root.join("stat")).unwrap();
+    let forks: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("processes "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let text = text.replace(
+        &format!("processes {forks}\n"),
+        &format!("processes {}\n", forks + 1),
+    );
+    std::fs::write(root.join("stat"), text).unwrap();
+}
+
 const DOCKER_ID: &str = "4c6b5f3a9e2d1c0b8a7f6e5d4c3b2a190817263544536271809a8b7c6d5e4f3a";
 
 fn fixture() -> tempfile::TempDir {
@@ -262,6 +282,7 @@ fn caches_static_facts_per_pid_and_start_time() {
 
     // A process that exits disappears from the next snapshot.
     std::fs::remove_dir_all(root.join("51")).unwrap();
+    count_a_fork(root);
     let snap = reader.snapshot().unwrap();
     assert!(snap.get(51).is_none());
 }
@@ -317,6 +338,7 @@ fn refresh_updates_an_owned_snapshot_in_place_and_shares_cgroup_lists() {
             cgroup: "0::/user.slice\n",
         },
     );
+    count_a_fork(root);
     reader.refresh(&mut snap).unwrap();
     let pids: Vec<i32> = snap.procs.iter().map(|p| p.pid).collect();
     assert_eq!(pids, vec![1, 40, 45, 50, 70]);
@@ -354,4 +376,32 @@ fn a_recycled_snapshot_is_refreshed_instead_of_copied() {
     // Without a recycled one, the reader still answers (from a fresh read).
     let third = reader.snapshot().unwrap();
     assert_eq!(third.procs.len(), second.procs.len());
+}
+
+#[test]
+fn an_unchanged_fork_counter_spares_listing_the_root() {
+    let dir = fixture();
+    let root = dir.path();
+    let mut reader = ProcReader::new(root).unwrap();
+    assert_eq!(reader.snapshot().unwrap().procs.len(), 5);
+    // A directory appears but no fork was counted: no process can be new,
+    // so the reader does not list the root (it only re-reads what it knows).
+    write_proc(
+        root,
+        &FakeProc {
+            pid: 45,
+            comm: "late",
+            ppid: 40,
+            argv: &["late"],
+            uid: 0,
+            nspid: "45",
+            net: 4026531833,
+            pid_ns: 4026531836,
+            cgroup: "0::/user.slice\n",
+        },
+    );
+    assert!(reader.snapshot().unwrap().get(45).is_none());
+    // Once the counter moves, the next refresh lists and finds it.
+    count_a_fork(root);
+    assert!(reader.snapshot().unwrap().get(45).is_some());
 }

@@ -133,3 +133,31 @@ fn cached_snapshots_see_a_namespace_change_without_exec() {
     });
     assert_ne!(after, host_uts);
 }
+
+#[test]
+fn a_long_lived_reader_drops_exits_and_finds_newcomers() {
+    if skip_unless_root() {
+        return;
+    }
+    // Refreshes may skip listing /proc while nothing forks; an exit must
+    // still vanish from the next snapshot and a new process appear in it.
+    let tag = format!("5{}", std::process::id());
+    let mut reader = ProcReader::new("/proc").expect("reader");
+    let first = Spawned::sh(&format!("exec sleep {tag}"));
+    let pid = first.pid();
+    wait_for(10, "the sleeper", || {
+        let s = reader.snapshot().ok()?;
+        (find_by_arg(&s, &tag) == Some(pid)).then_some(())
+    });
+    for _ in 0..3 {
+        assert!(reader.snapshot().expect("snap").get(pid).is_some());
+    }
+    drop(first); // SIGKILL and reap: no fork on the way
+    let s = reader.snapshot().expect("snap");
+    assert!(s.get(pid).is_none(), "PID {pid} exited but is still listed");
+    let second = Spawned::sh(&format!("exec sleep {tag}"));
+    wait_for(10, "the newcomer", || {
+        let s = reader.snapshot().ok()?;
+        (find_by_arg(&s, &tag) == Some(second.pid())).then_some(())
+    });
+}

@@ -217,9 +217,13 @@ pub struct ProcReader {
     /// A snapshot handed back by the caller, refreshed by the next `snapshot()`.
     spare: Option<Snapshot>,
     /// Open /proc/PID/stat files, re-read each refresh (see `read_stat`).
-    stat_fds: HashMap<Pid, OwnedFd>,
-    /// How many stat files may stay open (below the open-files limit).
-    fd_budget: usize,
+    stat_fds: HashMap<Pid, KeptStat>,
+    /// Whether to keep stat files open at all (not for a one-shot read).
+    keep_stat_fds: bool,
+    /// /proc/stat, kept open for its fork counter (see `list_is_current`).
+    proc_stat: Option<OwnedFd>,
+    /// The fork counter read just before the last listing of the root.
+    forks_at_listing: Option<u64>,
 }
 
 impl Process {
@@ -614,9 +618,41 @@ fn release_free_memory() {
     }
 }
 
-/// How many stat files the reader may keep open: raises this process's
-/// soft open-files limit towards the hard one (at most 65,536; the fds are
-/// close-on-exec, so children never see them) and leaves 1,024 for the rest.
+/// A /proc/PID/stat file a reader keeps open between refreshes. The
+/// budget for them is shared by every reader in this process (the TUI's
+/// collector, a lesson's checks, `isolab ns`), so together they never run
+/// the process out of file descriptors: an open that fails for lack of fds
+/// would look like an exited process.
+struct KeptStat(OwnedFd);
+
+static KEPT_STATS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+impl KeptStat {
+    /// Keeps `fd` if the shared budget allows; otherwise it is closed.
+    fn keep(fd: OwnedFd) -> Option<KeptStat> {
+        use std::sync::atomic::Ordering;
+        let budget = *KEPT_STAT_BUDGET.get_or_init(stat_fd_budget);
+        KEPT_STATS
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < budget).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| KeptStat(fd))
+    }
+}
+
+impl Drop for KeptStat {
+    fn drop(&mut self) {
+        KEPT_STATS.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+static KEPT_STAT_BUDGET: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+
+/// How many stat files all readers together may keep open: raises this
+/// process's soft open-files limit towards the hard one (at most 65,536;
+/// the fds are close-on-exec, so children never see them) and leaves a
+/// sixteenth of it, and at least 1,024, for everything else.
 fn stat_fd_budget() -> usize {
     use nix::sys::resource::{Resource, getrlimit, setrlimit};
     let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
@@ -628,7 +664,8 @@ fn stat_fd_budget() -> usize {
     } else {
         soft
     };
-    (soft as usize).saturating_sub(1024)
+    let soft = soft as usize;
+    soft.saturating_sub((soft / 16).max(1024))
 }
 
 /// Reads the target of the symlink `name` under `dir` into `out` (no
@@ -860,6 +897,14 @@ pub fn boot_time(root: &Path) -> anyhow::Result<u64> {
         .with_context(|| format!("no btime line in {}", path.display()))
 }
 
+/// The number of tasks forked since boot (`processes N` in /proc/stat).
+fn fork_counter(proc_stat: &[u8]) -> Option<u64> {
+    proc_stat
+        .split(|&b| b == b'\n')
+        .find_map(|line| line.strip_prefix(b"processes "))
+        .and_then(|v| std::str::from_utf8(v).ok()?.trim().parse().ok())
+}
+
 /// Reads one process completely (for `isolab ns PID` and the detail pane).
 pub fn read_process(root: &Path, pid: Pid) -> Result<Process, ProcError> {
     if pid <= 0 {
@@ -937,7 +982,9 @@ impl ProcReader {
             },
             spare: None,
             stat_fds: HashMap::new(),
-            fd_budget: stat_fd_budget(),
+            keep_stat_fds: true,
+            proc_stat: None,
+            forks_at_listing: None,
         })
     }
 
@@ -975,6 +1022,8 @@ impl ProcReader {
     /// Like [`ProcReader::snapshot`], but gives the reader's copy away: for a
     /// one-shot reader (`isolab tree`) that will not refresh again.
     pub fn into_snapshot(mut self) -> anyhow::Result<Snapshot> {
+        // Nothing is re-read: keeping stat files open would only cost.
+        self.keep_stat_fds = false;
         let mut current = std::mem::take(&mut self.current);
         self.refresh(&mut current)?;
         Ok(current)
@@ -997,14 +1046,16 @@ impl ProcReader {
         snap.ticks_per_sec = self.ticks_per_sec;
         snap.boot_time = self.boot_time;
 
-        self.pids.clear();
-        for entry in self.dir.iter() {
-            let entry = entry.with_context(|| format!("listing {}", self.root.display()))?;
-            if let Some(pid) = parse_pid_name(entry.file_name().to_bytes()) {
-                self.pids.push(pid);
+        if !self.list_is_current() {
+            self.pids.clear();
+            for entry in self.dir.iter() {
+                let entry = entry.with_context(|| format!("listing {}", self.root.display()))?;
+                if let Some(pid) = parse_pid_name(entry.file_name().to_bytes()) {
+                    self.pids.push(pid);
+                }
             }
+            self.pids.sort_unstable();
         }
-        self.pids.sort_unstable();
 
         // Updated in place: entries still alive are compacted to the front
         // (`kept`), the rest dropped; no second vector per refresh.
@@ -1088,6 +1139,8 @@ impl ProcReader {
         self.pids = pids;
         self.cpu.retain(|_, k| k.seen == generation);
         let cpu = &self.cpu;
+        // The next refresh may reuse this list (see `list_is_current`).
+        self.pids.retain(|pid| cpu.contains_key(pid));
         self.stat_fds.retain(|pid, _| cpu.contains_key(pid));
 
         let facts = self.read_fresh(&fresh);
@@ -1116,14 +1169,47 @@ impl ProcReader {
         Ok(())
     }
 
+    /// Whether the PIDs of the last listing are still every process there
+    /// is, so this refresh can skip listing the root (which costs as much as
+    /// reading a stat file per process). True when no task was created since
+    /// (the kernel's fork counter, `processes` in /proc/stat, is unchanged)
+    /// and every known process has a kept stat fd: then the only change can
+    /// be exits, and those show as failed reads. The counter is read before
+    /// each listing, so a fork racing the listing still counts as new.
+    fn list_is_current(&mut self) -> bool {
+        if self.proc_stat.is_none() {
+            self.proc_stat = openat(
+                self.dir.as_fd(),
+                c"stat",
+                OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .ok();
+        }
+        let forks = self.proc_stat.as_ref().and_then(|fd| {
+            if !matches!(pread_whole(fd.as_fd(), &mut self.buf), Read::Ok) {
+                return None;
+            }
+            fork_counter(&self.buf)
+        });
+        let current = forks.is_some()
+            && forks == self.forks_at_listing
+            && !self.cpu.is_empty()
+            && self.stat_fds.len() == self.cpu.len();
+        if !current {
+            self.forks_at_listing = forks;
+        }
+        current
+    }
+
     /// Reads /proc/PID/stat into `self.buf`. The file is kept open between
     /// refreshes and re-read with pread at offset 0: that skips the path
     /// walk, open and close that otherwise cost more than the read itself.
     /// The open fd also pins the process: once it exits the read fails
     /// (ESRCH) even if its PID is reused, and the new process is opened anew.
     fn read_stat(&mut self, pid: Pid, path: &mut [u8; 32]) -> bool {
-        if let Some(fd) = self.stat_fds.get(&pid) {
-            if matches!(pread_whole(fd.as_fd(), &mut self.buf), Read::Ok) {
+        if let Some(kept) = self.stat_fds.get(&pid) {
+            if matches!(pread_whole(kept.0.as_fd(), &mut self.buf), Read::Ok) {
                 return true;
             }
             self.stat_fds.remove(&pid);
@@ -1140,8 +1226,10 @@ impl ProcReader {
         if !matches!(pread_whole(fd.as_fd(), &mut self.buf), Read::Ok) {
             return false;
         }
-        if self.stat_fds.len() < self.fd_budget {
-            self.stat_fds.insert(pid, fd);
+        if self.keep_stat_fds
+            && let Some(kept) = KeptStat::keep(fd)
+        {
+            self.stat_fds.insert(pid, kept);
         }
         true
     }
@@ -1254,6 +1342,13 @@ mod tests {
 
     // A real line from this kernel (a `sleep`), fields 1..52.
     const SLEEP_STAT: &str = "4123 (sleep) S 4100 4100 3568 34816 4100 4194304 99 0 0 0 7 3 0 0 20 0 1 0 123456 2342912 132 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0 0 0 0 0 0 0 0 0\n";
+
+    #[test]
+    fn reads_the_fork_counter_from_proc_stat() {
+        let text = b"cpu  1 2 3\nintr 5 0 0\nctxt 99\nbtime 1700000000\nprocesses 123456\nprocs_running 2\n";
+        assert_eq!(fork_counter(text), Some(123456));
+        assert_eq!(fork_counter(b"cpu  1 2 3\nbtime 1\n"), None);
+    }
 
     #[test]
     fn parses_a_plain_stat_line() {

@@ -1,0 +1,44 @@
+//! Two /proc readers in one process under a tight open-files limit: the
+//! stat files they keep open share one budget, so neither runs the process
+//! out of fds and loses processes (an open that fails for lack of fds looks
+//! like an exited process). Its own test binary: it lowers RLIMIT_NOFILE.
+
+mod procs_support;
+
+use isolab::sys::procs::ProcReader;
+use procs_support::{Spawned, wait_for};
+
+#[test]
+fn two_readers_share_the_kept_fd_budget_and_lose_no_process() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    // 2,100 fds: the budget is 2,100 - 1,024 = 1,076 kept stat files. Two
+    // readers each keeping that many would need 2,152: more than there are.
+    let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).expect("getrlimit");
+    if hard < 2100 {
+        println!("SKIPPED: the hard open-files limit ({hard}) is below 2,100");
+        return;
+    }
+    setrlimit(Resource::RLIMIT_NOFILE, 2100, 2100).expect("setrlimit");
+
+    let tag = format!("7{}", std::process::id());
+    let _sleepers = Spawned::sh(&format!(
+        "i=0; while [ $i -lt 1100 ]; do sleep {tag} & i=$((i+1)); done; wait"
+    ));
+    let count = |s: &isolab::sys::procs::Snapshot| {
+        s.procs
+            .iter()
+            .filter(|p| {
+                p.comm == "sleep" && p.cmdline.as_ref().is_some_and(|a| a.get(1) == Some(&tag))
+            })
+            .count()
+    };
+    let mut first = ProcReader::new("/proc").expect("reader");
+    wait_for(30, "1,100 sleepers", || {
+        (count(&first.snapshot().ok()?) == 1100).then_some(())
+    });
+    let mut second = ProcReader::new("/proc").expect("reader");
+    for _ in 0..3 {
+        assert_eq!(count(&second.snapshot().expect("second")), 1100);
+        assert_eq!(count(&first.snapshot().expect("first")), 1100);
+    }
+}
