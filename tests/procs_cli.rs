@@ -31,7 +31,7 @@ fn namespaced_child(outer: i32) -> i32 {
     wait_for(&mut reader, "the namespaced sleep", |snap| {
         children(snap, outer)
             .into_iter()
-            .find(|&k| snap.get(k).is_some_and(|p| p.comm == "sleep"))
+            .find(|&k| snap.get(k).is_some_and(|p| p.facts.comm == "sleep"))
     })
     .1
 }
@@ -40,8 +40,11 @@ fn sh_children(sh: i32) -> Vec<i32> {
     let mut reader = isolab::sys::procs::ProcReader::new("/proc").unwrap();
     wait_for(&mut reader, "sh's sleeps", |snap| {
         let kids = children(snap, sh);
-        (kids.len() == 2 && kids.iter().all(|&k| snap.get(k).unwrap().comm == "sleep"))
-            .then_some(kids)
+        (kids.len() == 2
+            && kids
+                .iter()
+                .all(|&k| snap.get(k).unwrap().facts.comm == "sleep"))
+        .then_some(kids)
     })
     .1
 }

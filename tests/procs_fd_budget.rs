@@ -28,7 +28,11 @@ fn two_readers_share_the_kept_fd_budget_and_lose_no_process() {
         s.procs
             .iter()
             .filter(|p| {
-                p.comm == "sleep" && p.cmdline.as_ref().is_some_and(|a| a.get(1) == Some(&tag))
+                p.facts.comm == "sleep"
+                    && p.facts
+                        .cmdline
+                        .as_ref()
+                        .is_some_and(|a| a.get(1) == Some(&tag))
             })
             .count()
     };

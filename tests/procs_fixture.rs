@@ -196,34 +196,35 @@ fn reads_every_field_from_a_fixture_root() {
     assert_eq!(snap.boot_time, BOOT);
 
     let evil = snap.get(40).unwrap();
-    assert_eq!(evil.comm, "x) R 1 2 (y");
+    assert_eq!(evil.facts.comm, "x) R 1 2 (y");
     assert_eq!(evil.state, 'S');
     assert_eq!(evil.ppid, 1);
     assert_eq!(evil.tty, "pts/1");
-    assert_eq!(evil.uid, Some(1000));
+    assert_eq!(evil.facts.uid, Some(1000));
     assert_eq!(evil.cpu_ticks, 7);
     assert_eq!(evil.start_ticks, 1000);
 
     let nginx = snap.get(51).unwrap();
-    assert_eq!(nginx.nspid, vec![51, 1]);
+    assert_eq!(nginx.facts.nspid, vec![51, 1]);
     assert_eq!(
-        nginx.cmdline.as_deref().unwrap(),
+        nginx.facts.cmdline.as_deref().unwrap(),
         ["nginx", "-g", "daemon off;"]
     );
-    assert_eq!(nginx.ns.get(NsKind::Net), Some(4026532300));
-    let mut diff = nginx.ns.differing(&snap.get(1).unwrap().ns);
+    assert_eq!(nginx.facts.ns.get(NsKind::Net), Some(4026532300));
+    let mut diff = nginx.facts.ns.differing(&snap.get(1).unwrap().facts.ns);
     diff.sort();
     assert_eq!(diff, vec![NsKind::Pid, NsKind::Net]);
-    let c = nginx.container.as_ref().unwrap();
+    let c = nginx.facts.container.as_ref().unwrap();
     assert_eq!(c.runtime, Runtime::Docker);
     assert_eq!(c.id, DOCKER_ID);
-    assert_eq!(nginx.cgroups.len(), 2);
-    assert!(nginx.cgroups[1].is_v2());
+    assert_eq!(nginx.facts.cgroups.len(), 2);
+    assert!(nginx.facts.cgroups[1].is_v2());
 
     let locked = snap.get(70).unwrap();
-    assert_eq!(locked.ns.get(NsKind::Pid), None);
+    assert_eq!(locked.facts.ns.get(NsKind::Pid), None);
     assert!(
         locked
+            .facts
             .unreadable
             .iter()
             .any(|u| u.what == "ns" && !u.reason.is_empty())
@@ -253,7 +254,7 @@ fn caches_static_facts_per_pid_and_start_time() {
     .unwrap();
     let snap = reader.snapshot().unwrap();
     let p = snap.get(40).unwrap();
-    assert_eq!(p.cmdline.as_deref().unwrap(), ["evil"]);
+    assert_eq!(p.facts.cmdline.as_deref().unwrap(), ["evil"]);
     assert_eq!(p.cpu_ticks, 502);
     assert!(
         p.cpu_percent > 0.0,
@@ -268,7 +269,7 @@ fn caches_static_facts_per_pid_and_start_time() {
     .unwrap();
     let snap = reader.snapshot().unwrap();
     let p = snap.get(40).unwrap();
-    assert_eq!(p.cmdline.as_deref().unwrap(), ["changed"]);
+    assert_eq!(p.facts.cmdline.as_deref().unwrap(), ["changed"]);
     assert_eq!(p.cpu_percent, 0.0, "no baseline for a new process");
 
     // An exec (same start time, new comm) re-reads the static facts too.
@@ -276,7 +277,7 @@ fn caches_static_facts_per_pid_and_start_time() {
     std::fs::write(root.join("40/stat"), stat_line(40, "newname", 1, 1, 2000)).unwrap();
     let snap = reader.snapshot().unwrap();
     assert_eq!(
-        snap.get(40).unwrap().cmdline.as_deref().unwrap(),
+        snap.get(40).unwrap().facts.cmdline.as_deref().unwrap(),
         ["after-exec"]
     );
 
@@ -291,7 +292,7 @@ fn caches_static_facts_per_pid_and_start_time() {
 fn read_process_names_a_missing_pid() {
     let dir = fixture();
     let p = read_process(dir.path(), 51).unwrap();
-    assert_eq!(p.comm, "nginx");
+    assert_eq!(p.facts.comm, "nginx");
     assert!(matches!(
         read_process(dir.path(), 60),
         Err(ProcError::Gone(60))
@@ -313,8 +314,8 @@ fn refresh_updates_an_owned_snapshot_in_place_and_shares_cgroup_lists() {
     reader.refresh(&mut snap).unwrap();
     assert_eq!(snap.procs.len(), 5);
     let (a, b) = (snap.get(40).unwrap(), snap.get(70).unwrap());
-    assert!(a.cgroups.same_list(&b.cgroups));
-    assert_eq!(a.cgroups[0].path, "/user.slice");
+    assert!(a.facts.cgroups.same_list(&b.facts.cgroups));
+    assert_eq!(a.facts.cgroups[0].path, "/user.slice");
     assert_eq!(snap.boot_time, BOOT);
 
     // A new process appears, one exits, one changes state: all in place.
@@ -347,8 +348,9 @@ fn refresh_updates_an_owned_snapshot_in_place_and_shares_cgroup_lists() {
     assert!(
         snap.get(45)
             .unwrap()
+            .facts
             .cgroups
-            .same_list(&snap.get(70).unwrap().cgroups)
+            .same_list(&snap.get(70).unwrap().facts.cgroups)
     );
 }
 
@@ -358,7 +360,7 @@ fn a_recycled_snapshot_is_refreshed_instead_of_copied() {
     let root = dir.path();
     let mut reader = ProcReader::new(root).unwrap();
     let first = reader.snapshot().unwrap();
-    let cmd_ptr = first.get(51).unwrap().cmdline.as_ref().unwrap()[0].as_ptr();
+    let cmd_ptr = first.get(51).unwrap().facts.cmdline.as_ref().unwrap()[0].as_ptr();
     reader.recycle(first);
     std::fs::write(
         root.join("40/stat"),
@@ -368,7 +370,7 @@ fn a_recycled_snapshot_is_refreshed_instead_of_copied() {
     let second = reader.snapshot().unwrap();
     // The very same allocation came back, brought up to date.
     assert_eq!(
-        second.get(51).unwrap().cmdline.as_ref().unwrap()[0].as_ptr(),
+        second.get(51).unwrap().facts.cmdline.as_ref().unwrap()[0].as_ptr(),
         cmd_ptr
     );
     assert_eq!(second.get(40).unwrap().cpu_ticks, 302);
@@ -404,4 +406,25 @@ fn an_unchanged_fork_counter_spares_listing_the_root() {
     // Once the counter moves, the next refresh lists and finds it.
     count_a_fork(root);
     assert!(reader.snapshot().unwrap().get(45).is_some());
+}
+
+#[test]
+fn the_focused_process_is_re_read_on_every_refresh() {
+    let dir = fixture();
+    let root = dir.path();
+    let mut reader = ProcReader::new(root).unwrap();
+    reader.snapshot().unwrap();
+    // Both change their command line without an exec (setproctitle).
+    std::fs::write(root.join("40/cmdline"), b"retitled\0").unwrap();
+    std::fs::write(root.join("50/cmdline"), b"retitled\0").unwrap();
+    reader.set_focus(Some(40));
+    let snap = reader.snapshot().unwrap();
+    assert_eq!(
+        snap.get(40).unwrap().facts.cmdline.as_deref().unwrap(),
+        ["retitled"]
+    );
+    assert_ne!(
+        snap.get(50).unwrap().facts.cmdline.as_deref().unwrap(),
+        ["retitled"]
+    );
 }

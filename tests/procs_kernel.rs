@@ -24,20 +24,20 @@ fn finds_a_spawned_shell_and_its_sleeps_with_the_right_parents() {
     let (snap, sleeps) = wait_for(&mut reader, "sh's two sleep children", |snap| {
         let kids: Vec<Pid> = children(snap, sh)
             .into_iter()
-            .filter(|&k| snap.get(k).is_some_and(|p| p.comm == "sleep"))
+            .filter(|&k| snap.get(k).is_some_and(|p| p.facts.comm == "sleep"))
             .collect();
         (kids.len() == 2).then_some(kids)
     });
 
     let parent = snap.get(sh).unwrap();
-    assert_eq!(parent.comm, "sh");
+    assert_eq!(parent.facts.comm, "sh");
     assert_eq!(parent.ppid, own_pid());
     assert_eq!(parent.pgid, sh, "the shell leads its own process group");
-    assert_eq!(parent.uid, Some(nix::unistd::getuid().as_raw()));
+    assert_eq!(parent.facts.uid, Some(nix::unistd::getuid().as_raw()));
     let marker = 100_000 + std::process::id() % 100_000;
     let mut argv: Vec<Vec<String>> = sleeps
         .iter()
-        .map(|&pid| snap.get(pid).unwrap().cmdline.clone().unwrap())
+        .map(|&pid| snap.get(pid).unwrap().facts.cmdline.clone().unwrap())
         .collect();
     argv.sort();
     assert_eq!(
@@ -52,7 +52,11 @@ fn finds_a_spawned_shell_and_its_sleeps_with_the_right_parents() {
         assert_eq!(p.ppid, sh);
         assert_eq!(p.pgid, sh);
         assert!(matches!(p.state, 'S' | 'R'), "sleep state {}", p.state);
-        assert_eq!(p.nspid, vec![pid], "a host process has one NSpid level");
+        assert_eq!(
+            p.facts.nspid,
+            vec![pid],
+            "a host process has one NSpid level"
+        );
         assert!(p.rss_bytes > 0);
         assert!(p.start_ticks >= parent.start_ticks);
         // The chain up: sleep -> sh -> this test -> ... -> the topmost process.
@@ -81,36 +85,45 @@ fn finds_a_child_in_new_pid_uts_net_namespaces_with_its_nspid() {
     let (snap, inner) = wait_for(&mut reader, "the namespaced sleep", |snap| {
         children(snap, outer)
             .into_iter()
-            .find(|&k| snap.get(k).is_some_and(|p| p.comm == "sleep"))
+            .find(|&k| snap.get(k).is_some_and(|p| p.facts.comm == "sleep"))
     });
     let me = snap.get(own_pid()).unwrap();
     let outer_p = snap.get(outer).unwrap();
     let inner_p = snap.get(inner).unwrap();
 
     // host PID `inner` is PID 1 in its own PID namespace.
-    assert_eq!(inner_p.nspid, vec![inner, 1]);
-    assert_eq!(outer_p.nspid, vec![outer]);
+    assert_eq!(inner_p.facts.nspid, vec![inner, 1]);
+    assert_eq!(outer_p.facts.nspid, vec![outer]);
 
-    let mut differing = inner_p.ns.differing(&me.ns);
+    let mut differing = inner_p.facts.ns.differing(&me.facts.ns);
     differing.sort();
     assert_eq!(differing, vec![NsKind::Pid, NsKind::Net, NsKind::Uts]);
     for kind in NsKind::ISOLATING {
-        assert!(inner_p.ns.get(kind).is_some(), "{kind:?} readable as root");
+        assert!(
+            inner_p.facts.ns.get(kind).is_some(),
+            "{kind:?} readable as root"
+        );
     }
     // unshare(2) moved only unshare's *children* into the new PID namespace.
-    assert_eq!(outer_p.ns.get(NsKind::Pid), me.ns.get(NsKind::Pid));
     assert_eq!(
-        outer_p.ns.get(NsKind::PidForChildren),
-        inner_p.ns.get(NsKind::Pid)
+        outer_p.facts.ns.get(NsKind::Pid),
+        me.facts.ns.get(NsKind::Pid)
     );
-    assert_ne!(outer_p.ns.get(NsKind::Net), me.ns.get(NsKind::Net));
+    assert_eq!(
+        outer_p.facts.ns.get(NsKind::PidForChildren),
+        inner_p.facts.ns.get(NsKind::Pid)
+    );
+    assert_ne!(
+        outer_p.facts.ns.get(NsKind::Net),
+        me.facts.ns.get(NsKind::Net)
+    );
 
     // The one-process reader agrees with the snapshot.
     let single = read_process(Path::new("/proc"), inner).unwrap();
-    assert_eq!(single.nspid, vec![inner, 1]);
-    assert_eq!(single.ns, inner_p.ns);
+    assert_eq!(single.facts.nspid, vec![inner, 1]);
+    assert_eq!(single.facts.ns, inner_p.facts.ns);
     assert_eq!(single.ppid, outer);
-    assert!(single.container.is_none());
+    assert!(single.facts.container.is_none());
 }
 
 #[test]

@@ -15,10 +15,11 @@ fn find_by_arg(s: &Snapshot, arg: &str) -> Option<i32> {
     s.procs
         .iter()
         .find(|p| {
-            p.cmdline
+            p.facts
+                .cmdline
                 .as_ref()
                 .is_some_and(|a| a.iter().any(|x| x == arg))
-                && p.comm == "sleep"
+                && p.facts.comm == "sleep"
         })
         .map(|p| p.pid)
 }
@@ -66,18 +67,22 @@ fn finds_a_known_tree_with_namespaces_and_nspid() {
     assert!(rows[inner_row].depth > rows[root_row].depth);
 
     // Namespaces: exactly pid, uts and net differ (and pid_for_children).
-    let differ = inner_p.ns.differing(&root_p.ns);
+    let differ = inner_p.facts.ns.differing(&root_p.facts.ns);
     assert_eq!(differ, vec![NsKind::Pid, NsKind::Net, NsKind::Uts]);
-    assert!(plain_p.ns.differing(&root_p.ns).is_empty());
+    assert!(plain_p.facts.ns.differing(&root_p.facts.ns).is_empty());
 
     // NSpid: the inner sleep is PID 2 inside (sh is 1), its host PID outside.
-    assert_eq!(inner_p.nspid.first(), Some(&inner_pid));
-    assert_eq!(inner_p.nspid.len(), 2, "{:?}", inner_p.nspid);
-    assert_eq!(inner_p.nspid[1], 2);
+    assert_eq!(inner_p.facts.nspid.first(), Some(&inner_pid));
+    assert_eq!(inner_p.facts.nspid.len(), 2, "{:?}", inner_p.facts.nspid);
+    assert_eq!(inner_p.facts.nspid[1], 2);
     let inner_sh = snap.get(inner_p.ppid).expect("inner sh");
-    assert_eq!(inner_sh.nspid.last(), Some(&1));
-    assert_eq!(plain_p.nspid, vec![plain_pid]);
-    assert!(plain_p.unreadable.is_empty(), "{:?}", plain_p.unreadable);
+    assert_eq!(inner_sh.facts.nspid.last(), Some(&1));
+    assert_eq!(plain_p.facts.nspid, vec![plain_pid]);
+    assert!(
+        plain_p.facts.unreadable.is_empty(),
+        "{:?}",
+        plain_p.facts.unreadable
+    );
 }
 
 #[test]
@@ -93,9 +98,9 @@ fn hostile_comm_is_read_correctly_from_the_real_kernel() {
     let child = Spawned::sh(&format!("exec '{}' {tag}", link.display()));
     let p = wait_for(10, "the hostile process", || {
         let p = read_process(Path::new("/proc"), child.pid()).ok()?;
-        (p.comm != "sh").then_some(p)
+        (p.facts.comm != "sh").then_some(p)
     });
-    assert_eq!(p.comm, "x) R 1 2");
+    assert_eq!(p.facts.comm, "x) R 1 2");
     assert_eq!(p.ppid, std::process::id() as i32);
     // Right after its exec the process may still be running towards its sleep.
     assert!(matches!(p.state, 'S' | 'R'), "state {}", p.state);
@@ -124,12 +129,14 @@ fn cached_snapshots_see_a_namespace_change_without_exec() {
     let child = Spawned::sh(&format!("sleep 0.5; exec unshare --uts sleep {tag}"));
     let mut reader = ProcReader::new("/proc").expect("reader");
     let before = reader.snapshot().expect("snap");
-    let host_uts = before.get(child.pid()).and_then(|p| p.ns.get(NsKind::Uts));
+    let host_uts = before
+        .get(child.pid())
+        .and_then(|p| p.facts.ns.get(NsKind::Uts));
     assert!(host_uts.is_some());
     let after = wait_for(10, "the exec", || {
         let s = reader.snapshot().ok()?;
         let p = s.get(child.pid())?;
-        (p.comm == "sleep").then(|| p.ns.get(NsKind::Uts))
+        (p.facts.comm == "sleep").then(|| p.facts.ns.get(NsKind::Uts))
     });
     assert_ne!(after, host_uts);
 }

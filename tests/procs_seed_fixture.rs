@@ -45,18 +45,18 @@ fn reads_a_fixture_proc_root() {
     let pids: Vec<i32> = snap.procs.iter().map(|p| p.pid).collect();
     assert_eq!(pids, vec![1, 7, 9]);
     let hostile = snap.get(7).expect("7");
-    assert_eq!(hostile.comm, "x) R 1 2");
+    assert_eq!(hostile.facts.comm, "x) R 1 2");
     assert_eq!(hostile.ppid, 1);
     assert_eq!(hostile.cpu_ticks, 10);
-    assert_eq!(hostile.uid, Some(1000));
+    assert_eq!(hostile.facts.uid, Some(1000));
     assert_eq!(
-        hostile.cmdline.as_deref(),
+        hostile.facts.cmdline.as_deref(),
         Some(&["x) R 1 2".to_string(), "--flag".to_string()][..])
     );
     // No ns directory in the fixture: ids are unknown, not an error.
-    assert_eq!(hostile.ns.get(isolab::sys::ns::NsKind::Pid), None);
+    assert_eq!(hostile.facts.ns.get(isolab::sys::ns::NsKind::Pid), None);
     let nginx = snap.get(9).expect("9");
-    let c = nginx.container.as_ref().expect("container");
+    let c = nginx.facts.container.as_ref().expect("container");
     assert_eq!(c.runtime, Runtime::Docker);
     assert_eq!(c.short_id(), &hex[..12]);
 

@@ -13,6 +13,14 @@ fn start_isolab(t: &Tmux, env: &str) {
 }
 
 fn start_isolab_with(t: &Tmux, env: &str, interval: &str) {
+    launch_isolab(t, env, interval);
+    // The first snapshot is in (tree art is drawn): on a busy host it takes
+    // a moment, and a search typed before it would find nothing.
+    t.wait_for("\\_ ", 20);
+}
+
+/// Starts isolab and waits for its screen, not for its first snapshot.
+fn launch_isolab(t: &Tmux, env: &str, interval: &str) {
     t.type_line(&format!("{env} {} --interval {interval}", bin()));
     t.wait_for("1 Processes", 20);
     assert!(t.alternate_on());
@@ -76,7 +84,7 @@ fn a_panic_restores_the_terminal_and_shows_the_message() {
     let Some(t) = Tmux::start(120, 40) else {
         return;
     };
-    start_isolab(&t, "RUST_BACKTRACE=0 ISOLAB_TEST_PANIC=1");
+    launch_isolab(&t, "RUST_BACKTRACE=0 ISOLAB_TEST_PANIC=1", "0.5");
     // The message lands on the normal screen, after the terminal is restored.
     let s = t.wait_until(10, "the panic message", |s| {
         s.contains("panicking on purpose")

@@ -6,7 +6,7 @@
 //! each live process). The UI hands its previous snapshot back with
 //! `recycle`, so a steady state allocates almost nothing per refresh.
 
-use crate::sys::procs::{ProcReader, Snapshot};
+use crate::sys::procs::{Pid, ProcReader, Snapshot};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
 use std::time::{Duration, Instant};
 
@@ -23,6 +23,8 @@ pub struct Collector {
     recycle: Option<Sender<Snapshot>>,
     /// Dropping this sender stops the thread.
     stop: Option<Sender<()>>,
+    /// The process the user is looking at (see `ProcReader::set_focus`).
+    focus: Sender<Option<Pid>>,
 }
 
 impl Collector {
@@ -32,6 +34,7 @@ impl Collector {
         let (tx, rx): (SyncSender<Collected>, _) = mpsc::sync_channel(1);
         let (recycle, recycled) = mpsc::channel::<Snapshot>();
         let (stop_tx, stop_rx) = mpsc::channel::<()>();
+        let (focus, focus_rx) = mpsc::channel::<Option<Pid>>();
         std::thread::Builder::new()
             .name("isolab-collector".into())
             .spawn(move || {
@@ -44,6 +47,9 @@ impl Collector {
                 let mut made = 0;
                 loop {
                     let started = Instant::now();
+                    if let Some(pid) = focus_rx.try_iter().last() {
+                        reader.set_focus(pid);
+                    }
                     if spare.is_none() {
                         spare = recycled.try_iter().last();
                     }
@@ -96,6 +102,7 @@ impl Collector {
             rx,
             recycle: Some(recycle),
             stop: Some(stop_tx),
+            focus,
         })
     }
 
@@ -105,6 +112,14 @@ impl Collector {
         if let Some(r) = &self.recycle {
             let _ = r.send(old);
         }
+    }
+}
+
+impl Collector {
+    /// Tells the collector which process the user is looking at: its
+    /// static facts are re-read on every refresh, not once per rotation.
+    pub fn focus(&self, pid: Option<Pid>) {
+        let _ = self.focus.send(pid);
     }
 }
 

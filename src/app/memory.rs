@@ -538,7 +538,7 @@ impl MemoryScreen {
 
     fn follow_selection(&mut self, shared: &super::Shared) {
         if let Some(p) = shared.processes.selected_process() {
-            let (pid, comm) = (p.pid, p.comm.clone());
+            let (pid, comm) = (p.pid, p.facts.comm.clone());
             self.state.show(pid, &comm);
         }
     }

@@ -408,7 +408,10 @@ pub fn run(setup: Setup) -> anyhow::Result<i32> {
     }
     let reader = ProcReader::new(&setup.proc_root)?;
     let host = match procs::host_reference(&setup.proc_root) {
-        Some((p, label)) => HostRef { ns: p.ns, label },
+        Some((p, label)) => HostRef {
+            ns: p.facts.ns,
+            label,
+        },
         None => HostRef::default(),
     };
     let mut app = App::new(&setup, Users::system(), host);
@@ -427,6 +430,7 @@ pub fn run(setup: Setup) -> anyhow::Result<i32> {
     // Draw only when something changed: idle CPU stays near zero between
     // snapshots.
     let mut dirty = true;
+    let mut focus = None;
     while !app.shared.quit {
         if signals.received.load(Ordering::SeqCst) != 0 {
             break;
@@ -463,6 +467,10 @@ pub fn run(setup: Setup) -> anyhow::Result<i32> {
         }
         if app.poll() {
             dirty = true;
+        }
+        if app.shared.processes.selected_pid != focus {
+            focus = app.shared.processes.selected_pid;
+            collector.focus(focus);
         }
         if let Some(fg) = app.shared.take_foreground() {
             let outcome = guard.run_foreground(fg, &signals);

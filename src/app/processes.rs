@@ -19,6 +19,9 @@ use std::collections::{HashMap, HashSet};
 pub const HIGHLIGHT_REFRESHES: u64 = 2;
 /// How long (in refreshes) a process the OOM killer took stays on screen.
 pub const OOM_REFRESHES: u64 = 6;
+/// How many refreshes after its cgroup's OOM-kill counter rose a vanishing
+/// process still counts as OOM-killed (it may linger as a zombie first).
+const OOM_REAP_REFRESHES: u64 = 3;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum View {
@@ -78,6 +81,8 @@ pub struct ProcessesState {
     /// Vanished processes the OOM killer took (see `mark_oom_killed`).
     pub oom_killed: HashSet<Pid>,
     ghosts: HashMap<Pid, (Process, u64)>,
+    /// Memory cgroups whose OOM-kill counter rose lately, and when.
+    oom_rises: HashMap<String, u64>,
     /// Generation in which each recently started PID first appeared (for
     /// the new highlight); only the last few refreshes' births are kept.
     born: HashMap<Pid, u64>,
@@ -112,6 +117,7 @@ impl ProcessesState {
             gone: HashSet::new(),
             oom_killed: HashSet::new(),
             ghosts: HashMap::new(),
+            oom_rises: HashMap::new(),
             born: HashMap::new(),
             generation: 0,
             rows: Vec::new(),
@@ -182,21 +188,29 @@ impl ProcessesState {
     }
 
     /// Marks the processes that vanished in this refresh from a memory
-    /// cgroup whose OOM-kill counter rose meanwhile (`cgroups`: paths as in
-    /// /proc/PID/cgroup) as killed by the OOM killer.
+    /// cgroup whose OOM-kill counter rose in this refresh or the few before
+    /// (`cgroups`: this refresh's risers, paths as in /proc/PID/cgroup) as
+    /// killed by the OOM killer. The window matters: a killed process stays
+    /// a zombie until its parent reaps it, which may be a refresh later.
     pub fn mark_oom_killed(&mut self, cgroups: &[String]) {
-        if cgroups.is_empty() {
+        let now = self.generation;
+        for path in cgroups {
+            self.oom_rises.insert(path.clone(), now);
+        }
+        self.oom_rises
+            .retain(|_, rose| now - *rose < OOM_REAP_REFRESHES);
+        if self.oom_rises.is_empty() {
             return;
         }
-        let now = self.generation;
         for (pid, (p, since)) in &self.ghosts {
             // The memory line: v1's `memory` controller, else the v2 tree.
             let line = p
+                .facts
                 .cgroups
                 .iter()
                 .find(|l| l.controllers.iter().any(|c| c == "memory"))
-                .or_else(|| p.cgroups.iter().find(|l| l.is_v2()));
-            if *since == now && line.is_some_and(|l| cgroups.contains(&l.path)) {
+                .or_else(|| p.facts.cgroups.iter().find(|l| l.is_v2()));
+            if *since == now && line.is_some_and(|l| self.oom_rises.contains_key(&l.path)) {
                 self.oom_killed.insert(*pid);
             }
         }
@@ -415,8 +429,9 @@ impl ProcessesState {
             return true;
         }
         let q = query.to_lowercase();
-        p.comm.to_lowercase().contains(&q)
-            || p.cmdline
+        p.facts.comm.to_lowercase().contains(&q)
+            || p.facts
+                .cmdline
                 .as_ref()
                 .is_some_and(|a| a.join(" ").to_lowercase().contains(&q))
     }
@@ -809,7 +824,7 @@ mod tests {
         use crate::sys::procs::CgroupLine;
         let in_cgroup = |pid, path: &str| {
             let mut p = proc(pid, 1, "hog");
-            p.cgroups = vec![CgroupLine {
+            p.facts_mut().cgroups = vec![CgroupLine {
                 hierarchy: 4,
                 controllers: vec!["memory".into()],
                 path: path.into(),
@@ -831,9 +846,12 @@ mod tests {
             in_cgroup(50, "/isolab/box"),
             in_cgroup(60, "/other"),
         ]));
-        // Both vanish; only /isolab/box counted an OOM kill meanwhile.
-        s.apply_snapshot(with(vec![]));
+        // The counter of /isolab/box rises while 50 is still a zombie...
         s.mark_oom_killed(&["/isolab/box".to_string()]);
+        assert!(s.oom_killed.is_empty());
+        // ...and both vanish in the next refresh: only 50 was OOM-killed.
+        s.apply_snapshot(with(vec![]));
+        s.mark_oom_killed(&[]);
         assert!(s.oom_killed.contains(&50));
         assert!(!s.oom_killed.contains(&60));
         // The OOM-killed one stays on screen longer than an ordinary exit.

@@ -38,13 +38,13 @@ impl<'a> From<&'a Process> for JsonProcess<'a> {
             sid: p.sid,
             tty: &p.tty,
             state: p.state,
-            uid: p.uid,
-            comm: &p.comm,
-            cmdline: &p.cmdline,
-            ns: &p.ns,
-            nspid: &p.nspid,
-            cgroups: &p.cgroups,
-            container: &p.container,
+            uid: p.facts.uid,
+            comm: &p.facts.comm,
+            cmdline: &p.facts.cmdline,
+            ns: &p.facts.ns,
+            nspid: &p.facts.nspid,
+            cgroups: &p.facts.cgroups,
+            container: &p.facts.container,
         }
     }
 }
@@ -79,7 +79,7 @@ pub fn tree(cli: &Cli, args: &TreeArgs) -> anyhow::Result<i32> {
     let labels: Vec<String> = snapshot
         .procs
         .iter()
-        .map(|p| container_label(&p.container))
+        .map(|p| container_label(&p.facts.container))
         .collect();
     let cw = labels.iter().map(String::len).max().unwrap_or(0).max(9);
 
@@ -97,7 +97,7 @@ pub fn tree(cli: &Cli, args: &TreeArgs) -> anyhow::Result<i32> {
 
     for row in &rows {
         let p = &snapshot.procs[row.index];
-        let uid = p.uid.map(|u| u.to_string());
+        let uid = p.facts.uid.map(|u| u.to_string());
         write!(
             out,
             "{:>w$} {:>w$} {:>w$} {:>w$} {:<8} {:<4} {:>5} {:>6} ",
@@ -112,7 +112,7 @@ pub fn tree(cli: &Cli, args: &TreeArgs) -> anyhow::Result<i32> {
         )?;
         if args.ns {
             for kind in NsKind::ISOLATING {
-                match p.ns.get(kind) {
+                match p.facts.ns.get(kind) {
                     Some(id) => write!(out, "{id:<10} ")?,
                     None => write!(out, "{:<10} ", "—")?,
                 }
@@ -183,10 +183,10 @@ struct JsonNs<'a> {
 fn side(p: &Process) -> JsonNsSide<'_> {
     JsonNsSide {
         pid: p.pid,
-        comm: &p.comm,
-        ns: &p.ns,
-        nspid: &p.nspid,
-        nspid_words: nspid_in_words(&p.nspid),
+        comm: &p.facts.comm,
+        ns: &p.facts.ns,
+        nspid: &p.facts.nspid,
+        nspid_words: nspid_in_words(&p.facts.nspid),
     }
 }
 
@@ -196,15 +196,16 @@ pub fn ns(cli: &Cli, args: &NsArgs) -> anyhow::Result<i32> {
         Some(other) => (read_process(&cli.proc_root, other)?, None),
         None => reference_process(&cli.proc_root)?,
     };
-    let differing = process.ns.differing(&other.ns);
+    let differing = process.facts.ns.differing(&other.facts.ns);
     let same: Vec<NsKind> = NsKind::ALL
         .into_iter()
-        .filter(|&k| matches!((process.ns.get(k), other.ns.get(k)), (Some(a), Some(b)) if a == b))
+        .filter(|&k| matches!((process.facts.ns.get(k), other.facts.ns.get(k)), (Some(a), Some(b)) if a == b))
         .collect();
     let unreadable: Vec<String> = [&process, &other]
         .iter()
         .flat_map(|p| {
-            p.unreadable
+            p.facts
+                .unreadable
                 .iter()
                 .map(move |u| format!("PID {}: {}: {}", p.pid, u.what, u.reason))
         })
@@ -229,13 +230,13 @@ pub fn ns(cli: &Cli, args: &NsArgs) -> anyhow::Result<i32> {
     if let Some(note) = &note {
         writeln!(out, "note: {note}")?;
     }
-    let head_a = format!("PID {} ({})", process.pid, process.comm);
-    let head_b = format!("PID {} ({})", other.pid, other.comm);
+    let head_a = format!("PID {} ({})", process.pid, process.facts.comm);
+    let head_b = format!("PID {} ({})", other.pid, other.facts.comm);
     let wa = head_a.len().max(12);
     let wb = head_b.len().max(12);
     writeln!(out, "{:<18} {:<wa$} {:<wb$}", "NAMESPACE", head_a, head_b)?;
     for kind in NsKind::ALL {
-        let (a, b) = (process.ns.get(kind), other.ns.get(kind));
+        let (a, b) = (process.facts.ns.get(kind), other.facts.ns.get(kind));
         let show = |v: Option<u64>| v.map_or("—".to_string(), |v| v.to_string());
         let mark = match (a, b) {
             (Some(a), Some(b)) if a != b => "<- differs",
@@ -256,13 +257,13 @@ pub fn ns(cli: &Cli, args: &NsArgs) -> anyhow::Result<i32> {
         out,
         "NSpid of PID {}: {}",
         process.pid,
-        nspid_in_words(&process.nspid)
+        nspid_in_words(&process.facts.nspid)
     )?;
     writeln!(
         out,
         "NSpid of PID {}: {}",
         other.pid,
-        nspid_in_words(&other.nspid)
+        nspid_in_words(&other.facts.nspid)
     )?;
     if differing.is_empty() {
         writeln!(

@@ -31,14 +31,15 @@ impl From<&Process> for ProcessView {
         ProcessView {
             pid: p.pid,
             ppid: p.ppid,
-            uid: p.uid,
-            comm: p.comm.clone(),
-            cmdline: p.cmdline.clone(),
+            uid: p.facts.uid,
+            comm: p.facts.comm.clone(),
+            cmdline: p.facts.cmdline.clone(),
             state: p.state,
-            ns: p.ns,
-            nspid: p.nspid.clone(),
-            cgroup_paths: p.cgroups.iter().map(|c| c.path.clone()).collect(),
+            ns: p.facts.ns,
+            nspid: p.facts.nspid.clone(),
+            cgroup_paths: p.facts.cgroups.iter().map(|c| c.path.clone()).collect(),
             container: p
+                .facts
                 .container
                 .as_ref()
                 .map(|c| format!("{:?}:{}", c.runtime, c.short_id()).to_lowercase()),

@@ -162,13 +162,13 @@ pub fn descendants(snapshot: &Snapshot, pid: Pid) -> Vec<Pid> {
 pub(crate) mod tests {
     use super::*;
     use crate::sys::ns::NsSet;
-    use crate::sys::procs::Process;
+    use crate::sys::procs::{Facts, Process};
 
     /// A plain host process for tests (screens and state use it too).
     pub(crate) fn proc(pid: Pid, ppid: Pid, comm: &str) -> Process {
         let mut p = process(pid, ppid);
-        p.comm = comm.into();
-        p.cmdline = Some(vec![comm.into()]);
+        p.facts_mut().comm = comm.into();
+        p.facts_mut().cmdline = Some(vec![comm.into()]);
         p.start_ticks = pid as u64;
         p
     }
@@ -183,19 +183,20 @@ pub(crate) mod tests {
             tpgid: -1,
             state: 'S',
             nice: 0,
-            uid: Some(0),
-            comm: format!("p{pid}"),
-            cmdline: Some(vec![format!("p{pid}")]),
             threads: 1,
             rss_bytes: 0,
             cpu_ticks: 0,
             cpu_percent: 0.0,
             start_ticks: 0,
-            ns: NsSet::default(),
-            nspid: vec![pid],
-            cgroups: Vec::new().into(),
-            container: None,
-            unreadable: vec![],
+            facts: Facts {
+                comm: format!("p{pid}"),
+                uid: Some(0),
+                cmdline: Some(vec![format!("p{pid}")]),
+                ns: NsSet::default(),
+                nspid: vec![pid],
+                ..Facts::default()
+            }
+            .into(),
         }
     }
 
@@ -223,7 +224,7 @@ pub(crate) mod tests {
 
     fn lines(snap: &Snapshot, rows: &[TreeRow]) -> Vec<String> {
         rows.iter()
-            .map(|r| format!("{}{}", r.art, snap.procs[r.index].comm))
+            .map(|r| format!("{}{}", r.art, snap.procs[r.index].facts.comm))
             .collect()
     }
 

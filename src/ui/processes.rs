@@ -119,16 +119,21 @@ fn column_runtime(r: Runtime) -> &'static str {
 }
 
 fn row_text(p: &Process, art: &str, w: Width, s: &ProcessesState) -> String {
-    let user = p.uid.map(|u| s.users.name(u)).unwrap_or_else(|| "—".into());
+    let user = p
+        .facts
+        .uid
+        .map(|u| s.users.name(u))
+        .unwrap_or_else(|| "—".into());
     let user: String = user.chars().take(8).collect();
     let time = format_cpu_time(p.cpu_ticks, s.snap.ticks_per_sec);
     let cpu = format!("{:.1}", p.cpu_percent);
-    let isol = isolation_marks(&p.ns, &s.host.ns);
+    let isol = isolation_marks(&p.facts.ns, &s.host.ns);
     let marked = if s.mark == Some(p.pid) { "*" } else { "" };
     let command = format!("{marked}{art}{}", p.command());
     match w {
         Width::Wide => {
             let container = p
+                .facts
                 .container
                 .as_ref()
                 .map(|c| format!("{}:{}", column_runtime(c.runtime), c.short_id()))
@@ -304,7 +309,7 @@ pub fn detail_lines(p: &Process, s: &ProcessesState) -> Vec<Line<'static>> {
         ""
     };
     out.push(Line::styled(
-        format!("PID {} · {}{gone}", p.pid, p.comm),
+        format!("PID {} · {}{gone}", p.pid, p.facts.comm),
         Style::new().add_modifier(Modifier::BOLD),
     ));
     out.push(key_value("command", p.command()));
@@ -312,7 +317,7 @@ pub fn detail_lines(p: &Process, s: &ProcessesState) -> Vec<Line<'static>> {
         "state",
         format!("{} ({})", p.stat_column(), state_name(p.state)),
     ));
-    let user = match p.uid {
+    let user = match p.facts.uid {
         Some(u) => format!("{} ({u})", s.users.name(u)),
         None => "—".into(),
     };
@@ -334,7 +339,11 @@ pub fn detail_lines(p: &Process, s: &ProcessesState) -> Vec<Line<'static>> {
         .into_iter()
         .skip(1)
         .map(|pid| {
-            let comm = s.snap.get(pid).map(|q| q.comm.as_str()).unwrap_or("?");
+            let comm = s
+                .snap
+                .get(pid)
+                .map(|q| q.facts.comm.as_str())
+                .unwrap_or("?");
             format!("{pid} {comm}")
         })
         .collect();
@@ -346,7 +355,7 @@ pub fn detail_lines(p: &Process, s: &ProcessesState) -> Vec<Line<'static>> {
             chain.join(" ← ")
         },
     ));
-    if let Some(c) = &p.container {
+    if let Some(c) = &p.facts.container {
         let mut v = format!("{} {}", c.runtime.name(), c.short_id());
         if let Some(pod) = &c.pod {
             v.push_str(&format!(" · pod {pod}"));
@@ -362,7 +371,7 @@ pub fn detail_lines(p: &Process, s: &ProcessesState) -> Vec<Line<'static>> {
         Style::new().fg(Color::Yellow),
     ));
     for kind in NsKind::ALL {
-        let (id, mark, style) = match (p.ns.get(kind), s.host.ns.get(kind)) {
+        let (id, mark, style) = match (p.facts.ns.get(kind), s.host.ns.get(kind)) {
             (Some(a), Some(b)) if a != b => (
                 a.to_string(),
                 "≠ own",
@@ -377,10 +386,10 @@ pub fn detail_lines(p: &Process, s: &ProcessesState) -> Vec<Line<'static>> {
         ));
     }
     out.push(Line::styled("cgroups", Style::new().fg(Color::Yellow)));
-    if p.cgroups.is_empty() {
+    if p.facts.cgroups.is_empty() {
         out.push(Line::raw("  —"));
     }
-    for c in &p.cgroups {
+    for c in &p.facts.cgroups {
         let what = if c.is_v2() {
             "v2 unified".to_string()
         } else {
@@ -388,7 +397,7 @@ pub fn detail_lines(p: &Process, s: &ProcessesState) -> Vec<Line<'static>> {
         };
         out.push(Line::raw(format!("  {what:<18} {}", c.path)));
     }
-    for u in &p.unreadable {
+    for u in &p.facts.unreadable {
         out.push(Line::styled(
             format!("{}: — {}", u.what, u.reason),
             Style::new().fg(Color::Red),
@@ -416,7 +425,7 @@ pub fn compact_detail_lines(p: &Process, s: &ProcessesState) -> Vec<Line<'static
         .filter(|l| !label_is(l, "user") && !label_is(l, "threads"))
         .map(|l| {
             if label_is(&l, "state") {
-                let user = match p.uid {
+                let user = match p.facts.uid {
                     Some(u) => format!("{} ({u})", s.users.name(u)),
                     None => "—".into(),
                 };
@@ -437,12 +446,12 @@ pub fn compact_detail_lines(p: &Process, s: &ProcessesState) -> Vec<Line<'static
         .collect();
     let differing: Vec<&str> = NsKind::ALL
         .into_iter()
-        .filter(|&k| matches!((p.ns.get(k), s.host.ns.get(k)), (Some(a), Some(b)) if a != b))
+        .filter(|&k| matches!((p.facts.ns.get(k), s.host.ns.get(k)), (Some(a), Some(b)) if a != b))
         .map(NsKind::proc_name)
         .collect();
     let known = NsKind::ALL
         .iter()
-        .filter(|&&k| p.ns.get(k).is_some())
+        .filter(|&&k| p.facts.ns.get(k).is_some())
         .count();
     let summary = if known == 0 {
         "— unreadable".to_string()
@@ -452,13 +461,14 @@ pub fn compact_detail_lines(p: &Process, s: &ProcessesState) -> Vec<Line<'static
         format!("≠ {}: {}", short_label(&s.host.label), differing.join(" "))
     };
     out.push(key_value("ns", summary));
-    for u in &p.unreadable {
+    for u in &p.facts.unreadable {
         out.push(Line::styled(
             format!("{}: — {}", u.what, u.reason),
             Style::new().fg(Color::Red),
         ));
     }
     let cgroups: Vec<String> = p
+        .facts
         .cgroups
         .iter()
         .map(|c| {
@@ -487,11 +497,11 @@ fn short_label(label: &str) -> &str {
 
 /// NSpid in words: "host PID 4123 is PID 1 in its container".
 pub fn nspid_words(p: &Process) -> String {
-    match p.nspid.as_slice() {
+    match p.facts.nspid.as_slice() {
         [] => "—".into(),
         [_] => format!("{} (host PID namespace)", p.pid),
         [outer, .., inner] => {
-            let all: Vec<String> = p.nspid.iter().map(|n| n.to_string()).collect();
+            let all: Vec<String> = p.facts.nspid.iter().map(|n| n.to_string()).collect();
             format!(
                 "host PID {outer} is PID {inner} in its container ({})",
                 all.join(" → ")
@@ -534,15 +544,15 @@ fn render_compare(f: &mut Frame, body: Rect, s: &ProcessesState) {
         format!(
             "{:<18} {:<20} {:<20} ",
             "namespace",
-            format!("{} {}", a.pid, a.comm),
-            format!("{} {}", b.pid, b.comm)
+            format!("{} {}", a.pid, a.facts.comm),
+            format!("{} {}", b.pid, b.facts.comm)
         ),
         Style::new().add_modifier(Modifier::BOLD),
     )];
     let mut shared = 0;
     for kind in NsKind::ALL {
         let show = |x: Option<u64>| x.map(|v| v.to_string()).unwrap_or_else(|| "—".into());
-        let (x, y) = (a.ns.get(kind), b.ns.get(kind));
+        let (x, y) = (a.facts.ns.get(kind), b.facts.ns.get(kind));
         let (verdict, style) = match (x, y) {
             (Some(x), Some(y)) if x == y => {
                 shared += 1;

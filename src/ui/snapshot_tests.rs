@@ -37,10 +37,10 @@ fn fixture() -> Snapshot {
         proc(5000, 900, "sleep"),
     ];
     for p in &mut procs {
-        p.ns = host;
+        p.facts_mut().ns = host;
         p.rss_bytes = 4 << 20;
         p.cpu_ticks = p.pid as u64;
-        p.cgroups = vec![
+        p.facts_mut().cgroups = vec![
             CgroupLine {
                 hierarchy: 4,
                 controllers: vec!["memory".into()],
@@ -54,10 +54,10 @@ fn fixture() -> Snapshot {
         ]
         .into();
     }
-    procs[1].cmdline = Some(vec![]);
-    procs[2].cmdline = Some(vec![]);
+    procs[1].facts_mut().cmdline = Some(vec![]);
+    procs[2].facts_mut().cmdline = Some(vec![]);
     procs[5].cpu_percent = 12.5;
-    procs[9].cmdline = Some(vec!["sleep".into(), "31337".into()]);
+    procs[9].facts_mut().cmdline = Some(vec!["sleep".into(), "31337".into()]);
     let id = "3f4e2a1b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f";
     for p in &mut procs[7..9] {
         for (k, v) in [
@@ -67,29 +67,29 @@ fn fixture() -> Snapshot {
             (NsKind::Net, 4026532203),
             (NsKind::PidForChildren, 4026532201),
         ] {
-            p.ns.set(k, Some(v));
+            p.facts_mut().ns.set(k, Some(v));
         }
-        p.container = Some(std::sync::Arc::new(Container {
+        p.facts_mut().container = Some(std::sync::Arc::new(Container {
             runtime: Runtime::Docker,
             id: id.into(),
             pod: None,
             qos: None,
         }));
-        p.cgroups = vec![CgroupLine {
+        p.facts_mut().cgroups = vec![CgroupLine {
             hierarchy: 0,
             controllers: vec![],
             path: format!("/system.slice/docker-{id}.scope"),
         }]
         .into();
     }
-    procs[7].nspid = vec![4123, 1];
-    procs[8].nspid = vec![4124, 7];
-    procs[6].unreadable = vec![Unreadable {
+    procs[7].facts_mut().nspid = vec![4123, 1];
+    procs[8].facts_mut().nspid = vec![4124, 7];
+    procs[6].facts_mut().unreadable = vec![Unreadable {
         what: "ns",
         reason: "permission denied: run isolab as root (or as this process's user) to read it"
             .into(),
     }];
-    procs[6].ns = NsSet::default();
+    procs[6].facts_mut().ns = NsSet::default();
     Snapshot {
         procs,
         ticks_per_sec: 100,

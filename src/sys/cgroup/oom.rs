@@ -63,7 +63,7 @@ impl OomWatch {
         let mut paths: BTreeSet<&str> = snap
             .procs
             .iter()
-            .filter_map(|p| memory_line(&p.cgroups, h.version).map(|l| l.path.as_str()))
+            .filter_map(|p| memory_line(&p.facts.cgroups, h.version).map(|l| l.path.as_str()))
             .collect();
         paths.extend(self.counts.keys().map(String::as_str));
         let mut rose = Vec::new();
@@ -101,7 +101,7 @@ mod tests {
         };
         events(0);
         let mut p = proc(42, 1, "hog");
-        p.cgroups = vec![CgroupLine {
+        p.facts_mut().cgroups = vec![CgroupLine {
             hierarchy: 0,
             controllers: vec![],
             path: "/isolab/box".into(),

@@ -44,7 +44,8 @@ pub struct Unreadable {
     pub reason: String,
 }
 
-/// One process as seen in one snapshot.
+/// One process as seen in one snapshot: what it is doing now (from
+/// /proc/PID/stat, read on every refresh) and what it is (`facts`).
 #[derive(Clone, Debug, Serialize)]
 pub struct Process {
     pub pid: Pid,
@@ -60,11 +61,6 @@ pub struct Process {
     pub state: char,
     /// Nice value (-20..19), for the `<` / `N` marks of STAT.
     pub nice: i32,
-    /// Real uid from status; `None` if unreadable.
-    pub uid: Option<u32>,
-    pub comm: String,
-    /// argv; `None` where unreadable; empty for kernel threads.
-    pub cmdline: Option<Vec<String>>,
     pub threads: u32,
     pub rss_bytes: u64,
     /// utime + stime, in clock ticks.
@@ -73,6 +69,21 @@ pub struct Process {
     pub cpu_percent: f32,
     /// Start time after boot, in clock ticks (stat field 22).
     pub start_ticks: u64,
+    #[serde(flatten)]
+    pub facts: Arc<Facts>,
+}
+
+/// What a process is, as opposed to what it is doing: read once per (PID,
+/// start time), and again after an exec (a new comm), while it is young,
+/// on a slow rotation and while the user looks at it. Shared: every
+/// snapshot that holds the process holds the same copy.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Facts {
+    pub comm: String,
+    /// Real uid from status; `None` if unreadable.
+    pub uid: Option<u32>,
+    /// argv; `None` where unreadable; empty for kernel threads.
+    pub cmdline: Option<Vec<String>>,
     pub ns: NsSet,
     /// The PID as seen in each nested PID namespace, outermost first
     /// (`NSpid:` in status). `[4123, 1]`: host PID 4123 is PID 1 inside.
@@ -162,19 +173,22 @@ pub enum ProcError {
 }
 
 /// What the reader remembers about a PID between refreshes.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct Known {
     start_ticks: u64,
     cpu_ticks: u64,
     /// The refresh that last saw it (older entries are dropped).
     seen: u64,
-    /// The refresh that last read its static facts.
-    read_generation: u64,
+    /// Its facts as last read: every snapshot refreshed takes these, so
+    /// the two snapshots in turn never disagree about a process.
+    facts: Arc<Facts>,
 }
 
 /// Every process's static facts are re-read once per this many refreshes
 /// (staggered by PID), to notice unshare/setns/cgroup moves without exec.
-const ROTATION: u64 = 60;
+/// Re-reading costs as much as ten stat reads, so this is slow; the process
+/// the user is looking at (`set_focus`) is re-read on every refresh.
+const ROTATION: u64 = 120;
 
 /// Time since boot in clock ticks, the unit of a process's start time.
 fn boot_clock_ticks(ticks_per_sec: u64) -> u64 {
@@ -224,9 +238,17 @@ pub struct ProcReader {
     proc_stat: Option<OwnedFd>,
     /// The fork counter read just before the last listing of the root.
     forks_at_listing: Option<u64>,
+    /// A process whose static facts are re-read on every refresh.
+    focus: Option<Pid>,
 }
 
 impl Process {
+    /// The facts to change by hand (tests, screens that annotate a
+    /// process): copied first if another snapshot shares them.
+    pub fn facts_mut(&mut self) -> &mut Facts {
+        Arc::make_mut(&mut self.facts)
+    }
+
     /// The STAT column as `ps` prints it (see [`Process::stat_letters`]).
     pub fn stat_column(&self) -> String {
         self.stat_letters()
@@ -239,15 +261,15 @@ impl Process {
 
     /// True for kernel threads (kthreadd and its children, no command line).
     pub fn is_kernel_thread(&self) -> bool {
-        (self.pid == 2 || self.ppid == 2) && matches!(&self.cmdline, Some(a) if a.is_empty())
+        (self.pid == 2 || self.ppid == 2) && matches!(&self.facts.cmdline, Some(a) if a.is_empty())
     }
 
     /// The command as `ps` shows it: argv joined by spaces, or `[comm]` for a
     /// kernel thread (or a zombie) whose argv is empty.
     pub fn command_line(&self) -> String {
-        match &self.cmdline {
+        match &self.facts.cmdline {
             Some(argv) if !argv.is_empty() => argv.join(" "),
-            _ => format!("[{}]", self.comm),
+            _ => format!("[{}]", self.facts.comm),
         }
     }
 
@@ -702,6 +724,26 @@ struct RawFacts {
     unreadable: Vec<Unreadable>,
 }
 
+impl RawFacts {
+    fn into_facts(
+        self,
+        comm: String,
+        cgroups: CgroupLines,
+        container: Option<Arc<Container>>,
+    ) -> Facts {
+        Facts {
+            comm,
+            uid: self.uid,
+            cmdline: self.cmdline,
+            ns: self.ns,
+            nspid: self.nspid,
+            cgroups,
+            container,
+            unreadable: self.unreadable,
+        }
+    }
+}
+
 /// Reads cmdline, status, ns links and cgroup of the process `pid` under
 /// the proc root `root`. `None` when the process vanished while being read.
 fn read_facts(root: BorrowedFd<'_>, pid: Pid, buf: &mut Vec<u8>) -> Option<RawFacts> {
@@ -814,14 +856,8 @@ fn pid_name(pid: Pid, out: &mut [u8; 16]) -> &CStr {
     CStr::from_bytes_with_nul(&out[..len]).unwrap_or(c"")
 }
 
-/// A process from its stat line and freshly read facts.
-fn assemble(
-    stat: Stat,
-    facts: RawFacts,
-    cgroups: CgroupLines,
-    container: Option<Arc<Container>>,
-    page_size: u64,
-) -> Process {
+/// A process from its stat line and its facts.
+fn assemble(stat: Stat, facts: Arc<Facts>, page_size: u64) -> Process {
     Process {
         pid: stat.pid,
         ppid: stat.ppid,
@@ -831,19 +867,12 @@ fn assemble(
         tpgid: stat.tpgid,
         state: stat.state,
         nice: stat.nice,
-        uid: facts.uid,
-        comm: stat.comm,
-        cmdline: facts.cmdline,
         threads: stat.threads,
         rss_bytes: stat.rss_pages * page_size,
         cpu_ticks: stat.utime + stat.stime,
         cpu_percent: 0.0,
         start_ticks: stat.start_ticks,
-        ns: facts.ns,
-        nspid: facts.nspid,
-        cgroups,
-        container,
-        unreadable: facts.unreadable,
+        facts,
     }
 }
 
@@ -939,7 +968,8 @@ pub fn read_process(root: &Path, pid: Pid) -> Result<Process, ProcError> {
         .map(|t| parse_cgroups(&t))
         .unwrap_or_default();
     let container = crate::sys::container::recognise(&lines).map(Arc::new);
-    Ok(assemble(stat, facts, lines.into(), container, page_size()))
+    let facts = facts.into_facts(stat.comm.clone(), lines.into(), container);
+    Ok(assemble(stat, Arc::new(facts), page_size()))
 }
 
 /// Below this many new processes, reading them on one thread is cheaper
@@ -985,6 +1015,7 @@ impl ProcReader {
             keep_stat_fds: true,
             proc_stat: None,
             forks_at_listing: None,
+            focus: None,
         })
     }
 
@@ -1008,6 +1039,13 @@ impl ProcReader {
         let result = self.refresh(&mut current);
         self.current = current;
         result.map(|()| self.current.clone())
+    }
+
+    /// Re-reads the static facts of `pid` (cmdline, ns, cgroups...) on
+    /// every refresh instead of once per rotation: the process whose
+    /// details are on screen shows an unshare or a cgroup move at once.
+    pub fn set_focus(&mut self, pid: Option<Pid>) {
+        self.focus = pid;
     }
 
     /// Hands a snapshot the caller no longer needs back to the reader: the
@@ -1061,6 +1099,9 @@ impl ProcReader {
         // (`kept`), the rest dropped; no second vector per refresh.
         let mut procs = std::mem::take(&mut snap.procs);
         let (mut next_old, mut kept) = (0, 0);
+        // Alive but not in `snap` yet: known to the reader (facts cached)
+        // or new (facts to read).
+        let mut appended: Vec<Process> = Vec::new();
         let mut fresh: Vec<(Stat, f32)> = Vec::new();
         let mut path = [0u8; 32];
         let now_ticks = boot_clock_ticks(self.ticks_per_sec);
@@ -1070,6 +1111,9 @@ impl ProcReader {
                 next_old += 1; // exited: left behind, truncated below
             }
             let has_previous = next_old < procs.len() && procs[next_old].pid == pid;
+            if has_previous {
+                next_old += 1;
+            }
             if !self.read_stat(pid, &mut path) {
                 continue; // gone mid-scan
             }
@@ -1079,10 +1123,9 @@ impl ProcReader {
             let cpu_ticks = numbers.utime + numbers.stime;
             let known = self
                 .cpu
-                .get(&pid)
-                .filter(|k| k.start_ticks == numbers.start_ticks)
-                .copied();
-            let cpu_percent = match known {
+                .get_mut(&pid)
+                .filter(|k| k.start_ticks == numbers.start_ticks);
+            let cpu_percent = match &known {
                 Some(k) if elapsed > 0.0 => {
                     let used =
                         cpu_ticks.saturating_sub(k.cpu_ticks) as f64 / self.ticks_per_sec as f64;
@@ -1095,68 +1138,72 @@ impl ProcReader {
             // process may do so later. Re-read the young each refresh and
             // everyone else on a slow rotation (1/ROTATION per refresh).
             let young = now_ticks.saturating_sub(numbers.start_ticks) < 2 * self.ticks_per_sec;
-            let rotation = (generation + pid as u64).is_multiple_of(ROTATION);
-            let read_generation = known.map_or(generation, |k| k.read_generation);
-            let same_process = has_previous && {
-                let p = &procs[next_old];
-                p.start_ticks == numbers.start_ticks && p.comm.as_bytes() == comm
-            };
-            if has_previous {
-                next_old += 1;
-            }
-            if same_process && !young && !rotation {
-                let p = &mut procs[next_old - 1];
-                update_from_stat(p, &numbers, self.page_size);
-                p.cpu_percent = cpu_percent;
-                // Everything in kept..next_old-1 is dead: swap it back.
-                procs.swap(kept, next_old - 1);
-                kept += 1;
-                self.cpu.insert(
-                    pid,
-                    Known {
-                        start_ticks: numbers.start_ticks,
-                        cpu_ticks,
-                        seen: generation,
-                        read_generation,
-                    },
-                );
-            } else {
+            let reread = young
+                || (generation + pid as u64).is_multiple_of(ROTATION)
+                || self.focus == Some(pid);
+            // An exec (or a rename) changes comm: the facts are stale then.
+            let cached = known.filter(|k| !reread && k.facts.comm.as_bytes() == comm);
+            let Some(k) = cached else {
                 let mut stat = numbers.into_stat(comm);
                 stat.pid = pid;
                 fresh.push((stat, cpu_percent));
-                self.cpu.insert(
-                    pid,
-                    Known {
-                        start_ticks: numbers.start_ticks,
-                        cpu_ticks,
-                        seen: generation,
-                        read_generation: generation,
-                    },
-                );
+                continue;
+            };
+            k.cpu_ticks = cpu_ticks;
+            k.seen = generation;
+            if has_previous {
+                let p = &mut procs[next_old - 1];
+                update_from_stat(p, &numbers, self.page_size);
+                p.cpu_percent = cpu_percent;
+                // Re-read into the other snapshot since this one was made?
+                if !Arc::ptr_eq(&p.facts, &k.facts) {
+                    p.facts = k.facts.clone();
+                }
+                // Everything in kept..next_old-1 is dead: swap it back.
+                procs.swap(kept, next_old - 1);
+                kept += 1;
+            } else {
+                let mut stat = numbers.into_stat(comm);
+                stat.pid = pid;
+                let mut p = assemble(stat, k.facts.clone(), self.page_size);
+                p.cpu_percent = cpu_percent;
+                appended.push(p);
             }
         }
         procs.truncate(kept);
         self.pids = pids;
+
+        let facts = self.read_fresh(&fresh);
+        let fresh_count = fresh.len();
+        for ((stat, cpu_percent), facts) in fresh.into_iter().zip(facts) {
+            let Some(mut facts) = facts else {
+                continue; // vanished while being read
+            };
+            let (cgroups, container) = match facts.cgroup.take() {
+                Some(text) => self.cgroup_set(text),
+                None => (CgroupLines::default(), None),
+            };
+            let facts = Arc::new(facts.into_facts(stat.comm.clone(), cgroups, container));
+            self.cpu.insert(
+                stat.pid,
+                Known {
+                    start_ticks: stat.start_ticks,
+                    cpu_ticks: stat.utime + stat.stime,
+                    seen: generation,
+                    facts: facts.clone(),
+                },
+            );
+            let mut p = assemble(stat, facts, self.page_size);
+            p.cpu_percent = cpu_percent;
+            appended.push(p);
+        }
         self.cpu.retain(|_, k| k.seen == generation);
         let cpu = &self.cpu;
         // The next refresh may reuse this list (see `list_is_current`).
         self.pids.retain(|pid| cpu.contains_key(pid));
         self.stat_fds.retain(|pid, _| cpu.contains_key(pid));
-
-        let facts = self.read_fresh(&fresh);
-        let any_fresh = !fresh.is_empty();
-        let fresh_count = fresh.len();
-        for ((stat, cpu_percent), facts) in fresh.into_iter().zip(facts) {
-            let Some(mut facts) = facts else { continue };
-            let (lines, container) = match facts.cgroup.take() {
-                Some(text) => self.cgroup_set(text),
-                None => (CgroupLines::default(), None),
-            };
-            let mut p = assemble(stat, facts, lines, container, self.page_size);
-            p.cpu_percent = cpu_percent;
-            procs.push(p);
-        }
-        if any_fresh {
+        if !appended.is_empty() {
+            procs.append(&mut appended);
             procs.sort_unstable_by_key(|p| p.pid);
         }
         if fresh_count >= PARALLEL_MIN {
@@ -1302,7 +1349,7 @@ fn parse_pid_name(name: &[u8]) -> Option<Pid> {
 /// normally lives in the host's namespaces too. The note says which and why.
 pub fn reference_process(root: &Path) -> Result<(Process, Option<String>), ProcError> {
     let init = read_process(root, 1)?;
-    let Some(refused) = init.unreadable.iter().find(|u| u.what == "ns") else {
+    let Some(refused) = init.facts.unreadable.iter().find(|u| u.what == "ns") else {
         return Ok((init, None));
     };
     let own_pid = std::process::id() as Pid;
@@ -1431,7 +1478,7 @@ mod tests {
     fn process(pid: Pid) -> Process {
         // The shared test process, as a kernel-thread-like one here.
         let mut p = crate::sys::tree::tests::proc(pid, 1, "k");
-        p.cmdline = Some(vec![]);
+        p.facts_mut().cmdline = Some(vec![]);
         p.start_ticks = 0;
         p
     }
@@ -1452,7 +1499,7 @@ mod tests {
         p.cpu_ticks = 100 * 65;
         assert_eq!(p.cpu_time(100), "1:05");
         assert_eq!(p.command_line(), "[k]");
-        p.cmdline = Some(vec!["sleep".into(), "9".into()]);
+        p.facts_mut().cmdline = Some(vec!["sleep".into(), "9".into()]);
         assert_eq!(p.command_line(), "sleep 9");
     }
 }
