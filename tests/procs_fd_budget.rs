@@ -36,10 +36,19 @@ fn two_readers_share_the_kept_fd_budget_and_lose_no_process() {
             })
             .count()
     };
-    let mut first = ProcReader::new("/proc").expect("reader");
+    // Count the sleepers the plain way first, so that every snapshot
+    // below, even each reader's first, must find all of them.
     wait_for(30, "1,100 sleepers", || {
-        (count(&first.snapshot().ok()?) == 1100).then_some(())
+        let argv = format!("sleep\0{tag}\0");
+        let n = std::fs::read_dir("/proc")
+            .ok()?
+            .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
+            .filter(|c| c == argv.as_bytes())
+            .count();
+        (n == 1100).then_some(())
     });
+    let mut first = ProcReader::new("/proc").expect("reader");
+    assert_eq!(count(&first.snapshot().expect("first")), 1100);
     let mut second = ProcReader::new("/proc").expect("reader");
     for _ in 0..3 {
         assert_eq!(count(&second.snapshot().expect("second")), 1100);

@@ -168,3 +168,27 @@ fn a_long_lived_reader_drops_exits_and_finds_newcomers() {
         (find_by_arg(&s, &tag) == Some(second.pid())).then_some(())
     });
 }
+
+#[test]
+fn uid_is_the_effective_uid_as_ps_shows_it() {
+    if skip_unless_root() {
+        return;
+    }
+    // Real uid 0, effective uid 65534: ps shows 65534 in its UID column.
+    let tag = format!("9{}", std::process::id());
+    let child = Spawned::sh(&format!("exec setpriv --euid 65534 sleep {tag}"));
+    let mut reader = ProcReader::new("/proc").expect("reader");
+    let uid = wait_for(10, "the setpriv'd sleep", || {
+        let s = reader.snapshot().ok()?;
+        let p = s.get(child.pid())?;
+        (p.facts.comm == "sleep").then_some(p.facts.uid)
+    });
+    assert_eq!(uid, Some(65534));
+    assert_eq!(
+        read_process(Path::new("/proc"), child.pid())
+            .expect("read")
+            .facts
+            .uid,
+        Some(65534)
+    );
+}

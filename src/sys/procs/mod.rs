@@ -80,7 +80,7 @@ pub struct Process {
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Facts {
     pub comm: String,
-    /// Real uid from status; `None` if unreadable.
+    /// Effective uid (as `ps` shows UID); `None` if unreadable.
     pub uid: Option<u32>,
     /// argv; `None` where unreadable; empty for kernel threads.
     pub cmdline: Option<Vec<String>>,
@@ -240,6 +240,7 @@ pub struct ProcReader {
     forks_at_listing: Option<u64>,
     /// A process whose static facts are re-read on every refresh.
     focus: Option<Pid>,
+    plan: FactsPlan,
 }
 
 impl Process {
@@ -463,7 +464,7 @@ pub fn tty_name(tty_nr: i32) -> String {
     }
 }
 
-/// What /proc/PID/status tells isolab: real uid and NSpid.
+/// What /proc/PID/status tells isolab: effective uid and NSpid.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StatusFields {
     pub uid: Option<u32>,
@@ -478,9 +479,10 @@ pub fn parse_status(text: &[u8]) -> StatusFields {
             continue;
         };
         if let Some(v) = line.strip_prefix("Uid:") {
+            // Real, effective, saved, fs: ps and htop show the effective one.
             out.uid = v
                 .split_ascii_whitespace()
-                .next()
+                .nth(1)
                 .and_then(|s| s.parse().ok());
         } else if let Some(v) = line.strip_prefix("NSpid:") {
             out.nspid = v
@@ -744,36 +746,85 @@ impl RawFacts {
     }
 }
 
-/// Reads cmdline, status, ns links and cgroup of the process `pid` under
-/// the proc root `root`. `None` when the process vanished while being read.
-fn read_facts(root: BorrowedFd<'_>, pid: Pid, buf: &mut Vec<u8>) -> Option<RawFacts> {
+/// How to read facts under one proc root, decided once per reader.
+#[derive(Clone, Copy, Debug, Default)]
+struct FactsPlan {
+    /// The root is a real procfs: the owner of /proc/PID is the process's
+    /// effective uid (what ps and htop show), one fstat instead of status.
+    uid_from_owner: bool,
+    /// The PID namespace of the procfs (when isolab lives in it): a process
+    /// in it has NSpid = [pid], so its status need not be read.
+    own_pid_ns: Option<u64>,
+}
+
+impl FactsPlan {
+    fn for_root(root: BorrowedFd<'_>) -> FactsPlan {
+        let uid_from_owner = nix::sys::statfs::fstatfs(root)
+            .is_ok_and(|fs| fs.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC);
+        // /proc/self is isolab as this procfs numbers it; NSpid of length
+        // one means the procfs belongs to isolab's own PID namespace.
+        let mut buf = Vec::new();
+        let own_level = matches!(read_at(root, c"self/status", &mut buf), Read::Ok)
+            && parse_status(&buf).nspid.len() == 1;
+        let mut target = [0u8; 64];
+        let own_pid_ns = own_level
+            .then(|| readlink_at(root, c"self/ns/pid", &mut target).ok())
+            .flatten()
+            .and_then(|n| parse_ns_link(&target[..n]));
+        FactsPlan {
+            uid_from_owner,
+            own_pid_ns,
+        }
+    }
+}
+
+/// Opens /proc/PID; `None` when there is no such process (any more).
+fn open_pid_dir(root: BorrowedFd<'_>, pid: Pid) -> Option<OwnedFd> {
     let mut name = [0u8; 16];
-    let dir = openat(
+    openat(
         root,
         pid_name(pid, &mut name),
         OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
         Mode::empty(),
     )
+    .ok()
+}
+
+/// Opens and reads the stat file of the process whose /proc/PID is `dir`.
+fn read_stat_in(dir: BorrowedFd<'_>, pid: Pid, buf: &mut Vec<u8>) -> Option<(Stat, OwnedFd)> {
+    let fd = openat(
+        dir,
+        c"stat",
+        OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
     .ok()?;
-    let dir = dir.as_fd();
+    if !matches!(pread_whole(fd.as_fd(), buf), Read::Ok) {
+        return None;
+    }
+    let mut stat = parse_stat(buf)?;
+    stat.pid = pid;
+    Some((stat, fd))
+}
+
+/// Reads cmdline, ns links, cgroup and (where needed, see [`FactsPlan`])
+/// status of the process `pid` whose /proc/PID is `dir`. `None` when the
+/// process vanished while being read.
+fn read_facts(
+    dir: BorrowedFd<'_>,
+    pid: Pid,
+    plan: FactsPlan,
+    buf: &mut Vec<u8>,
+) -> Option<RawFacts> {
     let mut facts = RawFacts::default();
+    if plan.uid_from_owner {
+        facts.uid = Some(nix::sys::stat::fstat(dir).ok()?.st_uid);
+    }
     match read_at(dir, c"cmdline", buf) {
         Read::Ok => facts.cmdline = Some(parse_cmdline(buf)),
         Read::Gone => return None,
         Read::Failed(e) => facts.unreadable.push(Unreadable {
             what: "cmdline",
-            reason: reason(e),
-        }),
-    }
-    match read_at(dir, c"status", buf) {
-        Read::Ok => {
-            let status = parse_status(buf);
-            facts.uid = status.uid;
-            facts.nspid = status.nspid;
-        }
-        Read::Gone => return None,
-        Read::Failed(e) => facts.unreadable.push(Unreadable {
-            what: "status",
             reason: reason(e),
         }),
     }
@@ -807,6 +858,25 @@ fn read_facts(root: BorrowedFd<'_>, pid: Pid, buf: &mut Vec<u8>) -> Option<RawFa
             what: "ns",
             reason: reason(e),
         });
+    }
+    let in_own_pid_ns = plan.own_pid_ns.is_some() && facts.ns.get(NsKind::Pid) == plan.own_pid_ns;
+    if plan.uid_from_owner && in_own_pid_ns {
+        facts.nspid = vec![pid];
+    } else {
+        match read_at(dir, c"status", buf) {
+            Read::Ok => {
+                let status = parse_status(buf);
+                if !plan.uid_from_owner {
+                    facts.uid = status.uid;
+                }
+                facts.nspid = status.nspid;
+            }
+            Read::Gone => return None,
+            Read::Failed(e) => facts.unreadable.push(Unreadable {
+                what: "status",
+                reason: reason(e),
+            }),
+        }
     }
     match read_at(dir, c"cgroup", buf) {
         Read::Ok => facts.cgroup = Some(buf.clone()),
@@ -961,7 +1031,9 @@ pub fn read_process(root: &Path, pid: Pid) -> Result<Process, ProcError> {
         Read::Gone => return Err(ProcError::Gone(pid)),
         Read::Failed(e) => return Err(io_err(e, root.join(pid.to_string()).join("stat"))),
     };
-    let mut facts = read_facts(root_fd.as_fd(), pid, &mut buf).ok_or(ProcError::Gone(pid))?;
+    let plan = FactsPlan::for_root(root_fd.as_fd());
+    let dir = open_pid_dir(root_fd.as_fd(), pid).ok_or(ProcError::Gone(pid))?;
+    let mut facts = read_facts(dir.as_fd(), pid, plan, &mut buf).ok_or(ProcError::Gone(pid))?;
     let lines = facts
         .cgroup
         .take()
@@ -970,6 +1042,43 @@ pub fn read_process(root: &Path, pid: Pid) -> Result<Process, ProcError> {
     let container = crate::sys::container::recognise(&lines).map(Arc::new);
     let facts = facts.into_facts(stat.comm.clone(), lines.into(), container);
     Ok(assemble(stat, Arc::new(facts), page_size()))
+}
+
+/// A process whose facts are to be read: new, exec'd, young, or due.
+struct Fresh {
+    pid: Pid,
+    cpu_percent: f32,
+    /// `None` on the first read of a big host: the worker reads it too, so
+    /// that nothing per process is left to one thread.
+    stat: Option<Stat>,
+}
+
+/// What a worker read of one [`Fresh`] process.
+struct FreshRead {
+    facts: RawFacts,
+    /// The stat the worker read itself, and its file if kept open (within
+    /// the shared budget: a worker never holds more fds than it may keep).
+    stat: Option<(Stat, Option<KeptStat>)>,
+}
+
+/// Reads what `fresh` lacks; `None` when the process has vanished.
+fn read_fresh_one(
+    root: BorrowedFd<'_>,
+    fresh: &Fresh,
+    plan: FactsPlan,
+    keep_stat_fd: bool,
+    buf: &mut Vec<u8>,
+) -> Option<FreshRead> {
+    let dir = open_pid_dir(root, fresh.pid)?;
+    let stat = match fresh.stat {
+        Some(_) => None,
+        None => {
+            let (stat, fd) = read_stat_in(dir.as_fd(), fresh.pid, buf)?;
+            Some((stat, keep_stat_fd.then(|| KeptStat::keep(fd)).flatten()))
+        }
+    };
+    let facts = read_facts(dir.as_fd(), fresh.pid, plan, buf)?;
+    Some(FreshRead { facts, stat })
 }
 
 /// Below this many new processes, reading them on one thread is cheaper
@@ -993,6 +1102,7 @@ impl ProcReader {
         .with_context(|| format!("opening {} (is procfs mounted there?)", root.display()))?;
         let boot_time = boot_time(&root)?;
         let ticks_per_sec = ticks_per_sec();
+        let plan = FactsPlan::for_root(dir.as_fd());
         Ok(ProcReader {
             root,
             dir,
@@ -1016,6 +1126,7 @@ impl ProcReader {
             proc_stat: None,
             forks_at_listing: None,
             focus: None,
+            plan,
         })
     }
 
@@ -1102,11 +1213,22 @@ impl ProcReader {
         // Alive but not in `snap` yet: known to the reader (facts cached)
         // or new (facts to read).
         let mut appended: Vec<Process> = Vec::new();
-        let mut fresh: Vec<(Stat, f32)> = Vec::new();
+        let mut fresh: Vec<Fresh> = Vec::new();
         let mut path = [0u8; 32];
         let now_ticks = boot_clock_ticks(self.ticks_per_sec);
         let pids = std::mem::take(&mut self.pids);
+        // Knowing nothing yet about many processes: every one of them is
+        // fresh, and the workers read their stat files along with the rest.
+        let first_read = self.cpu.is_empty() && pids.len() >= PARALLEL_MIN;
         for &pid in &pids {
+            if first_read {
+                fresh.push(Fresh {
+                    pid,
+                    cpu_percent: 0.0,
+                    stat: None,
+                });
+                continue;
+            }
             while next_old < procs.len() && procs[next_old].pid < pid {
                 next_old += 1; // exited: left behind, truncated below
             }
@@ -1146,7 +1268,11 @@ impl ProcReader {
             let Some(k) = cached else {
                 let mut stat = numbers.into_stat(comm);
                 stat.pid = pid;
-                fresh.push((stat, cpu_percent));
+                fresh.push(Fresh {
+                    pid,
+                    cpu_percent,
+                    stat: Some(stat),
+                });
                 continue;
             };
             k.cpu_ticks = cpu_ticks;
@@ -1173,12 +1299,27 @@ impl ProcReader {
         procs.truncate(kept);
         self.pids = pids;
 
-        let facts = self.read_fresh(&fresh);
+        let reads = self.read_fresh(&fresh);
         let fresh_count = fresh.len();
-        for ((stat, cpu_percent), facts) in fresh.into_iter().zip(facts) {
-            let Some(mut facts) = facts else {
+        for (f, read) in fresh.into_iter().zip(reads) {
+            let Some(FreshRead {
+                mut facts,
+                stat: read_stat,
+            }) = read
+            else {
                 continue; // vanished while being read
             };
+            let stat = match (f.stat, read_stat) {
+                (Some(stat), _) => stat,
+                (None, Some((stat, kept))) => {
+                    if let Some(kept) = kept {
+                        self.stat_fds.insert(f.pid, kept);
+                    }
+                    stat
+                }
+                (None, None) => continue,
+            };
+            let cpu_percent = f.cpu_percent;
             let (cgroups, container) = match facts.cgroup.take() {
                 Some(text) => self.cgroup_set(text),
                 None => (CgroupLines::default(), None),
@@ -1295,8 +1436,9 @@ impl ProcReader {
 
     /// Reads the static facts of new processes; on two threads when there
     /// are many (the first snapshot of a busy host).
-    fn read_fresh(&mut self, fresh: &[(Stat, f32)]) -> Vec<Option<RawFacts>> {
+    fn read_fresh(&mut self, fresh: &[Fresh]) -> Vec<Option<FreshRead>> {
         let root = self.dir.as_fd();
+        let (plan, keep) = (self.plan, self.keep_stat_fds);
         let threads = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
@@ -1305,7 +1447,7 @@ impl ProcReader {
             let buf = &mut self.buf;
             return fresh
                 .iter()
-                .map(|(s, _)| read_facts(root, s.pid, buf))
+                .map(|f| read_fresh_one(root, f, plan, keep, buf))
                 .collect();
         }
         let chunk = fresh.len().div_ceil(threads);
@@ -1316,7 +1458,7 @@ impl ProcReader {
                     let worker = scope.spawn(move || {
                         let mut buf = Vec::with_capacity(4096);
                         part.iter()
-                            .map(|(s, _)| read_facts(root, s.pid, &mut buf))
+                            .map(|f| read_fresh_one(root, f, plan, keep, &mut buf))
                             .collect::<Vec<_>>()
                     });
                     (worker, part.len())
@@ -1455,7 +1597,7 @@ mod tests {
 
     #[test]
     fn parses_status_cmdline_cgroup_and_ns_links() {
-        let status = "Name:\tsleep\nUid:\t1000\t0\t0\t0\nNSpid:\t4123\t57\t1\nThreads:\t3\n";
+        let status = "Name:\tsleep\nUid:\t0\t1000\t0\t0\nNSpid:\t4123\t57\t1\nThreads:\t3\n";
         let st = parse_status(status.as_bytes());
         assert_eq!(st.uid, Some(1000));
         assert_eq!(st.nspid, vec![4123, 57, 1]);
