@@ -58,7 +58,15 @@ pub fn container_label(container: &Option<std::sync::Arc<Container>>) -> String 
 }
 
 pub fn tree(cli: &Cli, args: &TreeArgs) -> anyhow::Result<i32> {
-    let snapshot = ProcReader::new(&cli.proc_root)?.into_snapshot()?;
+    let mut reader = ProcReader::new(&cli.proc_root)?;
+    // Read only the namespace links this listing prints: each costs as
+    // much as a stat file. The pid link also tells whether NSpid is nested.
+    reader.read_namespaces(match (args.json, args.ns) {
+        (true, _) => &NsKind::ALL,
+        (false, true) => &NsKind::ISOLATING,
+        (false, false) => &[NsKind::Pid],
+    });
+    let snapshot = reader.into_snapshot()?;
     let stdout = std::io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     if args.json {

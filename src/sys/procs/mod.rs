@@ -747,7 +747,7 @@ impl RawFacts {
 }
 
 /// How to read facts under one proc root, decided once per reader.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 struct FactsPlan {
     /// The root is a real procfs: the owner of /proc/PID is the process's
     /// effective uid (what ps and htop show), one fstat instead of status.
@@ -755,6 +755,8 @@ struct FactsPlan {
     /// The PID namespace of the procfs (when isolab lives in it): a process
     /// in it has NSpid = [pid], so its status need not be read.
     own_pid_ns: Option<u64>,
+    /// The namespace links to read (each costs as much as a stat file).
+    ns_kinds: &'static [NsKind],
 }
 
 impl FactsPlan {
@@ -774,6 +776,7 @@ impl FactsPlan {
         FactsPlan {
             uid_from_owner,
             own_pid_ns,
+            ns_kinds: &NsKind::ALL,
         }
     }
 }
@@ -839,7 +842,7 @@ fn read_facts(
     match ns_dir {
         Ok(ns_dir) => {
             let mut target = [0u8; 64];
-            for kind in NsKind::ALL {
+            for &kind in plan.ns_kinds {
                 match readlink_at(ns_dir.as_fd(), ns_link_name(kind), &mut target) {
                     Ok(n) => facts.ns.set(kind, parse_ns_link(&target[..n])),
                     // A kernel without this kind has no link.
@@ -1157,6 +1160,13 @@ impl ProcReader {
     /// details are on screen shows an unshare or a cgroup move at once.
     pub fn set_focus(&mut self, pid: Option<Pid>) {
         self.focus = pid;
+    }
+
+    /// Reads only the namespace links of `kinds`, for a one-shot listing
+    /// that shows fewer; the other kinds stay unknown. Keep `Pid` among
+    /// them: without it, status is read to learn NSpid.
+    pub fn read_namespaces(&mut self, kinds: &'static [NsKind]) {
+        self.plan.ns_kinds = kinds;
     }
 
     /// Hands a snapshot the caller no longer needs back to the reader: the
