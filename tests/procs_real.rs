@@ -192,3 +192,26 @@ fn uid_is_the_effective_uid_as_ps_shows_it() {
         Some(65534)
     );
 }
+
+#[test]
+fn a_new_thread_is_not_taken_for_a_new_process() {
+    if skip_unless_root() {
+        return;
+    }
+    // Threads take PIDs from the same counter; a reader that looks up new
+    // PIDs one by one must skip a thread (its /proc/TID opens fine).
+    let mut reader = ProcReader::new("/proc").expect("reader");
+    reader.snapshot().expect("snap");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        tx.send(nix::unistd::gettid().as_raw()).expect("send");
+        let _ = stop_rx.recv();
+    });
+    let tid = rx.recv().expect("tid");
+    let s = reader.snapshot().expect("snap");
+    assert!(s.get(tid).is_none(), "thread {tid} listed as a process");
+    assert!(s.get(std::process::id() as i32).is_some());
+    drop(stop_tx);
+    thread.join().expect("join");
+}

@@ -19,6 +19,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+mod pids;
+
 pub type Pid = i32;
 
 /// One line of /proc/PID/cgroup: `hierarchy-id:controllers:path`.
@@ -222,7 +224,8 @@ pub struct ProcReader {
     page_size: u64,
     /// Reused for every file read, so a snapshot allocates little.
     buf: Vec<u8>,
-    pids: Vec<Pid>,
+    /// Which PIDs exist (listing the root only when it must).
+    pids: pids::PidList,
     /// Identical /proc/PID/cgroup texts share one parsed list and one
     /// container recognition.
     cgroup_sets: HashMap<Vec<u8>, CgroupSet>,
@@ -234,10 +237,6 @@ pub struct ProcReader {
     stat_fds: HashMap<Pid, KeptStat>,
     /// Whether to keep stat files open at all (not for a one-shot read).
     keep_stat_fds: bool,
-    /// /proc/stat, kept open for its fork counter (see `list_is_current`).
-    proc_stat: Option<OwnedFd>,
-    /// The fork counter read just before the last listing of the root.
-    forks_at_listing: Option<u64>,
     /// A process whose static facts are re-read on every refresh.
     focus: Option<Pid>,
     plan: FactsPlan,
@@ -467,6 +466,7 @@ pub fn tty_name(tty_nr: i32) -> String {
 /// What /proc/PID/status tells isolab: effective uid and NSpid.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StatusFields {
+    pub tgid: Option<Pid>,
     pub uid: Option<u32>,
     pub nspid: Vec<Pid>,
     pub threads: Option<u32>,
@@ -478,7 +478,9 @@ pub fn parse_status(text: &[u8]) -> StatusFields {
         let Ok(line) = std::str::from_utf8(line) else {
             continue;
         };
-        if let Some(v) = line.strip_prefix("Uid:") {
+        if let Some(v) = line.strip_prefix("Tgid:") {
+            out.tgid = v.trim().parse().ok();
+        } else if let Some(v) = line.strip_prefix("Uid:") {
             // Real, effective, saved, fs: ps and htop show the effective one.
             out.uid = v
                 .split_ascii_whitespace()
@@ -999,14 +1001,6 @@ pub fn boot_time(root: &Path) -> anyhow::Result<u64> {
         .with_context(|| format!("no btime line in {}", path.display()))
 }
 
-/// The number of tasks forked since boot (`processes N` in /proc/stat).
-fn fork_counter(proc_stat: &[u8]) -> Option<u64> {
-    proc_stat
-        .split(|&b| b == b'\n')
-        .find_map(|line| line.strip_prefix(b"processes "))
-        .and_then(|v| std::str::from_utf8(v).ok()?.trim().parse().ok())
-}
-
 /// Reads one process completely (for `isolab ns PID` and the detail pane).
 pub fn read_process(root: &Path, pid: Pid) -> Result<Process, ProcError> {
     if pid <= 0 {
@@ -1116,7 +1110,7 @@ impl ProcReader {
             boot_time,
             page_size: page_size(),
             buf: Vec::with_capacity(4096),
-            pids: Vec::new(),
+            pids: pids::PidList::default(),
             cgroup_sets: HashMap::new(),
             current: Snapshot {
                 procs: Vec::new(),
@@ -1126,8 +1120,6 @@ impl ProcReader {
             spare: None,
             stat_fds: HashMap::new(),
             keep_stat_fds: true,
-            proc_stat: None,
-            forks_at_listing: None,
             focus: None,
             plan,
         })
@@ -1205,16 +1197,11 @@ impl ProcReader {
         snap.ticks_per_sec = self.ticks_per_sec;
         snap.boot_time = self.boot_time;
 
-        if !self.list_is_current() {
-            self.pids.clear();
-            for entry in self.dir.iter() {
-                let entry = entry.with_context(|| format!("listing {}", self.root.display()))?;
-                if let Some(pid) = parse_pid_name(entry.file_name().to_bytes()) {
-                    self.pids.push(pid);
-                }
-            }
-            self.pids.sort_unstable();
-        }
+        let shortcuts = pids::Shortcuts {
+            exits_show: !self.cpu.is_empty() && self.stat_fds.len() == self.cpu.len(),
+            own_pid_ns: self.plan.own_pid_ns.is_some(),
+        };
+        self.pids.update(&mut self.dir, &self.root, shortcuts)?;
 
         // Updated in place: entries still alive are compacted to the front
         // (`kept`), the rest dropped; no second vector per refresh.
@@ -1226,7 +1213,7 @@ impl ProcReader {
         let mut fresh: Vec<Fresh> = Vec::new();
         let mut path = [0u8; 32];
         let now_ticks = boot_clock_ticks(self.ticks_per_sec);
-        let pids = std::mem::take(&mut self.pids);
+        let pids = std::mem::take(&mut self.pids.pids);
         // Knowing nothing yet about many processes: every one of them is
         // fresh, and the workers read their stat files along with the rest.
         let first_read = self.cpu.is_empty() && pids.len() >= PARALLEL_MIN;
@@ -1307,7 +1294,7 @@ impl ProcReader {
             }
         }
         procs.truncate(kept);
-        self.pids = pids;
+        self.pids.pids = pids;
 
         let reads = self.read_fresh(&fresh);
         let fresh_count = fresh.len();
@@ -1350,8 +1337,8 @@ impl ProcReader {
         }
         self.cpu.retain(|_, k| k.seen == generation);
         let cpu = &self.cpu;
-        // The next refresh may reuse this list (see `list_is_current`).
-        self.pids.retain(|pid| cpu.contains_key(pid));
+        // The next refresh may reuse this list (see `pids`).
+        self.pids.pids.retain(|pid| cpu.contains_key(pid));
         self.stat_fds.retain(|pid, _| cpu.contains_key(pid));
         if !appended.is_empty() {
             procs.append(&mut appended);
@@ -1365,39 +1352,6 @@ impl ProcReader {
         self.cgroup_sets
             .retain(|_, (lines, _)| lines.share_count() > 1);
         Ok(())
-    }
-
-    /// Whether the PIDs of the last listing are still every process there
-    /// is, so this refresh can skip listing the root (which costs as much as
-    /// reading a stat file per process). True when no task was created since
-    /// (the kernel's fork counter, `processes` in /proc/stat, is unchanged)
-    /// and every known process has a kept stat fd: then the only change can
-    /// be exits, and those show as failed reads. The counter is read before
-    /// each listing, so a fork racing the listing still counts as new.
-    fn list_is_current(&mut self) -> bool {
-        if self.proc_stat.is_none() {
-            self.proc_stat = openat(
-                self.dir.as_fd(),
-                c"stat",
-                OFlag::O_RDONLY | OFlag::O_CLOEXEC,
-                Mode::empty(),
-            )
-            .ok();
-        }
-        let forks = self.proc_stat.as_ref().and_then(|fd| {
-            if !matches!(pread_whole(fd.as_fd(), &mut self.buf), Read::Ok) {
-                return None;
-            }
-            fork_counter(&self.buf)
-        });
-        let current = forks.is_some()
-            && forks == self.forks_at_listing
-            && !self.cpu.is_empty()
-            && self.stat_fds.len() == self.cpu.len();
-        if !current {
-            self.forks_at_listing = forks;
-        }
-        current
     }
 
     /// Reads /proc/PID/stat into `self.buf`. The file is kept open between
@@ -1541,13 +1495,6 @@ mod tests {
 
     // A real line from this kernel (a `sleep`), fields 1..52.
     const SLEEP_STAT: &str = "4123 (sleep) S 4100 4100 3568 34816 4100 4194304 99 0 0 0 7 3 0 0 20 0 1 0 123456 2342912 132 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0 0 0 0 0 0 0 0 0\n";
-
-    #[test]
-    fn reads_the_fork_counter_from_proc_stat() {
-        let text = b"cpu  1 2 3\nintr 5 0 0\nctxt 99\nbtime 1700000000\nprocesses 123456\nprocs_running 2\n";
-        assert_eq!(fork_counter(text), Some(123456));
-        assert_eq!(fork_counter(b"cpu  1 2 3\nbtime 1\n"), None);
-    }
 
     #[test]
     fn parses_a_plain_stat_line() {
