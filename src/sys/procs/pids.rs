@@ -68,7 +68,7 @@ impl PidList {
         let now = self.counters(dir);
         let before = self.seen;
         self.seen = now;
-        let routine = self.updates % FULL_LISTING_EVERY != 0;
+        let routine = !self.updates.is_multiple_of(FULL_LISTING_EVERY);
         if let (Some(before), Some(now)) = (before, now)
             && routine
             && can.exits_show
