@@ -73,6 +73,14 @@ echo "running: $want sleepers, $total processes in total" >&2
 # (TUI_ONLY=1 skips this part, e.g. to measure a patched TUI alone.)
 names=("isolab tree --ns" "ps axjf" "ps -eo pid,ppid,pidns,mntns,netns,utsns,ipcns,userns,cgroupns,comm" "pstree -p")
 cmds=("$ISOLAB tree --ns" "ps axjf" "ps -eo pid,ppid,pidns,mntns,netns,utsns,ipcns,userns,cgroupns,comm" "pstree -p")
+# The kernel's floor (bench/proc_floor.c): the same reads in plain C on all
+# cores, nothing else. No reader of /proc can print the same for less.
+cores=$(nproc)
+if cc -O2 -pthread -o "$tmpdir/proc_floor" bench/proc_floor.c; then
+    names+=("floor, C on $cores threads: stat, cmdline, 8 ns links"
+            "floor, C on $cores threads: stat, cmdline, 8 ns links, cgroup")
+    cmds+=("$tmpdir/proc_floor $cores 8 0" "$tmpdir/proc_floor $cores 8 1")
+fi
 rss=()
 [ "${TUI_ONLY:-0}" = 1 ] && cmds=()
 [ ${#cmds[@]} -gt 0 ] && hyperfine -N --warmup 2 --runs "$RUNS" --style basic \
