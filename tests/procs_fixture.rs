@@ -86,6 +86,25 @@ fn count_a_fork(root: &Path) {
     std::fs::write(root.join("stat"), text).unwrap();
 }
 
+/// PID 45, `late`, a child of 40 on the host: a process that appears
+/// after the reader's first look.
+fn write_late_child(root: &Path) {
+    write_proc(
+        root,
+        &FakeProc {
+            pid: 45,
+            comm: "late",
+            ppid: 40,
+            argv: &["late"],
+            uid: 0,
+            nspid: "45",
+            net: 4026531833,
+            pid_ns: 4026531836,
+            cgroup: "0::/user.slice\n",
+        },
+    );
+}
+
 const DOCKER_ID: &str = "4c6b5f3a9e2d1c0b8a7f6e5d4c3b2a190817263544536271809a8b7c6d5e4f3a";
 
 fn fixture() -> tempfile::TempDir {
@@ -325,20 +344,7 @@ fn refresh_updates_an_owned_snapshot_in_place_and_shares_cgroup_lists() {
         stat_line(40, "x) R 1 2 (y", 1, 9, 1000).replace(") S ", ") R "),
     )
     .unwrap();
-    write_proc(
-        root,
-        &FakeProc {
-            pid: 45,
-            comm: "late",
-            ppid: 40,
-            argv: &["late"],
-            uid: 0,
-            nspid: "45",
-            net: 4026531833,
-            pid_ns: 4026531836,
-            cgroup: "0::/user.slice\n",
-        },
-    );
+    write_late_child(root);
     count_a_fork(root);
     reader.refresh(&mut snap).unwrap();
     let pids: Vec<i32> = snap.procs.iter().map(|p| p.pid).collect();
@@ -388,20 +394,7 @@ fn an_unchanged_fork_counter_spares_listing_the_root() {
     assert_eq!(reader.snapshot().unwrap().procs.len(), 5);
     // A directory appears but no fork was counted: no process can be new,
     // so the reader does not list the root (it only re-reads what it knows).
-    write_proc(
-        root,
-        &FakeProc {
-            pid: 45,
-            comm: "late",
-            ppid: 40,
-            argv: &["late"],
-            uid: 0,
-            nspid: "45",
-            net: 4026531833,
-            pid_ns: 4026531836,
-            cgroup: "0::/user.slice\n",
-        },
-    );
+    write_late_child(root);
     assert!(reader.snapshot().unwrap().get(45).is_none());
     // Once the counter moves, the next refresh lists and finds it.
     count_a_fork(root);
