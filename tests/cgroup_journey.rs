@@ -176,3 +176,51 @@ fn a_foreign_process_gets_a_confirmation_and_its_own_hog_cgroup() {
         !hog_dir.exists()
     });
 }
+
+/// The terminal hangs up while a hog runs in a cgroup isolab made: the hog
+/// and its cgroup are gone without another isolab run to clean up.
+#[test]
+fn a_hang_up_leaves_no_hog_and_no_cgroup() {
+    let Some(h) = hierarchy("memory journey, hang-up") else {
+        return;
+    };
+    let marker = format!("77777.{}", std::process::id());
+    let sleeper = Reaped(
+        std::process::Command::new("sleep")
+            .arg(&marker)
+            .spawn()
+            .expect("sleep"),
+    );
+    let shown = format!("PID {}", sleeper.0.id());
+    let Some(t) = Tmux::start(140, 40, "hangup") else {
+        return;
+    };
+    t.type_text(&isolab_bin().display().to_string());
+    t.keys(&["Enter"]);
+    t.wait_for("Processes", 30);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        t.keys(&["1", "/"]);
+        t.type_text(&marker);
+        t.keys(&["Enter", "4"]);
+        if (0..40).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            t.screen().contains(&shown)
+        }) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{}", t.screen());
+    }
+    t.keys(&["H"]);
+    let s = t.wait_for("allocating 16M/s", 30);
+    let hog_dir = s
+        .split_whitespace()
+        .find(|w| w.contains("/isolab/") && w.ends_with("-hog"))
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| panic!("no hog cgroup on screen:\n{s}"));
+    assert!(h.is_isolab_owned(&hog_dir), "{}", hog_dir.display());
+    drop(t); // kills the tmux server: the pty hangs up
+    wait_until("the hog's cgroup is gone after the hang-up", || {
+        !hog_dir.exists()
+    });
+}

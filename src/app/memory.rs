@@ -3,16 +3,21 @@
 //! kills as events on it, the limit editor with its confirmation, and a
 //! memory hog isolab starts inside an isolab cgroup to show the OOM kill.
 //!
-//! IO happens in `refresh`, `apply_limit` and `start_hog` (called from the
-//! event loop); everything `ui::memory` draws is plain data here.
+//! The kernel work (sampling the cgroup, writing a limit, which may first
+//! have the kernel reclaim) runs on the screen's own worker thread, so a
+//! slow cgroup never freezes the keys; the event loop hands it the target
+//! and picks up its answers in `pump`. Only starting the hog (a fork) runs
+//! on the UI thread. Everything `ui::memory` draws is plain data here.
 
 use crate::sys::cgroup::{
-    self, CgroupMounts, CgroupReport, Limit, MemoryStats, OwnedCgroup, human_bytes, parse_size,
+    self, CgroupMounts, CgroupReport, CgroupVersion, Limit, LimitOutcome, MemoryStats, OwnedCgroup,
+    human_bytes, parse_size,
 };
 use crossterm::event::KeyCode;
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
 /// How often the screen samples the cgroup (cheap: a few small files).
@@ -147,7 +152,117 @@ pub struct MemoryState {
     pub message: Option<(bool, String)>,
     pub hog: Option<HogRun>,
     started: Instant,
-    last_sample: Option<Instant>,
+    /// The kernel side, started when there is first something to watch.
+    worker: Option<Worker>,
+    /// What the worker was last told to watch; `None` to tell it again
+    /// (and so to sample at once).
+    watching: Option<(Option<i32>, Option<PathBuf>)>,
+}
+
+/// What the worker read for one target.
+#[derive(Debug)]
+enum Reading {
+    /// The process is alive: its cgroups and memory numbers.
+    Report(Result<CgroupReport, String>),
+    /// The process is gone: the numbers of the cgroup graphed so far, or
+    /// why there are none.
+    Graphed(Result<MemoryStats, String>),
+    /// The process is gone and no cgroup was graphed: nothing to read.
+    Nothing,
+}
+
+/// Asked of the worker.
+enum Ask {
+    /// Sample this process (else this cgroup) now and every SAMPLE_EVERY.
+    Watch(Option<i32>, Option<PathBuf>),
+    /// Write a memory limit (then sample at once).
+    SetLimit(CgroupVersion, PathBuf, Limit),
+}
+
+/// Answered by the worker.
+enum Answer {
+    /// The cgroup mounts, once (`None`: mountinfo could not be read).
+    Mounts(Option<CgroupMounts>),
+    /// A sample for the process it was taken for.
+    Sampled(Option<i32>, Box<Reading>),
+    Limit(Result<LimitOutcome, String>),
+}
+
+/// The Memory screen's thread: all its reads and writes of cgroup files.
+struct Worker {
+    ask: Sender<Ask>,
+    answers: Receiver<Answer>,
+}
+
+impl Worker {
+    fn start(proc_root: PathBuf) -> Option<Worker> {
+        let (ask, asked) = mpsc::channel::<Ask>();
+        let (answer, answers) = mpsc::channel::<Answer>();
+        std::thread::Builder::new()
+            .name("isolab-memory".into())
+            .spawn(move || {
+                let mounts = CgroupMounts::of_self().ok();
+                if answer.send(Answer::Mounts(mounts.clone())).is_err() {
+                    return;
+                }
+                let mut target = None;
+                loop {
+                    match asked.recv_timeout(SAMPLE_EVERY) {
+                        Ok(Ask::Watch(pid, dir)) => target = Some((pid, dir)),
+                        Ok(Ask::SetLimit(version, dir, limit)) => {
+                            let outcome = cgroup::set_memory_limit(version, &dir, limit)
+                                .map_err(|e| e.to_string());
+                            if answer.send(Answer::Limit(outcome)).is_err() {
+                                return;
+                            }
+                        }
+                        Err(RecvTimeoutError::Timeout) => {}
+                        // The screen is gone.
+                        Err(RecvTimeoutError::Disconnected) => return,
+                    }
+                    let Some((pid, dir)) = &target else { continue };
+                    let reading = read_target(&proc_root, mounts.as_ref(), *pid, dir.as_deref());
+                    if answer
+                        .send(Answer::Sampled(*pid, Box::new(reading)))
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            })
+            .ok()
+            .map(|_| Worker { ask, answers })
+    }
+}
+
+/// Reads the kernel for a target: the process's cgroup report while it
+/// lives, else the numbers of the cgroup graphed so far (a hog's cgroup
+/// after the OOM kill).
+fn read_target(
+    proc_root: &Path,
+    mounts: Option<&CgroupMounts>,
+    pid: Option<i32>,
+    dir: Option<&Path>,
+) -> Reading {
+    let Some(mounts) = mounts else {
+        return Reading::Report(Err("cannot read /proc/self/mountinfo".to_string()));
+    };
+    if let Some(pid) = pid
+        && proc_root.join(pid.to_string()).exists()
+    {
+        let report = cgroup::report(proc_root, pid, mounts);
+        // Checked after reading: an exiting process's cgroup file already
+        // names the root (a hog the OOM killer is taking), not its cgroup.
+        if !crate::sys::procs::is_exiting(proc_root, pid) {
+            return Reading::Report(report.map_err(|e| format!("{e:#}")));
+        }
+    }
+    match (dir, mounts.memory_hierarchy()) {
+        (Some(dir), Some(h)) => Reading::Graphed(
+            cgroup::read_memory(h.version, dir).map_err(|_| format!("{} is gone", dir.display())),
+        ),
+        _ => Reading::Nothing,
+    }
 }
 
 impl MemoryState {
@@ -169,7 +284,8 @@ impl MemoryState {
             message: None,
             hog: None,
             started: Instant::now(),
-            last_sample: None,
+            worker: None,
+            watching: None,
         }
     }
 
@@ -184,60 +300,83 @@ impl MemoryState {
             self.pid = Some(pid);
             self.comm = comm.to_string();
             self.report = None;
-            self.last_sample = None;
+            self.watching = None;
         }
     }
 
-    /// Whether a new sample is due (the event loop calls `refresh` then).
-    pub fn due(&self) -> bool {
-        self.last_sample.is_none_or(|t| t.elapsed() >= SAMPLE_EVERY)
+    /// Keeps the worker watching the current target and applies what it
+    /// answered. Called on every turn of the event loop; never blocks.
+    /// Returns whether anything changed.
+    pub fn pump(&mut self) -> bool {
+        let mut changed = self.poll_hog();
+        if self.pid.is_none() && self.dir.is_none() {
+            return changed; // the tab was never entered
+        }
+        if self.worker.is_none() {
+            self.worker = Worker::start(self.proc_root.clone());
+            if self.worker.is_none() {
+                self.error = Some("cannot start the memory sampling thread".to_string());
+                return true;
+            }
+        }
+        let target = (self.pid, self.dir.clone());
+        if self.watching.as_ref() != Some(&target)
+            && let Some(w) = &self.worker
+            && w.ask.send(Ask::Watch(target.0, target.1.clone())).is_ok()
+        {
+            self.watching = Some(target);
+        }
+        while let Some(answer) = self.worker.as_ref().and_then(|w| w.answers.try_recv().ok()) {
+            changed = true;
+            match answer {
+                Answer::Mounts(m) => self.mounts = m,
+                // A sample of a process no longer shown is dropped.
+                Answer::Sampled(pid, reading) if pid == self.pid => self.apply(*reading),
+                Answer::Sampled(..) => {}
+                Answer::Limit(outcome) => self.limit_written(outcome),
+            }
+        }
+        changed
     }
 
-    /// Reads the kernel: the process's cgroups, then the memory numbers of
-    /// its memory cgroup (or of the graphed cgroup once the process is gone).
+    /// Reads the kernel on this thread and applies the sample at once (the
+    /// event loop uses the worker instead; this is for tests and tools).
     pub fn refresh(&mut self) {
-        self.last_sample = Some(Instant::now());
         self.poll_hog();
         if self.mounts.is_none() {
             self.mounts = CgroupMounts::of_self().ok();
         }
-        let Some(mounts) = &self.mounts else {
-            self.error = Some("cannot read /proc/self/mountinfo".to_string());
-            return;
-        };
-        let alive = self
-            .pid
-            .is_some_and(|p| self.proc_root.join(p.to_string()).exists());
-        if let (true, Some(pid)) = (alive, self.pid) {
-            match cgroup::report(&self.proc_root, pid, mounts) {
-                Ok(r) => {
-                    let dir = r.memory.as_ref().map(|m| m.dir.clone());
-                    if dir != self.dir {
-                        self.set_dir(dir);
-                    }
-                    let stats = r.memory.as_ref().and_then(|m| m.stats.clone());
-                    self.error = r.memory.as_ref().and_then(|m| m.unavailable.clone());
-                    self.report = Some(r);
-                    if let Some(s) = stats {
-                        let at = self.now();
-                        self.record(at, s);
-                    }
+        let reading = read_target(
+            &self.proc_root,
+            self.mounts.as_ref(),
+            self.pid,
+            self.dir.as_deref(),
+        );
+        self.apply(reading);
+    }
+
+    /// Takes one sample into the state.
+    fn apply(&mut self, reading: Reading) {
+        match reading {
+            Reading::Report(Ok(r)) => {
+                let dir = r.memory.as_ref().map(|m| m.dir.clone());
+                if dir != self.dir {
+                    self.set_dir(dir);
                 }
-                Err(e) => self.error = Some(format!("{e:#}")),
+                let stats = r.memory.as_ref().and_then(|m| m.stats.clone());
+                self.error = r.memory.as_ref().and_then(|m| m.unavailable.clone());
+                self.report = Some(r);
+                if let Some(s) = stats {
+                    let at = self.now();
+                    self.record(at, s);
+                }
             }
-            return;
-        }
-        // The process is gone: keep graphing its cgroup while it exists
-        // (a hog's cgroup after the OOM kill).
-        let (Some(dir), Some(h)) = (self.dir.clone(), mounts.memory_hierarchy()) else {
-            return;
-        };
-        match cgroup::read_memory(h.version, &dir) {
-            Ok(s) => {
+            Reading::Graphed(Ok(s)) => {
                 let at = self.now();
                 self.record(at, s);
             }
-            Err(_) => self.error = Some(format!("{} is gone", dir.display())),
+            Reading::Report(Err(e)) | Reading::Graphed(Err(e)) => self.error = Some(e),
+            Reading::Nothing => {}
         }
     }
 
@@ -389,7 +528,8 @@ impl MemoryState {
         }
     }
 
-    /// Writes the limit and shows the kernel's read-back, or why it refused.
+    /// Has the worker write the limit (the kernel may reclaim first, which
+    /// takes a while); `limit_written` shows the read-back or the refusal.
     pub fn apply_limit(&mut self, limit: Limit) {
         let (Some(dir), Some(h)) = (
             self.dir.clone(),
@@ -397,7 +537,26 @@ impl MemoryState {
         ) else {
             return;
         };
-        self.message = Some(match cgroup::set_memory_limit(h.version, &dir, limit) {
+        match &self.worker {
+            Some(w)
+                if w.ask
+                    .send(Ask::SetLimit(h.version, dir.clone(), limit))
+                    .is_ok() =>
+            {
+                self.message = Some((true, format!("writing the limit of {}…", dir.display())));
+            }
+            _ => {
+                // No worker (tests, or it could not start): write it here.
+                let outcome =
+                    cgroup::set_memory_limit(h.version, &dir, limit).map_err(|e| e.to_string());
+                self.limit_written(outcome);
+            }
+        }
+    }
+
+    /// Shows the kernel's read-back of a limit write, or why it refused.
+    fn limit_written(&mut self, outcome: Result<LimitOutcome, String>) {
+        self.message = Some(match outcome {
             Ok(out) => {
                 let back = match out.read_back {
                     Limit::Bytes(b) => format!("{b} ({})", human_bytes(b)),
@@ -417,9 +576,9 @@ impl MemoryState {
                 }
                 (true, text)
             }
-            Err(e) => (false, e.to_string()),
+            Err(e) => (false, e),
         });
-        self.last_sample = None;
+        self.watching = None; // sample the new limit at once
     }
 
     /// Starts `isolab hog` inside the graphed cgroup if isolab created it,
@@ -447,7 +606,7 @@ impl MemoryState {
                     self.set_dir(Some(run.dir.clone()));
                 }
                 self.hog = Some(run);
-                self.last_sample = None;
+                self.watching = None;
             }
             Err(e) => self.message = Some((false, format!("cannot start the hog: {e:#}"))),
         }
@@ -472,10 +631,13 @@ impl MemoryState {
         })
     }
 
-    fn poll_hog(&mut self) {
-        let Some(hog) = &mut self.hog else { return };
+    /// Notices the hog's end; true when it just ended.
+    fn poll_hog(&mut self) -> bool {
+        let Some(hog) = &mut self.hog else {
+            return false;
+        };
         if hog.ended.is_some() {
-            return;
+            return false;
         }
         if let Ok(Some(status)) = hog.child.try_wait() {
             use std::os::unix::process::ExitStatusExt;
@@ -486,7 +648,9 @@ impl MemoryState {
             };
             hog.ended = Some(how.clone());
             self.message = Some((false, format!("hog {} {how}", hog.pid)));
+            return true;
         }
+        false
     }
 }
 
@@ -523,8 +687,8 @@ fn spawn_in_cgroup(dir: &Path, exe: &Path, args: &[&str]) -> anyhow::Result<Chil
 }
 
 /// The Memory tab: follows the process selected on the Processes screen and
-/// samples its memory cgroup on the UI thread (a few small files, every
-/// `SAMPLE_EVERY`, only while the tab is shown).
+/// has its worker sample that process's memory cgroup every `SAMPLE_EVERY`
+/// once the tab has been entered (the graph goes on while other tabs show).
 pub struct MemoryScreen {
     pub state: MemoryState,
 }
@@ -591,11 +755,7 @@ impl super::Screen for MemoryScreen {
     }
 
     fn poll(&mut self, _shared: &mut super::Shared) -> bool {
-        if self.state.due() {
-            self.state.refresh();
-            return true;
-        }
-        false
+        self.state.pump()
     }
 
     fn on_key(&mut self, key: crossterm::event::KeyEvent, shared: &mut super::Shared) -> bool {

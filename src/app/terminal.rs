@@ -130,8 +130,9 @@ pub struct QuitSignals {
 /// `received`; the event loop sees it and quits cleanly, restoring the
 /// terminal. If the loop has not finished within a moment (crossterm can
 /// spin reading EOF from a hung-up terminal, never returning to the loop),
-/// the watcher restores the terminal and exits the process itself with
-/// 128 + the signal number.
+/// the watcher restores the terminal, removes what this process created
+/// (destructors do not run on that way out) and exits the process itself
+/// with 128 + the signal number.
 pub fn quit_signals() -> anyhow::Result<QuitSignals> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let received = Arc::new(AtomicI32::new(0));
@@ -157,6 +158,9 @@ pub fn quit_signals() -> anyhow::Result<QuitSignals> {
                     continue;
                 }
                 restore();
+                // No destructor runs on this way out: remove what this
+                // process created (a hog, its cgroup, Lab children) here.
+                crate::sys::registry::remove_own();
                 std::process::exit(128 + sig);
             }
         })?;

@@ -289,6 +289,26 @@ pub fn remove_leftovers() -> anyhow::Result<CleanupReport> {
     Ok(report)
 }
 
+/// Removes what this very process created and recorded (children, mounts,
+/// cgroups, temp dirs) and its records: for a way out on which destructors
+/// do not run (the signal watcher's forced exit). Best effort.
+pub fn remove_own() -> CleanupReport {
+    let dir = registry_dir();
+    let mut total = CleanupReport::default();
+    for record in records_of(&dir, std::process::id() as i32) {
+        if let Ok(r) = remove_listed(&record) {
+            total.children_killed += r.children_killed;
+            total.mounts_removed += r.mounts_removed;
+            total.cgroups_removed += r.cgroups_removed;
+            total.temp_dirs_removed += r.temp_dirs_removed;
+        }
+    }
+    if let Ok(removed) = crate::sys::cgroup::remove_own() {
+        total.cgroups_removed += removed.len();
+    }
+    total
+}
+
 pub fn remove_leftovers_in(dir: &Path) -> anyhow::Result<CleanupReport> {
     let mut total = CleanupReport::default();
     let entries = match std::fs::read_dir(dir) {

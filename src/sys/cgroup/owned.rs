@@ -343,6 +343,24 @@ pub fn remove_leftovers_in(
     hierarchy: &MemoryHierarchy,
     proc_root: &Path,
 ) -> anyhow::Result<Vec<PathBuf>> {
+    remove_created_by(hierarchy, |creator| !creator.is_alive(proc_root))
+}
+
+/// Removes the cgroups this very process created (killing their members):
+/// for a way out on which destructors do not run.
+pub fn remove_own() -> anyhow::Result<Vec<PathBuf>> {
+    let me = Creator::current()?;
+    match MemoryHierarchy::detect() {
+        Ok(h) => remove_created_by(&h, |creator| *creator == me),
+        Err(_) => Ok(Vec::new()),
+    }
+}
+
+/// Removes the cgroups in the isolab parent whose creator `which` picks.
+fn remove_created_by(
+    hierarchy: &MemoryHierarchy,
+    which: impl Fn(&Creator) -> bool,
+) -> anyhow::Result<Vec<PathBuf>> {
     let parent = hierarchy.isolab_parent();
     let entries = match std::fs::read_dir(&parent) {
         Ok(entries) => entries,
@@ -359,7 +377,7 @@ pub fn remove_leftovers_in(
         let Some(creator) = name.to_str().and_then(Creator::from_dir_name) else {
             continue;
         };
-        if creator.is_alive(proc_root) {
+        if !which(&creator) {
             continue;
         }
         let dir = entry.path();

@@ -319,6 +319,8 @@ pub struct Stat {
     pub pid: Pid,
     pub comm: String,
     pub state: char,
+    /// The kernel's task flags (PF_*), e.g. PF_EXITING.
+    pub flags: u32,
     pub ppid: Pid,
     pub pgid: Pid,
     pub sid: Pid,
@@ -338,6 +340,7 @@ pub struct Stat {
 struct StatNumbers {
     pid: Pid,
     state: char,
+    flags: u32,
     ppid: Pid,
     pgid: Pid,
     sid: Pid,
@@ -357,6 +360,7 @@ impl StatNumbers {
             pid: self.pid,
             comm: String::from_utf8_lossy(comm).into_owned(),
             state: self.state,
+            flags: self.flags,
             ppid: self.ppid,
             pgid: self.pgid,
             sid: self.sid,
@@ -370,6 +374,24 @@ impl StatNumbers {
             rss_pages: self.rss_pages,
         }
     }
+}
+
+/// PF_EXITING in a task's flags: it has begun to exit.
+const PF_EXITING: u32 = 0x4;
+
+impl Stat {
+    /// Whether the process has begun to exit (or is a zombie).
+    pub fn is_exiting(&self) -> bool {
+        self.flags & PF_EXITING != 0 || matches!(self.state, 'Z' | 'X' | 'x')
+    }
+}
+
+/// Whether `pid` under the proc root `root` is exiting, a zombie, or gone.
+/// Its other files then no longer describe it: v1 moves an exiting task
+/// into the root cgroups, for one.
+pub fn is_exiting(root: &Path, pid: Pid) -> bool {
+    let text = std::fs::read(root.join(pid.to_string()).join("stat")).unwrap_or_default();
+    parse_stat(&text).is_none_or(|s| s.is_exiting())
 }
 
 /// Parses the text of /proc/PID/stat. The comm sits between the first '('
@@ -403,8 +425,9 @@ fn parse_stat_parts(text: &[u8]) -> Option<(&[u8], StatNumbers)> {
     let sid = next()?.parse().ok()?;
     let tty_nr = next()?.parse().ok()?;
     let tpgid = next()?.parse().ok()?;
-    for _ in 9..=13 {
-        next()?; // flags, minflt, cminflt, majflt, cmajflt
+    let flags = next()?.parse().ok()?;
+    for _ in 10..=13 {
+        next()?; // minflt, cminflt, majflt, cmajflt
     }
     let utime = next()?.parse().ok()?;
     let stime = next()?.parse().ok()?;
@@ -422,6 +445,7 @@ fn parse_stat_parts(text: &[u8]) -> Option<(&[u8], StatNumbers)> {
         StatNumbers {
             pid,
             state,
+            flags,
             ppid,
             pgid,
             sid,
@@ -1495,6 +1519,18 @@ mod tests {
 
     // A real line from this kernel (a `sleep`), fields 1..52.
     const SLEEP_STAT: &str = "4123 (sleep) S 4100 4100 3568 34816 4100 4194304 99 0 0 0 7 3 0 0 20 0 1 0 123456 2342912 132 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0 0 0 0 0 0 0 0 0\n";
+
+    #[test]
+    fn an_exiting_or_zombie_process_is_exiting() {
+        let s = parse_stat(SLEEP_STAT.as_bytes()).unwrap();
+        assert_eq!(s.flags, 4194304);
+        assert!(!s.is_exiting());
+        // PF_EXITING (0x4) set: the task has begun to exit.
+        let exiting = SLEEP_STAT.replace(" 4194304 ", " 4194308 ");
+        assert!(parse_stat(exiting.as_bytes()).unwrap().is_exiting());
+        let zombie = SLEEP_STAT.replace("(sleep) S ", "(sleep) Z ");
+        assert!(parse_stat(zombie.as_bytes()).unwrap().is_exiting());
+    }
 
     #[test]
     fn parses_a_plain_stat_line() {
