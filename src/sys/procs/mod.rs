@@ -586,26 +586,7 @@ fn read_at(dir: BorrowedFd<'_>, path: &CStr, buf: &mut Vec<u8>) -> Read {
         Ok(fd) => fd,
         Err(e) => return classify(e),
     };
-    loop {
-        if buf.capacity() - buf.len() < 1024 {
-            buf.reserve(buf.capacity().max(4096));
-        }
-        let len = buf.len();
-        let spare = buf.capacity() - len;
-        buf.resize(len + spare, 0);
-        match nix::unistd::read(&fd, &mut buf[len..]) {
-            Ok(n) if n < spare => {
-                buf.truncate(len + n);
-                return Read::Ok;
-            }
-            Ok(n) => buf.truncate(len + n),
-            Err(Errno::EINTR) => buf.truncate(len),
-            Err(e) => {
-                buf.truncate(len);
-                return classify(e);
-            }
-        }
-    }
+    pread_whole(fd.as_fd(), buf)
 }
 
 fn classify(e: Errno) -> Read {
