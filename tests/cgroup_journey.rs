@@ -23,7 +23,7 @@ fn hog_to_the_oom_kill_then_raise_the_limit() {
     wait_until("the child is in the cgroup", || {
         cg.pids().unwrap_or_default().contains(&child_pid)
     });
-    let Some(t) = Tmux::start(160, 45, "journey") else {
+    let Some(t) = Tmux::start(160, 45) else {
         return;
     };
     t.type_text(&isolab_bin().display().to_string());
@@ -116,7 +116,7 @@ fn a_foreign_process_gets_a_confirmation_and_its_own_hog_cgroup() {
     let limit_before = isolab::sys::cgroup::read_memory(h.version, &foreign_dir)
         .expect("read")
         .limit;
-    let Some(t) = Tmux::start(140, 40, "foreign") else {
+    let Some(t) = Tmux::start(140, 40) else {
         return;
     };
     t.type_text(&isolab_bin().display().to_string());
@@ -192,7 +192,7 @@ fn a_hang_up_leaves_no_hog_and_no_cgroup() {
             .expect("sleep"),
     );
     let shown = format!("PID {}", sleeper.0.id());
-    let Some(t) = Tmux::start(140, 40, "hangup") else {
+    let Some(t) = Tmux::start(140, 40) else {
         return;
     };
     t.type_text(&isolab_bin().display().to_string());

@@ -31,8 +31,8 @@ fn journey_through_the_root_tab_and_the_new_file_dialog() {
     let secs = (3_000_000 + std::process::id()).to_string();
     let mut child = pivot_child_sleeping(&f, &secs);
     let pid = child.pid.to_string();
-    let t = Tmux::start(140, 35, &[env!("CARGO_BIN_EXE_isolab")]);
-    let screen = t.wait_for("Processes");
+    let t = Tmux::start_program(140, 35, &[env!("CARGO_BIN_EXE_isolab")]);
+    let screen = t.wait_for("Processes", 30);
 
     // Select the child on the Processes screen (the first snapshot of a
     // busy machine may not be in yet: search again until it is found).
@@ -43,46 +43,46 @@ fn journey_through_the_root_tab_and_the_new_file_dialog() {
             "the child never showed up on the Processes screen"
         );
         t.keys(&["/"]);
-        t.wait_for("Search");
-        t.text(&wanted);
+        t.wait_for("Search", 30);
+        t.type_text(&wanted);
         t.keys(&["Enter"]);
-        let (found, _) = t.wait_for_any(&[&format!("busybox {wanted}"), "no process matches"]);
+        let (found, _) = t.wait_for_any(&[&format!("busybox {wanted}"), "no process matches"], 30);
         if found == 0 {
             break;
         }
     }
     t.keys(&[&tab_number(&screen, "Root")]);
-    t.wait_for(&format!("root of PID {pid}"));
-    t.wait_for("etc/");
-    t.wait_for("flip -> /d");
+    t.wait_for(&format!("root of PID {pid}"), 30);
+    t.wait_for("etc/", 30);
+    t.wait_for("flip -> /d", 30);
 
     // Into /tmp by searching for it.
     t.keys(&["/"]);
-    t.text("tmp");
+    t.type_text("tmp");
     t.keys(&["Enter", "Enter"]);
-    t.wait_for("/tmp · ");
-    t.wait_for("dangling -> /tmp/isolab-host-created-");
+    t.wait_for("/tmp · ", 30);
+    t.wait_for("dangling -> /tmp/isolab-host-created-", 30);
 
     // The dialog: empty, a slash, an existing (dangling) link, then good.
     t.keys(&["n"]);
-    t.wait_for("New empty file in /tmp");
+    t.wait_for("New empty file in /tmp", 30);
     t.keys(&["Enter"]);
-    t.wait_for("the name is empty");
-    t.text("a/b");
+    t.wait_for("the name is empty", 30);
+    t.type_text("a/b");
     t.keys(&["Enter"]);
-    t.wait_for("cannot contain '/'");
+    t.wait_for("cannot contain '/'", 30);
     t.keys(&["BSpace", "BSpace", "BSpace"]);
-    t.text("dangling");
+    t.type_text("dangling");
     t.keys(&["Enter"]);
-    t.wait_for("already exists");
+    t.wait_for("already exists", 30);
     assert!(!f.would_be_created[0].exists());
     for _ in 0.."dangling".len() {
         t.keys(&["BSpace"]);
     }
     // While the dialog is open, q is just a letter.
-    t.text("q_created_by_host");
+    t.type_text("q_created_by_host");
     t.keys(&["Enter"]);
-    t.wait_for("created file /tmp/q_created_by_host");
+    t.wait_for("created file /tmp/q_created_by_host", 30);
     assert!(f.inside("/tmp/q_created_by_host").is_file());
 
     // Made inside the process: shows up after the next snapshot, marked NEW.
@@ -99,34 +99,34 @@ fn journey_through_the_root_tab_and_the_new_file_dialog() {
         .status()
         .unwrap();
     assert!(made.success());
-    let screen = t.wait_for("made_inside");
+    let screen = t.wait_for("made_inside", 30);
     let line = screen.lines().find(|l| l.contains("made_inside")).unwrap();
     assert!(line.contains("NEW"), "{line}");
 
     // Mount table beside the host's; host path one key away.
     t.keys(&["M"]);
-    t.wait_for("mounts vs host: own mount namespace");
+    t.wait_for("mounts vs host: own mount namespace", 30);
     t.keys(&["H"]);
-    t.wait_for(&format!("host path: /proc/{pid}/root/tmp"));
+    t.wait_for(&format!("host path: /proc/{pid}/root/tmp"), 30);
     t.keys(&["Escape"]);
 
     // Back up, into /etc, preview a file.
     t.keys(&["BSpace"]);
-    t.wait_for("/ · ");
+    t.wait_for("/ · ", 30);
     t.keys(&["/"]);
-    t.text("etc");
+    t.type_text("etc");
     t.keys(&["Enter", "Enter"]);
-    t.wait_for("/etc · ");
+    t.wait_for("/etc · ", 30);
     t.keys(&["/"]);
-    t.text("hostname");
+    t.type_text("hostname");
     t.keys(&["Enter", "Enter"]);
-    t.wait_for("INSIDE-HOSTNAME");
+    t.wait_for("INSIDE-HOSTNAME", 30);
     t.keys(&["Escape"]);
 
     // The process exits: the screen says so.
     child.child.kill().unwrap();
     child.child.wait().unwrap();
-    t.wait_for("PROCESS EXITED");
-    t.wait_for(&format!("process {pid} has exited"));
+    t.wait_for("PROCESS EXITED", 30);
+    t.wait_for(&format!("process {pid} has exited"), 30);
     t.keys(&["q"]);
 }

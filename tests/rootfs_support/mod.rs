@@ -3,6 +3,8 @@
 //! own mount namespace and procfs, pivot_root). Everything is removed on drop.
 #![allow(dead_code)]
 
+// The one tmux driver of the test suite, shared with the TUI journeys.
+#[path = "../tui_support/mod.rs"]
 pub mod tmux;
 
 use std::os::unix::fs::symlink;

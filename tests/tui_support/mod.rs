@@ -18,11 +18,7 @@ impl Tmux {
             println!("SKIPPED: tmux is not installed (scripts/test.sh installs it)");
             return None;
         }
-        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let t = Tmux {
-            socket: format!("isolab-test-{}-{n}", std::process::id()),
-        };
+        let t = Tmux::unstarted();
         t.cmd(&[
             "-f",
             "/dev/null",
@@ -46,6 +42,41 @@ impl Tmux {
         Some(t)
     }
 
+    /// A private tmux server whose one window runs `argv` itself (no
+    /// shell), `w`x`h`. tmux is installed wherever these tests run
+    /// (scripts/test.sh installs it).
+    pub fn start_program(w: u16, h: u16, argv: &[&str]) -> Tmux {
+        let t = Tmux::unstarted();
+        let (w, h) = (w.to_string(), h.to_string());
+        let mut args = vec![
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-s",
+            "j",
+            "-x",
+            &w,
+            "-y",
+            &h,
+            "env",
+            "TERM=xterm-256color",
+        ];
+        args.extend_from_slice(argv);
+        t.cmd(&args);
+        t
+    }
+
+    /// A handle on a server of its own (one per call, also across tests
+    /// running in parallel in this process).
+    fn unstarted() -> Tmux {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Tmux {
+            socket: format!("isolab-test-{}-{n}", std::process::id()),
+        }
+    }
+
     pub fn cmd(&self, args: &[&str]) -> String {
         let out = Command::new("tmux")
             .arg("-L")
@@ -60,6 +91,11 @@ impl Tmux {
     pub fn type_line(&self, text: &str) {
         self.cmd(&["send-keys", "-t", "j", "-l", text]);
         self.cmd(&["send-keys", "-t", "j", "Enter"]);
+    }
+
+    /// Types text literally (no Enter).
+    pub fn type_text(&self, text: &str) {
+        self.cmd(&["send-keys", "-t", "j", "-l", text]);
     }
 
     /// Sends tmux key names (`q`, `Enter`, `C-c`, `/`).
@@ -87,6 +123,15 @@ impl Tmux {
     /// Waits until the screen contains `text`; panics with the screen if not.
     pub fn wait_for(&self, text: &str, secs: u64) -> String {
         self.wait_until(secs, &format!("{text:?} on screen"), |s| s.contains(text))
+    }
+
+    /// Waits until one of `texts` shows; returns which one and the screen.
+    pub fn wait_for_any(&self, texts: &[&str], secs: u64) -> (usize, String) {
+        let s = self.wait_until(secs, &format!("any of {texts:?} on screen"), |s| {
+            texts.iter().any(|t| s.contains(t))
+        });
+        let i = texts.iter().position(|t| s.contains(t)).unwrap_or(0);
+        (i, s)
     }
 
     pub fn wait_until(&self, secs: u64, what: &str, ok: impl Fn(&str) -> bool) -> String {
