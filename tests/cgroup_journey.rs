@@ -9,6 +9,34 @@ use isolab::sys::cgroup::{Limit, OwnedCgroup};
 
 const MIB: u64 = 1 << 20;
 
+/// Starts isolab in `t`, selects the process `pid` by searching for
+/// `marker` (its command line) and opens the Memory screen on it. The
+/// first snapshot of a busy host may not be in yet: search again until the
+/// Memory screen shows the process.
+fn open_memory_of(t: &Tmux, marker: &str, pid: i32) {
+    t.type_text(&isolab_bin().display().to_string());
+    t.keys(&["Enter"]);
+    t.wait_for("Processes", 30);
+    let shown = format!("PID {pid}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        t.keys(&["1", "/"]);
+        t.type_text(marker);
+        t.keys(&["Enter", "4"]);
+        if (0..40).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            t.screen().contains(&shown)
+        }) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never selected PID {pid}; screen:\n{}",
+            t.screen()
+        );
+    }
+}
+
 #[test]
 fn hog_to_the_oom_kill_then_raise_the_limit() {
     let Some(h) = hierarchy("memory journey") else {
@@ -26,31 +54,7 @@ fn hog_to_the_oom_kill_then_raise_the_limit() {
     let Some(t) = Tmux::start(160, 45) else {
         return;
     };
-    t.type_text(&isolab_bin().display().to_string());
-    t.keys(&["Enter"]);
-    t.wait_for("Processes", 30);
-    // Select the child by searching its command line, then open Memory.
-    // The first snapshot of a busy host may not be in yet: search again
-    // until the Memory screen shows the child.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        t.keys(&["1", "/"]);
-        t.type_text(&marker);
-        t.keys(&["Enter", "4"]);
-        let shown = format!("PID {child_pid}");
-        let found = (0..40).any(|_| {
-            std::thread::sleep(std::time::Duration::from_millis(50));
-            t.screen().contains(&shown)
-        });
-        if found {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "never selected the child; screen:\n{}",
-            t.screen()
-        );
-    }
+    open_memory_of(&t, &marker, child_pid);
     t.wait_for("isolab's cgroup", 30);
     let s = t.wait_for("limit    32.0 MiB", 30);
     assert!(s.contains(&cg.path().display().to_string()), "{s}");
@@ -119,23 +123,7 @@ fn a_foreign_process_gets_a_confirmation_and_its_own_hog_cgroup() {
     let Some(t) = Tmux::start(140, 40) else {
         return;
     };
-    t.type_text(&isolab_bin().display().to_string());
-    t.keys(&["Enter"]);
-    t.wait_for("Processes", 30);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        t.keys(&["1", "/"]);
-        t.type_text(&marker);
-        t.keys(&["Enter", "4"]);
-        let shown = format!("PID {pid}");
-        if (0..40).any(|_| {
-            std::thread::sleep(std::time::Duration::from_millis(50));
-            t.screen().contains(&shown)
-        }) {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "{}", t.screen());
-    }
+    open_memory_of(&t, &marker, pid);
     t.wait_for("not isolab's", 30);
 
     t.keys(&["L"]);
@@ -191,26 +179,10 @@ fn a_hang_up_leaves_no_hog_and_no_cgroup() {
             .spawn()
             .expect("sleep"),
     );
-    let shown = format!("PID {}", sleeper.0.id());
     let Some(t) = Tmux::start(140, 40) else {
         return;
     };
-    t.type_text(&isolab_bin().display().to_string());
-    t.keys(&["Enter"]);
-    t.wait_for("Processes", 30);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        t.keys(&["1", "/"]);
-        t.type_text(&marker);
-        t.keys(&["Enter", "4"]);
-        if (0..40).any(|_| {
-            std::thread::sleep(std::time::Duration::from_millis(50));
-            t.screen().contains(&shown)
-        }) {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "{}", t.screen());
-    }
+    open_memory_of(&t, &marker, sleeper.0.id() as i32);
     t.keys(&["H"]);
     let s = t.wait_for("allocating 16M/s", 30);
     let hog_dir = s
