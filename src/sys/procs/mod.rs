@@ -215,8 +215,9 @@ pub struct ProcReader {
     pub root: PathBuf,
     /// The open root directory: every read is relative to it.
     dir: Dir,
-    /// What the last refresh saw of each PID: for cpu% and re-reading.
-    cpu: HashMap<Pid, Known>,
+    /// What the last refresh saw of each PID: its start time, CPU ticks
+    /// (for CPU%) and facts (shared by the snapshots).
+    known: HashMap<Pid, Known>,
     generation: u64,
     last_refresh: Option<Instant>,
     ticks_per_sec: u64,
@@ -1108,7 +1109,7 @@ impl ProcReader {
         Ok(ProcReader {
             root,
             dir,
-            cpu: HashMap::new(),
+            known: HashMap::new(),
             generation: 0,
             last_refresh: None,
             ticks_per_sec,
@@ -1203,7 +1204,7 @@ impl ProcReader {
         snap.boot_time = self.boot_time;
 
         let shortcuts = pids::Shortcuts {
-            exits_show: !self.cpu.is_empty() && self.stat_fds.len() == self.cpu.len(),
+            exits_show: !self.known.is_empty() && self.stat_fds.len() == self.known.len(),
             own_pid_ns: self.plan.own_pid_ns.is_some(),
         };
         self.pids.update(&mut self.dir, &self.root, shortcuts)?;
@@ -1221,7 +1222,7 @@ impl ProcReader {
         let pids = std::mem::take(&mut self.pids.pids);
         // Knowing nothing yet about many processes: every one of them is
         // fresh, and the workers read their stat files along with the rest.
-        let first_read = self.cpu.is_empty() && pids.len() >= PARALLEL_MIN;
+        let first_read = self.known.is_empty() && pids.len() >= PARALLEL_MIN;
         for &pid in &pids {
             if first_read {
                 fresh.push(Fresh {
@@ -1246,7 +1247,7 @@ impl ProcReader {
             };
             let cpu_ticks = numbers.utime + numbers.stime;
             let known = self
-                .cpu
+                .known
                 .get_mut(&pid)
                 .filter(|k| k.start_ticks == numbers.start_ticks);
             let cpu_percent = match &known {
@@ -1327,7 +1328,7 @@ impl ProcReader {
                 None => (CgroupLines::default(), None),
             };
             let facts = Arc::new(facts.into_facts(stat.comm.clone(), cgroups, container));
-            self.cpu.insert(
+            self.known.insert(
                 stat.pid,
                 Known {
                     start_ticks: stat.start_ticks,
@@ -1340,11 +1341,11 @@ impl ProcReader {
             p.cpu_percent = cpu_percent;
             appended.push(p);
         }
-        self.cpu.retain(|_, k| k.seen == generation);
-        let cpu = &self.cpu;
+        self.known.retain(|_, k| k.seen == generation);
+        let known = &self.known;
         // The next refresh may reuse this list (see `pids`).
-        self.pids.pids.retain(|pid| cpu.contains_key(pid));
-        self.stat_fds.retain(|pid, _| cpu.contains_key(pid));
+        self.pids.pids.retain(|pid| known.contains_key(pid));
+        self.stat_fds.retain(|pid, _| known.contains_key(pid));
         if !appended.is_empty() {
             procs.append(&mut appended);
             procs.sort_unstable_by_key(|p| p.pid);
