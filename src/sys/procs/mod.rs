@@ -1,7 +1,12 @@
 //! A fast /proc reader: one snapshot of every process, with namespace ids,
-//! NSpid, cgroup lines and container labels. Static facts (cmdline, ns ids,
-//! cgroups) are cached per (pid, start time) so a reused PID is never
-//! confused with the process that had it before.
+//! NSpid, cgroup lines and container labels.
+//!
+//! What a process is ([`Facts`]: comm, cmdline, uid, ns ids, cgroups) is
+//! read once per (pid, start time), so a reused PID is never confused with
+//! the process that had it before, and shared by every snapshot that holds
+//! it; what it is doing (stat) is re-read from a kept-open file on every
+//! refresh. Which PIDs exist is `pids`' job: it lists /proc only when it
+//! must.
 
 use crate::sys::container::Container;
 use crate::sys::ns::{NsKind, NsSet};
