@@ -106,20 +106,18 @@ impl Collector {
         })
     }
 
+    /// Tells the collector which process the user is looking at: its
+    /// static facts are re-read on every refresh, not once per rotation.
+    pub fn focus(&self, pid: Option<Pid>) {
+        let _ = self.focus.send(pid);
+    }
+
     /// Gives a snapshot the UI no longer shows back for refreshing in place.
     pub fn recycle(&self, old: Snapshot) {
         // If the thread has ended the snapshot is simply dropped.
         if let Some(r) = &self.recycle {
             let _ = r.send(old);
         }
-    }
-}
-
-impl Collector {
-    /// Tells the collector which process the user is looking at: its
-    /// static facts are re-read on every refresh, not once per rotation.
-    pub fn focus(&self, pid: Option<Pid>) {
-        let _ = self.focus.send(pid);
     }
 }
 

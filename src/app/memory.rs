@@ -247,12 +247,11 @@ fn read_target(
     let Some(mounts) = mounts else {
         return Reading::Report(Err("cannot read /proc/self/mountinfo".to_string()));
     };
-    if let Some(pid) = pid
-        && proc_root.join(pid.to_string()).exists()
-    {
+    if let Some(pid) = pid {
         let report = cgroup::report(proc_root, pid, mounts);
-        // Checked after reading: an exiting process's cgroup file already
-        // names the root (a hog the OOM killer is taking), not its cgroup.
+        // Checked after reading: a process gone meanwhile, or exiting (its
+        // cgroup file already names the root: a hog the OOM killer is
+        // taking), is graphed by its cgroup instead.
         if !crate::sys::procs::is_exiting(proc_root, pid) {
             return Reading::Report(report.map_err(|e| format!("{e:#}")));
         }
@@ -312,19 +311,14 @@ impl MemoryState {
         if self.pid.is_none() && self.dir.is_none() {
             return changed; // the tab was never entered
         }
-        if self.worker.is_none() {
-            self.worker = Worker::start(self.proc_root.clone());
-            if self.worker.is_none() {
-                self.error = Some("cannot start the memory sampling thread".to_string());
-                return true;
-            }
-        }
         let target = (self.pid, self.dir.clone());
-        if self.watching.as_ref() != Some(&target)
-            && let Some(w) = &self.worker
-            && w.ask.send(Ask::Watch(target.0, target.1.clone())).is_ok()
-        {
-            self.watching = Some(target);
+        if self.watching.as_ref() != Some(&target) {
+            let Some(w) = self.worker() else {
+                return true;
+            };
+            if w.ask.send(Ask::Watch(target.0, target.1.clone())).is_ok() {
+                self.watching = Some(target);
+            }
         }
         while let Some(answer) = self.worker.as_ref().and_then(|w| w.answers.try_recv().ok()) {
             changed = true;
@@ -339,20 +333,16 @@ impl MemoryState {
         changed
     }
 
-    /// Reads the kernel on this thread and applies the sample at once (the
-    /// event loop uses the worker instead; this is for tests and tools).
-    pub fn refresh(&mut self) {
-        self.poll_hog();
-        if self.mounts.is_none() {
-            self.mounts = CgroupMounts::of_self().ok();
+    /// The worker, started on first use; `None` (and the reason in
+    /// `error`) when no thread could be started.
+    fn worker(&mut self) -> Option<&Worker> {
+        if self.worker.is_none() {
+            self.worker = Worker::start(self.proc_root.clone());
+            if self.worker.is_none() {
+                self.error = Some("cannot start the memory sampling thread".to_string());
+            }
         }
-        let reading = read_target(
-            &self.proc_root,
-            self.mounts.as_ref(),
-            self.pid,
-            self.dir.as_deref(),
-        );
-        self.apply(reading);
+        self.worker.as_ref()
     }
 
     /// Takes one sample into the state.
@@ -537,21 +527,19 @@ impl MemoryState {
         ) else {
             return;
         };
-        match &self.worker {
-            Some(w)
-                if w.ask
-                    .send(Ask::SetLimit(h.version, dir.clone(), limit))
-                    .is_ok() =>
-            {
-                self.message = Some((true, format!("writing the limit of {}…", dir.display())));
-            }
-            _ => {
-                // No worker (tests, or it could not start): write it here.
-                let outcome =
-                    cgroup::set_memory_limit(h.version, &dir, limit).map_err(|e| e.to_string());
-                self.limit_written(outcome);
-            }
-        }
+        let sent = self.worker().is_some_and(|w| {
+            w.ask
+                .send(Ask::SetLimit(h.version, dir.clone(), limit))
+                .is_ok()
+        });
+        self.message = Some(if sent {
+            (true, format!("writing the limit of {}…", dir.display()))
+        } else {
+            (
+                false,
+                "cannot write the limit: the memory thread is not running".into(),
+            )
+        });
     }
 
     /// Shows the kernel's read-back of a limit write, or why it refused.
@@ -702,8 +690,7 @@ impl MemoryScreen {
 
     fn follow_selection(&mut self, shared: &super::Shared) {
         if let Some(p) = shared.processes.selected_process() {
-            let (pid, comm) = (p.pid, p.facts.comm.clone());
-            self.state.show(pid, &comm);
+            self.state.show(p.pid, &p.facts.comm);
         }
     }
 }

@@ -263,6 +263,16 @@ pub struct CleanupReport {
     pub temp_dirs_removed: usize,
 }
 
+impl CleanupReport {
+    /// Adds what another cleanup removed (its record count aside).
+    fn add(&mut self, other: &CleanupReport) {
+        self.children_killed += other.children_killed;
+        self.cgroups_removed += other.cgroups_removed;
+        self.mounts_removed += other.mounts_removed;
+        self.temp_dirs_removed += other.temp_dirs_removed;
+    }
+}
+
 impl std::fmt::Display for CleanupReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
@@ -290,17 +300,15 @@ pub fn remove_leftovers() -> anyhow::Result<CleanupReport> {
 }
 
 /// Removes what this very process created and recorded (children, mounts,
-/// cgroups, temp dirs) and its records: for a way out on which destructors
-/// do not run (the signal watcher's forced exit). Best effort.
+/// cgroups, temp dirs; its records stay, for the next start to tidy): for a
+/// way out on which destructors do not run (the signal watcher's forced
+/// exit). Best effort.
 pub fn remove_own() -> CleanupReport {
     let dir = registry_dir();
     let mut total = CleanupReport::default();
     for record in records_of(&dir, std::process::id() as i32) {
         if let Ok(r) = remove_listed(&record) {
-            total.children_killed += r.children_killed;
-            total.mounts_removed += r.mounts_removed;
-            total.cgroups_removed += r.cgroups_removed;
-            total.temp_dirs_removed += r.temp_dirs_removed;
+            total.add(&r);
         }
     }
     if let Ok(removed) = crate::sys::cgroup::remove_own() {
@@ -348,10 +356,7 @@ pub fn remove_leftovers_in(dir: &Path) -> anyhow::Result<CleanupReport> {
         match remove_listed(&record) {
             Ok(r) => {
                 total.records += 1;
-                total.children_killed += r.children_killed;
-                total.cgroups_removed += r.cgroups_removed;
-                total.mounts_removed += r.mounts_removed;
-                total.temp_dirs_removed += r.temp_dirs_removed;
+                total.add(&r);
                 let _ = std::fs::remove_file(&path);
             }
             Err(e) => {

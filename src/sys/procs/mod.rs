@@ -1031,7 +1031,7 @@ pub fn read_process(root: &Path, pid: Pid) -> Result<Process, ProcError> {
     };
     let mut buf = Vec::with_capacity(4096);
     let mut path = [0u8; 32];
-    let stat = match read_at(root_fd.as_fd(), pid_path(pid, b"stat", &mut path), &mut buf) {
+    let mut stat = match read_at(root_fd.as_fd(), pid_path(pid, b"stat", &mut path), &mut buf) {
         Read::Ok => parse_stat(&buf).ok_or_else(|| ProcError::Io {
             path: root.join(pid.to_string()).join("stat"),
             source: std::io::Error::new(std::io::ErrorKind::InvalidData, "not a stat line"),
@@ -1048,7 +1048,8 @@ pub fn read_process(root: &Path, pid: Pid) -> Result<Process, ProcError> {
         .map(|t| parse_cgroups(&t))
         .unwrap_or_default();
     let container = crate::sys::container::recognise(&lines).map(Arc::new);
-    let facts = facts.into_facts(stat.comm.clone(), lines.into(), container);
+    let comm = std::mem::take(&mut stat.comm);
+    let facts = facts.into_facts(comm, lines.into(), container);
     Ok(assemble(stat, Arc::new(facts), page_size()))
 }
 
@@ -1317,7 +1318,7 @@ impl ProcReader {
             else {
                 continue; // vanished while being read
             };
-            let stat = match (f.stat, read_stat) {
+            let mut stat = match (f.stat, read_stat) {
                 (Some(stat), _) => stat,
                 (None, Some((stat, kept))) => {
                     if let Some(kept) = kept {
@@ -1332,7 +1333,8 @@ impl ProcReader {
                 Some(text) => self.cgroup_set(text),
                 None => (CgroupLines::default(), None),
             };
-            let facts = Arc::new(facts.into_facts(stat.comm.clone(), cgroups, container));
+            let comm = std::mem::take(&mut stat.comm);
+            let facts = Arc::new(facts.into_facts(comm, cgroups, container));
             self.known.insert(
                 stat.pid,
                 Known {
