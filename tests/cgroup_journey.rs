@@ -9,6 +9,14 @@ use isolab::sys::cgroup::{Limit, OwnedCgroup};
 
 const MIB: u64 = 1 << 20;
 
+/// The hog's cgroup directory as the Memory screen `s` names it.
+fn hog_dir_on(s: &str) -> std::path::PathBuf {
+    s.split_whitespace()
+        .find(|w| w.contains("/isolab/") && w.ends_with("-hog"))
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| panic!("no hog cgroup on screen:\n{s}"))
+}
+
 /// Starts isolab in `t`, selects the process `pid` by searching for
 /// `marker` (its command line) and opens the Memory screen on it. The
 /// first snapshot of a busy host may not be in yet: search again until the
@@ -146,11 +154,7 @@ fn a_foreign_process_gets_a_confirmation_and_its_own_hog_cgroup() {
 
     t.keys(&["H"]);
     let s = t.wait_for("OOM kill ×1", 120);
-    let hog_dir = s
-        .split_whitespace()
-        .find(|w| w.contains("/isolab/") && w.ends_with("-hog"))
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| panic!("no hog cgroup on screen:\n{s}"));
+    let hog_dir = hog_dir_on(&s);
     assert!(h.is_isolab_owned(&hog_dir), "{}", hog_dir.display());
     assert!(hog_dir.exists());
     assert!(
@@ -185,11 +189,7 @@ fn a_hang_up_leaves_no_hog_and_no_cgroup() {
     open_memory_of(&t, &marker, sleeper.0.id() as i32);
     t.keys(&["H"]);
     let s = t.wait_for("allocating 16M/s", 30);
-    let hog_dir = s
-        .split_whitespace()
-        .find(|w| w.contains("/isolab/") && w.ends_with("-hog"))
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| panic!("no hog cgroup on screen:\n{s}"));
+    let hog_dir = hog_dir_on(&s);
     assert!(h.is_isolab_owned(&hog_dir), "{}", hog_dir.display());
     drop(t); // kills the tmux server: the pty hangs up
     wait_until("the hog's cgroup is gone after the hang-up", || {

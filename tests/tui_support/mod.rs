@@ -18,33 +18,16 @@ impl Tmux {
             println!("SKIPPED: tmux is not installed (scripts/test.sh installs it)");
             return None;
         }
-        let t = Tmux::unstarted();
-        t.cmd(&[
-            "-f",
-            "/dev/null",
-            "new-session",
-            "-d",
-            "-s",
-            "j",
-            "-x",
-            &w.to_string(),
-            "-y",
-            &h.to_string(),
-            "env",
-            "PS1=$ ",
-            "TERM=xterm-256color",
-            "bash",
-            "--norc",
-            "--noprofile",
-        ]);
+        let t = Tmux::start_program(w, h, &["PS1=$ ", "bash", "--norc", "--noprofile"]);
         t.cmd(&["set-option", "-g", "window-size", "manual"]);
         t.wait_for("$", 10);
         Some(t)
     }
 
-    /// A private tmux server whose one window runs `argv` itself (no
-    /// shell), `w`x`h`. tmux is installed wherever these tests run
-    /// (scripts/test.sh installs it).
+    /// A private tmux server whose one window runs `argv` (under `env
+    /// TERM=xterm-256color`, so it may start with NAME=VALUE settings),
+    /// `w`x`h`. tmux is installed wherever these tests run (scripts/test.sh
+    /// installs it).
     pub fn start_program(w: u16, h: u16, argv: &[&str]) -> Tmux {
         let t = Tmux::unstarted();
         let (w, h) = (w.to_string(), h.to_string());
