@@ -10,6 +10,7 @@ pub mod cli;
 pub mod commands;
 pub mod lessons;
 pub mod sys;
+pub mod text;
 pub mod ui;
 
 /// A usage error: bad input from the user. `main` maps it to exit code 2;
