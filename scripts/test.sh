@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pkg_cmd in tmux:tmux busybox-static:/bin/busybox iproute2:ip procps:ps psmisc:pstree util-linux:unshare; do
+# passwd: useradd/userdel, for the tests that attack isolab as another user.
+for pkg_cmd in tmux:tmux busybox-static:/bin/busybox iproute2:ip procps:ps psmisc:pstree util-linux:unshare passwd:useradd; do
     pkg=${pkg_cmd%%:*}; cmd=${pkg_cmd#*:}
     command -v "$cmd" >/dev/null 2>&1 || [ -x "$cmd" ] || need+=("$pkg")
 done
