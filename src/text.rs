@@ -15,12 +15,23 @@ use std::fmt::Write as _;
 
 /// Whether `c` must not reach a terminal as itself: C0 controls, DEL, C1
 /// controls (0x80-0x9f start escape sequences on some terminals), the
-/// bidirectional embedding/override/isolate marks (they reorder what
-/// follows), and the backslash (doubled so escapes stay unambiguous).
+/// bidirectional marks, embeddings, overrides and isolates (they reorder
+/// what follows; U+061C is the Arabic letter mark), the line and paragraph
+/// separators (some renderers break a line there, forging one), and the
+/// backslash (doubled so escapes stay unambiguous).
 fn needs_escape(c: char) -> bool {
     c.is_control()
         || c == '\\'
-        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        || matches!(
+            c,
+            '\u{61c}'
+                | '\u{200e}'
+                | '\u{200f}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2066}'..='\u{2069}'
+        )
 }
 
 fn push_escaped(out: &mut String, c: char) {
@@ -102,6 +113,7 @@ mod tests {
         assert_eq!(escape("\u{9b}31m"), "\\x9b31m");
         assert_eq!(escape("\u{7f}"), "\\x7f");
         assert_eq!(escape("abc\u{202e}txt"), "abc\\u{202e}txt");
+        assert_eq!(escape("a\u{61c}b\u{2028}c"), "a\\u{61c}b\\u{2028}c");
     }
 
     #[test]
