@@ -68,6 +68,18 @@ pub fn escape(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// For a line meant to be copied and pasted (the `unshare ...` and
+/// `docker run ...` equivalents): unchanged when nothing in it could steer
+/// the terminal, so its shell quoting (`'\\''`) stays pasteable; else
+/// [`escape`]d entirely (then it is for reading, not pasting).
+pub fn escape_command(s: &str) -> Cow<'_, str> {
+    if s.chars().any(|c| c != '\\' && needs_escape(c)) {
+        escape(s)
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
 /// Like [`escape`] for bytes that need not be UTF-8 (file names, mount
 /// points, /proc/PID/cmdline): valid UTF-8 is escaped as text, every other
 /// byte is shown as `\xNN`.
@@ -120,6 +132,13 @@ mod tests {
     fn backslash_is_doubled_so_escapes_are_unambiguous() {
         assert_eq!(escape("a\\nb"), "a\\\\nb");
         assert_ne!(escape("a\\nb"), escape("a\nb"));
+    }
+
+    #[test]
+    fn a_command_line_stays_pasteable_unless_it_holds_a_control() {
+        let cmd = "sh -c 'echo '\\''hi'\\'''";
+        assert!(matches!(escape_command(cmd), Cow::Borrowed(c) if c == cmd));
+        assert_eq!(escape_command("echo '\\e' '\u{1b}'"), "echo '\\\\e' '\\e'");
     }
 
     #[test]

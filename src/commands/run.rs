@@ -6,7 +6,7 @@ use crate::sys::cgroup::Limit;
 use crate::sys::ns::NsKind;
 use crate::sys::registry;
 use crate::sys::spawn::{self, ChildCommand, ExitOutcome, Plan, RootFs, Spawner, StepReport};
-use crate::text::escape;
+use crate::text::{escape, escape_command};
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -82,9 +82,9 @@ pub fn run(a: &RunArgs) -> anyhow::Result<i32> {
     }
     if a.explain {
         eprintln!("isolab: clone flags: {}", plan.clone_flags_text());
-        eprintln!("isolab: like: {}", escape(&plan.unshare_command()));
+        eprintln!("isolab: like: {}", escape_command(&plan.unshare_command()));
         let (docker, notes) = plan.docker_command();
-        eprintln!("isolab: docker: {}", escape(&docker));
+        eprintln!("isolab: docker: {}", escape_command(&docker));
         for n in notes {
             eprintln!("isolab:   ({})", escape(&n));
         }

@@ -6,7 +6,7 @@ use crate::app::Shared;
 use crate::app::lab::{LabState, ROWS, Row};
 use crate::sys::ns::NsKind;
 use crate::sys::spawn::{self, Actor};
-use crate::text::escape;
+use crate::text::{escape, escape_command};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -127,8 +127,10 @@ fn equivalents(f: &mut Frame, area: Rect, lab: &LabState) {
         Ok(plan) => {
             let (docker, notes) = plan.docker_command();
             let mut v = vec![
-                Line::from(Span::raw(escape(&plan.unshare_command()).into_owned())),
-                Line::from(Span::raw(escape(&docker).into_owned())),
+                Line::from(Span::raw(
+                    escape_command(&plan.unshare_command()).into_owned(),
+                )),
+                Line::from(Span::raw(escape_command(&docker).into_owned())),
                 Line::from(vec![
                     Span::styled("clone flags: ", dim()),
                     Span::raw(plan.clone_flags_text()),
