@@ -249,3 +249,43 @@ fn memory_screen_escapes_comm_cgroup_paths_and_messages() {
         "message:\n{screen}"
     );
 }
+
+#[test]
+fn lab_escapes_what_the_child_reports_and_the_typed_options() {
+    use crate::app::lab::LabState;
+    use crate::sys::inside::CompareRow;
+    use crate::sys::ns::NsKind;
+    let mut lab = LabState {
+        namespaces: vec![NsKind::Pid, NsKind::Uts],
+        hostname: format!("h{EVIL}"),
+        command: format!("sleep {EVIL}"),
+        rootless: false,
+        ..LabState::default()
+    };
+    // The child chose its hostname: the table shows it escaped.
+    lab.compare = vec![CompareRow {
+        what: "hostname",
+        kind: NsKind::Uts,
+        outside: "host-vm".into(),
+        inside: EVIL.into(),
+    }];
+    lab.message = Some((true, format!("started {EVIL}")));
+    let shared =
+        crate::app::Shared::new(Users::default(), HostRef::default(), Duration::from_secs(1));
+    let screen = draw_with(200, 50, |f| {
+        crate::ui::lab::render(f, f.area(), &lab, &shared)
+    });
+    assert!(
+        screen.contains(&format!("h{SHOWN}")),
+        "hostname row:\n{screen}"
+    );
+    assert!(
+        screen.contains(&format!("sleep {SHOWN}")),
+        "command row:\n{screen}"
+    );
+    assert!(
+        screen.contains(&format!("started {SHOWN}")),
+        "message:\n{screen}"
+    );
+    assert!(screen.contains("\\e]0;pwned"), "inside column:\n{screen}");
+}

@@ -138,7 +138,7 @@ fn equivalents(f: &mut Frame, area: Rect, lab: &LabState) {
             ];
             if let Some(n) = notes.first() {
                 v.push(Line::from(Span::styled(
-                    format!("        ({})", escape(&n)),
+                    format!("        ({})", escape(n)),
                     dim(),
                 )));
             }
