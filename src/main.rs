@@ -9,7 +9,10 @@ fn main() {
     let code = match isolab::commands::dispatch(cli) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("isolab: {err:#}");
+            // Messages quote process names, file names, mount points and
+            // cgroup paths that others chose: escaped, so a name cannot
+            // steer the terminal or forge a line of the message.
+            eprintln!("isolab: {}", isolab::text::escape(&format!("{err:#}")));
             if err.downcast_ref::<isolab::UsageError>().is_some() {
                 2
             } else {

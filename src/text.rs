@@ -15,12 +15,23 @@ use std::fmt::Write as _;
 
 /// Whether `c` must not reach a terminal as itself: C0 controls, DEL, C1
 /// controls (0x80-0x9f start escape sequences on some terminals), the
-/// bidirectional embedding/override/isolate marks (they reorder what
-/// follows), and the backslash (doubled so escapes stay unambiguous).
+/// bidirectional marks, embeddings, overrides and isolates (they reorder
+/// what follows; U+061C is the Arabic letter mark), the line and paragraph
+/// separators (some renderers break a line there, forging one), and the
+/// backslash (doubled so escapes stay unambiguous).
 fn needs_escape(c: char) -> bool {
     c.is_control()
         || c == '\\'
-        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        || matches!(
+            c,
+            '\u{61c}'
+                | '\u{200e}'
+                | '\u{200f}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2066}'..='\u{2069}'
+        )
 }
 
 fn push_escaped(out: &mut String, c: char) {
@@ -55,6 +66,18 @@ pub fn escape(s: &str) -> Cow<'_, str> {
         }
     }
     Cow::Owned(out)
+}
+
+/// For a line meant to be copied and pasted (the `unshare ...` and
+/// `docker run ...` equivalents): unchanged when nothing in it could steer
+/// the terminal, so its shell quoting (`'\\''`) stays pasteable; else
+/// [`escape`]d entirely (then it is for reading, not pasting).
+pub fn escape_command(s: &str) -> Cow<'_, str> {
+    if s.chars().any(|c| c != '\\' && needs_escape(c)) {
+        escape(s)
+    } else {
+        Cow::Borrowed(s)
+    }
 }
 
 /// Like [`escape`] for bytes that need not be UTF-8 (file names, mount
@@ -102,12 +125,20 @@ mod tests {
         assert_eq!(escape("\u{9b}31m"), "\\x9b31m");
         assert_eq!(escape("\u{7f}"), "\\x7f");
         assert_eq!(escape("abc\u{202e}txt"), "abc\\u{202e}txt");
+        assert_eq!(escape("a\u{61c}b\u{2028}c"), "a\\u{61c}b\\u{2028}c");
     }
 
     #[test]
     fn backslash_is_doubled_so_escapes_are_unambiguous() {
         assert_eq!(escape("a\\nb"), "a\\\\nb");
         assert_ne!(escape("a\\nb"), escape("a\nb"));
+    }
+
+    #[test]
+    fn a_command_line_stays_pasteable_unless_it_holds_a_control() {
+        let cmd = "sh -c 'echo '\\''hi'\\'''";
+        assert!(matches!(escape_command(cmd), Cow::Borrowed(c) if c == cmd));
+        assert_eq!(escape_command("echo '\\e' '\u{1b}'"), "echo '\\\\e' '\\e'");
     }
 
     #[test]

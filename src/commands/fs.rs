@@ -5,6 +5,7 @@
 use crate::cli::{PathArgs, PidArgs};
 use crate::sys::mounts;
 use crate::sys::rootfs::{Entry, ProcRoot, mode_string};
+use crate::text::{escape, escape_os};
 use std::io::Write;
 use std::path::Path;
 
@@ -27,20 +28,21 @@ fn emit(out: &mut impl Write, bytes: &[u8]) -> anyhow::Result<bool> {
     }
 }
 
-/// One `ls -l`-like line: mode, owner, size, name, `-> target`.
+/// One `ls -l`-like line: mode, owner, size, name, `-> target`. The name
+/// and the target are whoever made the file's choice: escaped, like `ls -b`.
 pub fn entry_line(e: &Entry, owner_width: usize, size_width: usize) -> String {
     let mut line = format!(
         "{} {:>ow$} {:>sw$} {}",
         mode_string(e.mode),
         e.owner_text(),
         e.size,
-        e.name,
+        escape(&e.name),
         ow = owner_width,
         sw = size_width
     );
     if let Some(t) = &e.link_target {
         line.push_str(" -> ");
-        line.push_str(t);
+        line.push_str(&escape(t));
     }
     line
 }
@@ -98,7 +100,8 @@ pub fn cat(a: &PathArgs) -> anyhow::Result<i32> {
     let _ = out.flush();
     if content.cut {
         eprintln!(
-            "isolab: {path}: cut after {} MiB (the file says {} bytes)",
+            "isolab: {}: cut after {} MiB (the file says {} bytes)",
+            escape(&path),
             CAT_LIMIT / (1024 * 1024),
             content.size
         );
@@ -108,11 +111,12 @@ pub fn cat(a: &PathArgs) -> anyhow::Result<i32> {
 
 fn report_created(root: &ProcRoot, path: &str, what: &str, e: &Entry) {
     println!(
-        "created {what} {path} in process {}'s root ({} {}; host path {})",
+        "created {what} {} in process {}'s root ({} {}; host path {})",
+        escape(path),
         root.pid(),
         mode_string(e.mode),
         e.owner_text(),
-        root.host_path(path).display()
+        escape_os(root.host_path(path).as_os_str())
     );
 }
 
@@ -145,6 +149,21 @@ pub fn mounts(a: &PidArgs) -> anyhow::Result<i32> {
     let ns_text = |ino: Option<u64>| ino.map_or("mnt:[?]".to_string(), |i| format!("mnt:[{i}]"));
     let same_ns = root.mnt_ns().is_some() && root.mnt_ns() == host_ns;
     let rows = mounts::compare(&process, &host);
+    // Mount points, sources and options are chosen by whoever mounted (a
+    // user in their own mount namespace, too): escaped before the widths.
+    let shown: Vec<[String; 5]> = rows
+        .iter()
+        .map(|r| {
+            let m = &r.mount;
+            [
+                escape(&m.mount_point).into_owned(),
+                escape(&m.fstype).into_owned(),
+                escape(&m.source).into_owned(),
+                escape(&m.options).into_owned(),
+                escape(&m.propagation_text()).into_owned(),
+            ]
+        })
+        .collect();
     let mut text = format!(
         "process {} {} vs host ({host_name}) {}: {}\n",
         a.pid,
@@ -157,32 +176,21 @@ pub fn mounts(a: &PidArgs) -> anyhow::Result<i32> {
         }
     );
     text.push_str("marks: = same as host, ~ changed, + only in the process, - only on the host\n");
-    let mw = rows
-        .iter()
-        .map(|r| r.mount.mount_point.len())
-        .max()
-        .unwrap_or(0)
-        .min(48);
-    let fw = rows.iter().map(|r| r.mount.fstype.len()).max().unwrap_or(0);
-    let sw = rows
-        .iter()
-        .map(|r| r.mount.source.len())
-        .max()
-        .unwrap_or(0)
-        .min(32);
-    for r in &rows {
-        let m = &r.mount;
+    let width = |i: usize| {
+        shown
+            .iter()
+            .map(|s| s[i].chars().count())
+            .max()
+            .unwrap_or(0)
+    };
+    let (mw, fw, sw) = (width(0).min(48), width(1), width(2).min(32));
+    for (r, [point, fstype, source, options, propagation]) in rows.iter().zip(&shown) {
         let mut line = format!(
-            "{} {:<mw$} {:<fw$} {:<sw$} {} {}",
+            "{} {point:<mw$} {fstype:<fw$} {source:<sw$} {options} {propagation}",
             r.mark.symbol(),
-            m.mount_point,
-            m.fstype,
-            m.source,
-            m.options,
-            m.propagation_text()
         );
         if !r.changes.is_empty() {
-            line.push_str(&format!("  ({})", r.changes.join("; ")));
+            line.push_str(&format!("  ({})", escape(&r.changes.join("; "))));
         }
         text.push_str(line.trim_end());
         text.push('\n');

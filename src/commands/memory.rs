@@ -5,6 +5,7 @@ use crate::cli::{CgroupArgs, HogArgs, LimitArgs};
 use crate::sys::cgroup::{
     self, CgroupMounts, Limit, MemoryStats, human_bytes, parse_rate, parse_size,
 };
+use crate::text::{escape, escape_os};
 use anyhow::Context;
 use std::io::Write;
 use std::path::Path;
@@ -83,18 +84,20 @@ pub fn cgroup(proc_root: &Path, a: &CgroupArgs) -> anyhow::Result<i32> {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(0);
     }
+    // Cgroup paths (and the explanations quoting them) are named by
+    // whoever made the cgroup: escaped.
     println!("process {}: {}", report.pid, report.layout_explained);
     println!("cgroups (from /proc/{}/cgroup):", report.pid);
     for m in &report.cgroups {
         println!(
             "  {}:{}:{}",
             m.line.hierarchy,
-            m.line.controllers.join(","),
-            m.line.path
+            escape(&m.line.controllers.join(",")),
+            escape(&m.line.path)
         );
-        println!("      {}", m.explanation);
+        println!("      {}", escape(&m.explanation));
         match &m.dir {
-            Some(d) => println!("      dir {}", d.display()),
+            Some(d) => println!("      dir {}", escape_os(d.as_os_str())),
             None => println!("      dir — (hierarchy not mounted here)"),
         }
     }
@@ -103,7 +106,7 @@ pub fn cgroup(proc_root: &Path, a: &CgroupArgs) -> anyhow::Result<i32> {
             println!(
                 "memory cgroup ({}, {}{}):",
                 mem.hierarchy.version,
-                mem.dir.display(),
+                escape_os(mem.dir.as_os_str()),
                 if mem.created_by_isolab {
                     ", created by isolab"
                 } else {
@@ -116,7 +119,7 @@ pub fn cgroup(proc_root: &Path, a: &CgroupArgs) -> anyhow::Result<i32> {
                 }
             }
             if let Some(why) = &mem.unavailable {
-                println!("  no memory numbers: {why}");
+                println!("  no memory numbers: {}", escape(why));
             }
         }
         None => println!("memory cgroup: none (no memory controller is mounted)"),
@@ -150,18 +153,18 @@ pub fn limit(proc_root: &Path, a: &LimitArgs) -> anyhow::Result<i32> {
         );
     }
     if let Some(w) = new_limit.warning() {
-        eprintln!("isolab: warning: {w}");
+        eprintln!("isolab: warning: {}", escape(&w));
     }
     let outcome = cgroup::set_memory_limit(hierarchy.version, &dir, new_limit)
         .with_context(|| format!("setting the memory limit of process {}", a.pid))?;
     println!(
         "{}: wrote {} to {}; the kernel reads back {}",
-        dir.display(),
+        escape_os(dir.as_os_str()),
         outcome.written,
         outcome
             .file
             .file_name()
-            .map(|f| f.to_string_lossy().into_owned())
+            .map(|f| escape_os(f).into_owned())
             .unwrap_or_default(),
         match outcome.read_back {
             Limit::Bytes(b) => b.to_string(),
@@ -173,7 +176,7 @@ pub fn limit(proc_root: &Path, a: &LimitArgs) -> anyhow::Result<i32> {
         .iter()
         .filter(|n| Some(*n) != new_limit.warning().as_ref())
     {
-        println!("note: {note}");
+        println!("note: {}", escape(note));
     }
     Ok(0)
 }

@@ -6,6 +6,7 @@ use crate::sys::cgroup::Limit;
 use crate::sys::ns::NsKind;
 use crate::sys::registry;
 use crate::sys::spawn::{self, ChildCommand, ExitOutcome, Plan, RootFs, Spawner, StepReport};
+use crate::text::{escape, escape_command};
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -52,14 +53,16 @@ fn explain_step(total: usize, r: &StepReport) {
         Ok(d) => format!(" [{d}]"),
         Err(e) => format!(" FAILED: {e}"),
     };
+    // Steps quote the command, the hostname, paths and kernel errors:
+    // escaped so none of them can steer the terminal.
     eprintln!(
         "isolab: step {}/{} {}: {} -- {}{}",
         r.index + 1,
         total,
         r.step.actor.label(),
-        r.step.syscall,
-        r.step.effect,
-        detail
+        escape(&r.step.syscall),
+        escape(&r.step.effect),
+        escape(&detail)
     );
 }
 
@@ -72,15 +75,18 @@ pub fn run(a: &RunArgs) -> anyhow::Result<i32> {
         registry::remove_recorded_leftovers()
     };
     if let Err(e) = leftovers {
-        eprintln!("isolab: warning: leftovers of an earlier run: {e:#}");
+        eprintln!(
+            "isolab: warning: leftovers of an earlier run: {}",
+            escape(&format!("{e:#}"))
+        );
     }
     if a.explain {
         eprintln!("isolab: clone flags: {}", plan.clone_flags_text());
-        eprintln!("isolab: like: {}", plan.unshare_command());
+        eprintln!("isolab: like: {}", escape_command(&plan.unshare_command()));
         let (docker, notes) = plan.docker_command();
-        eprintln!("isolab: docker: {docker}");
+        eprintln!("isolab: docker: {}", escape_command(&docker));
         for n in notes {
-            eprintln!("isolab:   ({n})");
+            eprintln!("isolab:   ({})", escape(&n));
         }
     }
     let memory = plan.memory_bytes;
@@ -96,7 +102,7 @@ pub fn run(a: &RunArgs) -> anyhow::Result<i32> {
             if spawner.failed_to_exec() { 127 } else { 1 },
         );
         spawner.stop();
-        eprintln!("isolab: {err}");
+        eprintln!("isolab: {}", escape(&err));
         return Ok(code);
     }
     let oom = spawner.oom_killed();
@@ -104,7 +110,7 @@ pub fn run(a: &RunArgs) -> anyhow::Result<i32> {
     if oom && outcome == ExitOutcome::Signaled(libc::SIGKILL) {
         eprintln!(
             "isolab: {} was killed by the kernel's OOM killer: it reached the memory limit of {}",
-            a.cmd.first().map(String::as_str).unwrap_or("the command"),
+            escape(a.cmd.first().map(String::as_str).unwrap_or("the command")),
             spawn::human_bytes(memory.unwrap_or(0))
         );
         return Ok(137);
@@ -199,7 +205,8 @@ pub fn cleanup() -> anyhow::Result<i32> {
         println!("nothing to clean up");
     } else {
         if report != registry::CleanupReport::default() {
-            println!("{report}");
+            // A record names pids, mounts and paths: escaped.
+            println!("{}", escape(&report.to_string()));
         }
         if lesson_procs > 0 {
             println!("stopped {lesson_procs} process(es) a lesson left running");

@@ -6,6 +6,7 @@ use crate::sys::container::Container;
 use crate::sys::ns::{NsKind, NsSet};
 use crate::sys::procs::{CgroupLine, Pid, ProcReader, Process, read_process, reference_process};
 use crate::sys::tree;
+use crate::text::escape;
 use anyhow::Context;
 use serde::Serialize;
 use std::collections::HashSet;
@@ -49,10 +50,11 @@ impl<'a> From<&'a Process> for JsonProcess<'a> {
     }
 }
 
-/// `runtime:shortid` as the CONTAINER column shows it, or `-`.
+/// `runtime:shortid` as the CONTAINER column shows it, or `-` (escaped: the
+/// id comes from a cgroup path, which whoever made the cgroup chose).
 pub fn container_label(container: &Option<std::sync::Arc<Container>>) -> String {
     match container {
-        Some(c) => format!("{}:{}", c.runtime.name(), c.short_id()),
+        Some(c) => format!("{}:{}", c.runtime.name(), escape(c.short_id())),
         None => "-".to_string(),
     }
 }
@@ -113,7 +115,7 @@ pub fn tree(cli: &Cli, args: &TreeArgs) -> anyhow::Result<i32> {
             p.pid,
             p.pgid,
             p.sid,
-            p.tty,
+            escape(&p.tty),
             p.stat_letters(),
             uid.as_deref().unwrap_or("—"),
             p.cpu_time(snapshot.ticks_per_sec),
@@ -131,7 +133,9 @@ pub fn tree(cli: &Cli, args: &TreeArgs) -> anyhow::Result<i32> {
             "{:<cw$} {}{}",
             labels[row.index],
             row.art,
-            p.command_line()
+            // argv and comm are the process's own choice: `exec -a` can
+            // put a terminal escape or a newline there.
+            escape(&p.command_line())
         )?;
     }
     finish(out)
@@ -236,12 +240,12 @@ pub fn ns(cli: &Cli, args: &NsArgs) -> anyhow::Result<i32> {
     }
 
     if let Some(note) = &note {
-        writeln!(out, "note: {note}")?;
+        writeln!(out, "note: {}", escape(note))?;
     }
-    let head_a = format!("PID {} ({})", process.pid, process.facts.comm);
-    let head_b = format!("PID {} ({})", other.pid, other.facts.comm);
-    let wa = head_a.len().max(12);
-    let wb = head_b.len().max(12);
+    let head_a = format!("PID {} ({})", process.pid, escape(&process.facts.comm));
+    let head_b = format!("PID {} ({})", other.pid, escape(&other.facts.comm));
+    let wa = head_a.chars().count().max(12);
+    let wb = head_b.chars().count().max(12);
     writeln!(out, "{:<18} {:<wa$} {:<wb$}", "NAMESPACE", head_a, head_b)?;
     for kind in NsKind::ALL {
         let (a, b) = (process.facts.ns.get(kind), other.facts.ns.get(kind));
@@ -290,7 +294,7 @@ pub fn ns(cli: &Cli, args: &NsArgs) -> anyhow::Result<i32> {
         )?;
     }
     for u in &unreadable {
-        writeln!(out, "unreadable: {u}")?;
+        writeln!(out, "unreadable: {}", escape(u))?;
     }
     finish(out)
 }

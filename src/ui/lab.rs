@@ -6,6 +6,7 @@ use crate::app::Shared;
 use crate::app::lab::{LabState, ROWS, Row};
 use crate::sys::ns::NsKind;
 use crate::sys::spawn::{self, Actor};
+use crate::text::{escape, escape_command};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -69,15 +70,15 @@ fn checklist(f: &mut Frame, area: Rect, lab: &LabState) {
             }
             option => {
                 let value = match (option, &lab.editing) {
-                    (_, Some(text)) if selected => format!("{text}█"),
-                    (Row::Hostname, _) => lab.hostname.clone(),
-                    (Row::RootFs, _) => lab.rootfs.clone(),
+                    (_, Some(text)) if selected => format!("{}█", escape(text)),
+                    (Row::Hostname, _) => escape(&lab.hostname).into_owned(),
+                    (Row::RootFs, _) => escape(&lab.rootfs).into_owned(),
                     (Row::Memory, _) if lab.memory.is_empty() => "(no limit)".into(),
-                    (Row::Memory, _) => lab.memory.clone(),
+                    (Row::Memory, _) => escape(&lab.memory).into_owned(),
                     (Row::Command, _) if lab.command.is_empty() => {
                         "(isolab init: reaps, waits)".into()
                     }
-                    (Row::Command, _) => lab.command.clone(),
+                    (Row::Command, _) => escape(&lab.command).into_owned(),
                     (Row::Ns(_), _) => String::new(),
                 };
                 let note = match option {
@@ -126,19 +127,27 @@ fn equivalents(f: &mut Frame, area: Rect, lab: &LabState) {
         Ok(plan) => {
             let (docker, notes) = plan.docker_command();
             let mut v = vec![
-                Line::from(Span::raw(plan.unshare_command())),
-                Line::from(Span::raw(docker)),
+                Line::from(Span::raw(
+                    escape_command(&plan.unshare_command()).into_owned(),
+                )),
+                Line::from(Span::raw(escape_command(&docker).into_owned())),
                 Line::from(vec![
                     Span::styled("clone flags: ", dim()),
                     Span::raw(plan.clone_flags_text()),
                 ]),
             ];
             if let Some(n) = notes.first() {
-                v.push(Line::from(Span::styled(format!("        ({n})"), dim())));
+                v.push(Line::from(Span::styled(
+                    format!("        ({})", escape(n)),
+                    dim(),
+                )));
             }
             v
         }
-        Err(e) => vec![Line::from(Span::styled(e, Style::new().fg(Color::Red)))],
+        Err(e) => vec![Line::from(Span::styled(
+            escape(&e).into_owned(),
+            Style::new().fg(Color::Red),
+        ))],
     };
     f.render_widget(
         Paragraph::new(lines)
@@ -155,8 +164,9 @@ fn step_list(f: &mut Frame, area: Rect, lab: &LabState) {
     for (i, step) in steps.iter().enumerate() {
         let (mark, style, detail) = match lab.reports.get(i) {
             Some(r) => match &r.outcome {
-                Ok(d) => ("✓", Style::new().fg(Color::Green), d.clone()),
-                Err(e) => ("✗", Style::new().fg(Color::Red), e.clone()),
+                // Details quote paths, names and kernel errors: escaped.
+                Ok(d) => ("✓", Style::new().fg(Color::Green), escape(d).into_owned()),
+                Err(e) => ("✗", Style::new().fg(Color::Red), escape(e).into_owned()),
             },
             None if i == done && lab.spawned() => {
                 ("▶", Style::new().fg(Color::Yellow), String::new())
@@ -170,12 +180,15 @@ fn step_list(f: &mut Frame, area: Rect, lab: &LabState) {
         };
         lines.push(Line::from(vec![
             Span::styled(format!("{mark} {:>2} {actor} ", i + 1), style),
-            Span::styled(step.syscall.clone(), style.add_modifier(Modifier::BOLD)),
+            Span::styled(
+                escape(&step.syscall).into_owned(),
+                style.add_modifier(Modifier::BOLD),
+            ),
         ]));
         let effect = if detail.is_empty() {
-            step.effect.clone()
+            escape(&step.effect).into_owned()
         } else {
-            format!("{} [{detail}]", step.effect)
+            format!("{} [{detail}]", escape(&step.effect))
         };
         lines.push(Line::from(Span::styled(
             format!("            {effect}"),
@@ -216,8 +229,9 @@ fn compare_table(f: &mut Frame, area: Rect, lab: &LabState) {
         TableRow::new(vec![
             Cell::from(r.what),
             Cell::from(r.kind.proc_name()),
-            Cell::from(r.outside.clone()),
-            Cell::from(r.inside.clone()),
+            // The child sets its hostname, mounts and names itself.
+            Cell::from(escape(&r.outside).into_owned()),
+            Cell::from(escape(&r.inside).into_owned()),
             Cell::from(verdict).style(style),
         ])
     });
@@ -277,7 +291,7 @@ fn key_line(f: &mut Frame, area: Rect, lab: &LabState) {
         } else {
             Style::new().fg(Color::Cyan)
         };
-        spans.push(Span::styled(format!(" {msg}"), style));
+        spans.push(Span::styled(format!(" {}", escape(msg)), style));
     }
     f.render_widget(Line::from(spans), area);
 }

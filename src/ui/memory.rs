@@ -4,6 +4,7 @@
 
 use crate::app::memory::{Dialog, MemoryState, WINDOW_SECS};
 use crate::sys::cgroup::{CgroupVersion, Limit, MemoryStats, human_bytes};
+use crate::text::{escape, escape_os};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -35,7 +36,7 @@ pub fn render(f: &mut Frame, area: Rect, m: &MemoryState) {
                 "This cgroup was not created by isolab. It is LIVE:",
                 Style::new().add_modifier(Modifier::BOLD),
             ),
-            Line::raw(dir.display().to_string()),
+            Line::raw(escape_os(dir.as_os_str()).into_owned()),
             Line::raw(format!(
                 "Every process in it gets the new limit {limit} at once; \
                  too low and the kernel refuses or the OOM killer strikes."
@@ -141,7 +142,9 @@ fn stat_lines(s: &MemoryStats) -> Vec<Line<'static>> {
 
 fn render_numbers(f: &mut Frame, area: Rect, m: &MemoryState) {
     let title = match m.pid {
-        Some(pid) => format!(" memory · PID {pid} {} ", m.comm),
+        // The comm, cgroup paths and messages quoting them are others'
+        // choice: escaped, like `isolab cgroup`.
+        Some(pid) => format!(" memory · PID {pid} {} ", escape(&m.comm)),
         None => " memory · no process selected ".to_string(),
     };
     let mut lines = Vec::new();
@@ -158,13 +161,16 @@ fn render_numbers(f: &mut Frame, area: Rect, m: &MemoryState) {
             .unwrap_or_default();
         lines.push(Line::from(vec![Span::raw(format!("{version} ")), owner]));
         lines.push(Line::styled(
-            dir.display().to_string(),
+            escape_os(dir.as_os_str()).into_owned(),
             Style::new().fg(Color::DarkGray),
         ));
     }
     match (&m.stats, &m.error) {
         (Some(s), _) => lines.extend(stat_lines(s)),
-        (None, Some(e)) => lines.push(Line::styled(e.clone(), Style::new().fg(Color::Yellow))),
+        (None, Some(e)) => lines.push(Line::styled(
+            escape(e).into_owned(),
+            Style::new().fg(Color::Yellow),
+        )),
         (None, None) => lines.push(Line::raw("reading…")),
     }
     f.render_widget(
@@ -184,8 +190,8 @@ fn render_cgroups(f: &mut Frame, area: Rect, m: &MemoryState) {
             let head = format!(
                 "{}:{}:{}",
                 c.line.hierarchy,
-                c.line.controllers.join(","),
-                c.line.path
+                escape(&c.line.controllers.join(",")),
+                escape(&c.line.path)
             );
             let style = if c.line.controllers.iter().any(|x| x == "memory")
                 || (c.line.is_v2()
@@ -200,7 +206,7 @@ fn render_cgroups(f: &mut Frame, area: Rect, m: &MemoryState) {
             lines.push(Line::from(vec![
                 Span::styled(head, style),
                 Span::styled(
-                    format!("  {}", c.explanation),
+                    format!("  {}", escape(&c.explanation)),
                     Style::new().fg(Color::DarkGray),
                 ),
             ]));
@@ -334,10 +340,13 @@ fn render_bottom(f: &mut Frame, area: Rect, m: &MemoryState) {
                     " new limit: ",
                     Style::new().fg(Color::Black).bg(Color::Yellow),
                 ),
-                Span::raw(format!(" {text}█ ")),
+                Span::raw(format!(" {}█ ", escape(text))),
             ];
             match error {
-                Some(e) => spans.push(Span::styled(e.clone(), Style::new().fg(Color::Red))),
+                Some(e) => spans.push(Span::styled(
+                    escape(e).into_owned(),
+                    Style::new().fg(Color::Red),
+                )),
                 None => spans.push(Span::styled(
                     "64M, 1G, 512KiB, 1.5G, bytes or max · Enter: set · Esc: cancel",
                     Style::new().fg(Color::DarkGray),
@@ -346,15 +355,19 @@ fn render_bottom(f: &mut Frame, area: Rect, m: &MemoryState) {
             Line::from(spans)
         }
         _ => match &m.message {
-            Some((true, msg)) => Line::styled(format!(" {msg}"), Style::new().fg(Color::Green)),
-            Some((false, msg)) => Line::styled(format!(" {msg}"), Style::new().fg(Color::Red)),
+            Some((true, msg)) => {
+                Line::styled(format!(" {}", escape(msg)), Style::new().fg(Color::Green))
+            }
+            Some((false, msg)) => {
+                Line::styled(format!(" {}", escape(msg)), Style::new().fg(Color::Red))
+            }
             None => Line::raw(""),
         },
     };
     f.render_widget(Paragraph::new(line), first);
     let hog = match &m.hog {
         Some(h) => match &h.ended {
-            Some(how) => format!("hog {} {how}", h.pid),
+            Some(how) => format!("hog {} {}", h.pid, escape(how)),
             None => format!("hog {} running", h.pid),
         },
         None => String::new(),

@@ -9,7 +9,11 @@ pub mod processes;
 // Screens other helpers add: one `pub mod <screen>;` line each, here.
 pub mod rootfs;
 
+#[cfg(test)]
+mod escape_tests;
+
 use crate::app::{App, Level};
+use crate::text::escape;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -119,14 +123,16 @@ fn status_line(f: &mut Frame, area: Rect, app: &App) {
     let line = if let Some((label, text)) = screen.prompt(&app.shared) {
         Line::from(vec![
             Span::styled(label, Style::new().fg(Color::Black).bg(Color::Yellow)),
-            Span::raw(format!(" {text}█  (Enter: find, Esc: cancel)")),
+            Span::raw(format!(" {}█  (Enter: find, Esc: cancel)", escape(&text))),
         ])
     } else if let Some((level, msg)) = &app.shared.status {
         let style = match level {
             Level::Info => Style::new().fg(Color::Cyan),
             Level::Error => Style::new().fg(Color::White).bg(Color::Red),
         };
-        Line::from(Span::styled(format!(" {msg} "), style))
+        // Messages quote names and paths (an error about a file, the
+        // command a shell ran): escaped, like the CLI's.
+        Line::from(Span::styled(format!(" {} ", escape(msg)), style))
     } else {
         Line::from(
             screen

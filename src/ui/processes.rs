@@ -7,6 +7,7 @@ use crate::sys::container::Runtime;
 use crate::sys::ns::{NsKind, NsSet};
 use crate::sys::procs::{Process, format_cpu_time};
 use crate::sys::tree;
+use crate::text::escape;
 use crate::ui::{centered, human_bytes};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -122,21 +123,24 @@ fn row_text(p: &Process, art: &str, w: Width, s: &ProcessesState) -> String {
     let user = p
         .facts
         .uid
-        .map(|u| s.users.name(u))
+        .map(|u| escape(&s.users.name(u)).into_owned())
         .unwrap_or_else(|| "—".into());
     let user: String = user.chars().take(8).collect();
     let time = format_cpu_time(p.cpu_ticks, s.snap.ticks_per_sec);
     let cpu = format!("{:.1}", p.cpu_percent);
     let isol = isolation_marks(&p.facts.ns, &s.host.ns);
     let marked = if s.mark == Some(p.pid) { "*" } else { "" };
-    let command = format!("{marked}{art}{}", p.command());
+    // Names and argv are the process's own choice (`exec -a`, a renamed
+    // binary): escaped, as ps does, so they cannot forge or hide anything.
+    let command = format!("{marked}{art}{}", escape(&p.command()));
+    let tty = escape(&p.tty);
     match w {
         Width::Wide => {
             let container = p
                 .facts
                 .container
                 .as_ref()
-                .map(|c| format!("{}:{}", column_runtime(c.runtime), c.short_id()))
+                .map(|c| format!("{}:{}", column_runtime(c.runtime), escape(c.short_id())))
                 .unwrap_or_else(|| "-".into());
             let container: String = container.chars().take(19).collect();
             format!(
@@ -145,7 +149,7 @@ fn row_text(p: &Process, art: &str, w: Width, s: &ProcessesState) -> String {
                 p.pid,
                 p.pgid,
                 p.sid,
-                p.tty,
+                tty,
                 p.stat_column(),
                 user,
                 time,
@@ -161,7 +165,7 @@ fn row_text(p: &Process, art: &str, w: Width, s: &ProcessesState) -> String {
             p.pid,
             p.pgid,
             p.sid,
-            p.tty,
+            tty,
             p.stat_column(),
             user,
             time,
@@ -309,16 +313,16 @@ pub fn detail_lines(p: &Process, s: &ProcessesState) -> Vec<Line<'static>> {
         ""
     };
     out.push(Line::styled(
-        format!("PID {} · {}{gone}", p.pid, p.facts.comm),
+        format!("PID {} · {}{gone}", p.pid, escape(&p.facts.comm)),
         Style::new().add_modifier(Modifier::BOLD),
     ));
-    out.push(key_value("command", p.command()));
+    out.push(key_value("command", escape(&p.command())));
     out.push(key_value(
         "state",
         format!("{} ({})", p.stat_column(), state_name(p.state)),
     ));
     let user = match p.facts.uid {
-        Some(u) => format!("{} ({u})", s.users.name(u)),
+        Some(u) => format!("{} ({u})", escape(&s.users.name(u))),
         None => "—".into(),
     };
     out.push(key_value("user", user));
@@ -344,7 +348,7 @@ pub fn detail_lines(p: &Process, s: &ProcessesState) -> Vec<Line<'static>> {
                 .get(pid)
                 .map(|q| q.facts.comm.as_str())
                 .unwrap_or("?");
-            format!("{pid} {comm}")
+            format!("{pid} {}", escape(comm))
         })
         .collect();
     out.push(key_value(
@@ -356,12 +360,12 @@ pub fn detail_lines(p: &Process, s: &ProcessesState) -> Vec<Line<'static>> {
         },
     ));
     if let Some(c) = &p.facts.container {
-        let mut v = format!("{} {}", c.runtime.name(), c.short_id());
+        let mut v = format!("{} {}", c.runtime.name(), escape(c.short_id()));
         if let Some(pod) = &c.pod {
-            v.push_str(&format!(" · pod {pod}"));
+            v.push_str(&format!(" · pod {}", escape(pod)));
         }
         if let Some(q) = &c.qos {
-            v.push_str(&format!(" ({q})"));
+            v.push_str(&format!(" ({})", escape(q)));
         }
         out.push(key_value("container", v));
     }
@@ -393,13 +397,13 @@ pub fn detail_lines(p: &Process, s: &ProcessesState) -> Vec<Line<'static>> {
         let what = if c.is_v2() {
             "v2 unified".to_string()
         } else {
-            format!("v1 {}", c.controllers.join(","))
+            format!("v1 {}", escape(&c.controllers.join(",")))
         };
-        out.push(Line::raw(format!("  {what:<18} {}", c.path)));
+        out.push(Line::raw(format!("  {what:<18} {}", escape(&c.path))));
     }
     for u in &p.facts.unreadable {
         out.push(Line::styled(
-            format!("{}: — {}", u.what, u.reason),
+            format!("{}: — {}", u.what, escape(&u.reason)),
             Style::new().fg(Color::Red),
         ));
     }
@@ -426,7 +430,7 @@ pub fn compact_detail_lines(p: &Process, s: &ProcessesState) -> Vec<Line<'static
         .map(|l| {
             if label_is(&l, "state") {
                 let user = match p.facts.uid {
-                    Some(u) => format!("{} ({u})", s.users.name(u)),
+                    Some(u) => format!("{} ({u})", escape(&s.users.name(u))),
                     None => "—".into(),
                 };
                 key_value(
@@ -463,7 +467,7 @@ pub fn compact_detail_lines(p: &Process, s: &ProcessesState) -> Vec<Line<'static
     out.push(key_value("ns", summary));
     for u in &p.facts.unreadable {
         out.push(Line::styled(
-            format!("{}: — {}", u.what, u.reason),
+            format!("{}: — {}", u.what, escape(&u.reason)),
             Style::new().fg(Color::Red),
         ));
     }
@@ -473,7 +477,7 @@ pub fn compact_detail_lines(p: &Process, s: &ProcessesState) -> Vec<Line<'static
         .iter()
         .map(|c| {
             let v = if c.is_v2() { "v2" } else { "v1" };
-            format!("{v} {}", c.path)
+            format!("{v} {}", escape(&c.path))
         })
         .collect();
     out.push(key_value(
@@ -544,8 +548,8 @@ fn render_compare(f: &mut Frame, body: Rect, s: &ProcessesState) {
         format!(
             "{:<18} {:<20} {:<20} ",
             "namespace",
-            format!("{} {}", a.pid, a.facts.comm),
-            format!("{} {}", b.pid, b.facts.comm)
+            format!("{} {}", a.pid, escape(&a.facts.comm)),
+            format!("{} {}", b.pid, escape(&b.facts.comm))
         ),
         Style::new().add_modifier(Modifier::BOLD),
     )];

@@ -5,6 +5,7 @@
 use crate::app::rootfs::{NewDialog, Preview, RootState};
 use crate::sys::mounts::MountMark;
 use crate::sys::rootfs::{Entry, FileKind, mode_string};
+use crate::text::escape;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -55,7 +56,12 @@ fn render_header(f: &mut Frame, area: Rect, state: &RootState) {
             Style::new().fg(Color::Black).bg(Color::Cyan),
         ),
         Span::raw(" "),
-        Span::styled(state.cwd.clone(), Style::new().add_modifier(Modifier::BOLD)),
+        // Paths and names below are the process's (or its owner's) choice:
+        // escaped, like `isolab ls`, so none can steer the terminal.
+        Span::styled(
+            escape(&state.cwd).into_owned(),
+            Style::new().add_modifier(Modifier::BOLD),
+        ),
         Span::styled(
             "  (as the process sees it)",
             Style::new().fg(Color::DarkGray),
@@ -73,7 +79,10 @@ fn render_header(f: &mut Frame, area: Rect, state: &RootState) {
     let second = if state.show_host_path {
         Line::from(vec![
             Span::styled(" host path: ", Style::new().fg(Color::DarkGray)),
-            Span::styled(state.host_cwd.clone(), Style::new().fg(Color::Yellow)),
+            Span::styled(
+                escape(&state.host_cwd).into_owned(),
+                Style::new().fg(Color::Yellow),
+            ),
             Span::styled(
                 "  (a naive tool following links here would escape to the host)",
                 Style::new().fg(Color::DarkGray),
@@ -115,7 +124,7 @@ fn kind_style(e: &Entry) -> Style {
 }
 
 fn render_listing(f: &mut Frame, area: Rect, state: &RootState) {
-    let title = format!(" {} · {} entries ", state.cwd, state.entries.len());
+    let title = format!(" {} · {} entries ", escape(&state.cwd), state.entries.len());
     let block = Block::default().borders(Borders::ALL).title(title);
     let inner = block.inner(area);
     f.render_widget(block, area);
@@ -172,14 +181,14 @@ fn render_listing(f: &mut Frame, area: Rect, state: &RootState) {
                 ow = owner_w,
                 sw = size_w
             )),
-            Span::styled(e.name.clone(), kind_style(e)),
+            Span::styled(escape(&e.name).into_owned(), kind_style(e)),
         ];
         if e.kind == FileKind::Dir {
             spans.push(Span::styled("/", kind_style(e)));
         }
         if let Some(t) = &e.link_target {
             spans.push(Span::styled(
-                format!(" -> {t}"),
+                format!(" -> {}", escape(t)),
                 Style::new().fg(Color::DarkGray),
             ));
         }
@@ -196,7 +205,7 @@ fn render_preview(f: &mut Frame, area: Rect, p: &Preview) {
     let kind = if p.content.binary { "hex" } else { "text" };
     let block = Block::default()
         .borders(Borders::ALL)
-        .title(format!(" {} ({kind}) ", p.path));
+        .title(format!(" {} ({kind}) ", escape(&p.path)));
     let inner = block.inner(area);
     f.render_widget(block, area);
     let mut lines: Vec<Line> = Vec::new();
@@ -219,7 +228,8 @@ fn render_preview(f: &mut Frame, area: Rect, p: &Preview) {
     }
     let room = (inner.height as usize).saturating_sub(lines.len());
     for l in p.lines.iter().skip(p.scroll).take(room) {
-        lines.push(Line::from(l.clone()));
+        // A file's text may hold escapes of its own: shown, not obeyed.
+        lines.push(Line::from(escape(l).into_owned()));
     }
     f.render_widget(Paragraph::new(lines), inner);
 }
@@ -248,12 +258,12 @@ fn render_mounts(f: &mut Frame, area: Rect, state: &RootState) {
         let mut text = format!(
             "{} {} {} {}",
             r.mark.symbol(),
-            r.mount.mount_point,
-            r.mount.fstype,
-            r.mount.source
+            escape(&r.mount.mount_point),
+            escape(&r.mount.fstype),
+            escape(&r.mount.source)
         );
         if !r.changes.is_empty() {
-            text.push_str(&format!(" ({})", r.changes.join("; ")));
+            text.push_str(&format!(" ({})", escape(&r.changes.join("; "))));
         }
         lines.push(Line::from(Span::styled(text, Style::new().fg(colour))));
     }
@@ -266,7 +276,7 @@ fn render_dialog(f: &mut Frame, area: Rect, state: &RootState, d: &NewDialog) {
     f.render_widget(Clear, rect);
     let block = Block::default()
         .borders(Borders::ALL)
-        .title(format!(" New {what} in {} ", state.cwd))
+        .title(format!(" New {what} in {} ", escape(&state.cwd)))
         .border_style(Style::new().fg(Color::Cyan));
     let inner = block.inner(rect);
     f.render_widget(block, rect);
@@ -274,7 +284,7 @@ fn render_dialog(f: &mut Frame, area: Rect, state: &RootState, d: &NewDialog) {
         Line::from(vec![
             Span::raw("Name: "),
             Span::styled(
-                format!("{}█", d.name),
+                format!("{}█", escape(&d.name)),
                 Style::new().add_modifier(Modifier::BOLD),
             ),
         ]),
@@ -285,7 +295,7 @@ fn render_dialog(f: &mut Frame, area: Rect, state: &RootState, d: &NewDialog) {
     ];
     match &d.error {
         Some(e) => lines.push(Line::from(Span::styled(
-            e.clone(),
+            escape(e).into_owned(),
             Style::new().fg(Color::White).bg(Color::Red),
         ))),
         None => lines.push(Line::from(Span::styled(
