@@ -174,9 +174,9 @@ fn the_demo_screen_asks_before_a_foreign_command_runs() {
             dir.path().to_str().unwrap(),
         ],
     );
-    t.wait_for("MAKE A FILE", 30);
+    t.wait_for("MAKE A FILE", 60);
     t.keys(&["Space"]);
-    let screen = t.wait_for("Run a command?", 30);
+    let screen = t.wait_for("Run a command?", 60);
     let file = dir.path().join("01-own.lesson");
     assert!(
         screen.contains("not shipped with isolab")
@@ -186,19 +186,19 @@ fn the_demo_screen_asks_before_a_foreign_command_runs() {
     );
     // Any other key: not run.
     t.keys(&["n"]);
-    t.wait_for("not run", 30);
+    t.wait_for("not run", 60);
     assert!(!start.exists(), "the command ran without a yes");
     // Asked again, `y` runs it.
     t.keys(&["Space"]);
-    t.wait_for("Run a command?", 30);
+    t.wait_for("Run a command?", 60);
     t.keys(&["y"]);
-    t.wait_for("✔ PASS", 30);
+    t.wait_for("✔ PASS", 60);
     assert!(start.exists());
     // R stops what ran and asks before the file's cleanup line.
     t.keys(&["R"]);
     // The processes are stopped at once (the footer says so); the cleanup
     // line waits for an answer.
-    let screen = t.wait_until(30, "the cleanup question after the reset", |s| {
+    let screen = t.wait_until(60, "the cleanup question after the reset", |s| {
         s.contains("Run a command?") && s.contains("reset: everything the demo started")
     });
     assert!(
@@ -206,10 +206,10 @@ fn the_demo_screen_asks_before_a_foreign_command_runs() {
         "{screen}"
     );
     t.keys(&["Escape"]);
-    t.wait_for("not run", 30);
+    t.wait_for("not run", 60);
     t.keys(&["q"]);
     // isolab is the session's only program: the session ends with it.
-    t.wait_until(30, "isolab to exit", |_| t.cmd(&["list-sessions"]).is_empty());
+    t.wait_until(60, "isolab to exit", |_| t.cmd(&["list-sessions"]).is_empty());
     assert!(!cleanup.exists(), "the cleanup ran without a yes");
 }
 

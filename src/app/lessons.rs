@@ -498,20 +498,22 @@ impl LessonsState {
                         .current_lesson()
                         .map(|(_, l)| l.cleanup.clone())
                         .unwrap_or_default();
+                    // The reset goes first, so the step's next check sees
+                    // what it stopped gone. A foreign lesson's own cleanup
+                    // lines wait for a yes.
+                    let ask = self.needs_asking().filter(|_| !cleanup.is_empty());
+                    match ask {
+                        Some(_) => worker.send(Request::Reset(Vec::new())),
+                        None => worker.send(Request::Reset(cleanup.clone())),
+                    }
                     self.passed.clear();
                     self.go_to(0, worker);
-                    match self.needs_asking() {
-                        // Stop what was started now; ask before the file's
-                        // own cleanup lines run.
-                        Some(source) if !cleanup.is_empty() => {
-                            worker.send(Request::Reset(Vec::new()));
-                            self.confirm = Some(Confirm {
-                                source,
-                                commands: cleanup.clone(),
-                                pending: Pending::Cleanup(cleanup),
-                            });
-                        }
-                        _ => worker.send(Request::Reset(cleanup)),
+                    if let Some(source) = ask {
+                        self.confirm = Some(Confirm {
+                            source,
+                            commands: cleanup.clone(),
+                            pending: Pending::Cleanup(cleanup),
+                        });
                     }
                 }
                 // Demo: one key per step. The first press performs the
