@@ -50,7 +50,13 @@ fn lesson_titles_and_names_print_escaped() {
     .unwrap();
     let d = dir.path().to_str().unwrap();
 
-    let ran = run_in(None, &["lessons", "list", "--dir", d], cwd.path(), "", state.path());
+    let ran = run_in(
+        None,
+        &["lessons", "list", "--dir", d],
+        cwd.path(),
+        "",
+        state.path(),
+    );
     assert_eq!(ran.code, Some(0), "{}", ran.err);
     assert_no_controls("lessons list", &ran.out);
     assert_eq!(ran.out.lines().count(), 2, "{}", ran.out);
@@ -62,7 +68,13 @@ fn lesson_titles_and_names_print_escaped() {
     );
     assert!(ran.out.contains("02-b\\e[31m"), "{}", ran.out);
 
-    let ran = run_in(None, &["lessons", "lint", "--dir", d], cwd.path(), "", state.path());
+    let ran = run_in(
+        None,
+        &["lessons", "lint", "--dir", d],
+        cwd.path(),
+        "",
+        state.path(),
+    );
     assert_no_controls("lessons lint", &ran.out);
     assert!(ran.out.contains("02-b\\e[31m.lesson:3:"), "{}", ran.out);
 
@@ -75,7 +87,11 @@ fn lesson_titles_and_names_print_escaped() {
     );
     assert_eq!(ran.code, Some(0), "{}", ran.err);
     assert_no_controls("demo", &ran.out);
-    assert!(ran.out.contains(&format!("DEMO  TITLE {}", SHOWN_UPPER)), "{}", ran.out);
+    assert!(
+        ran.out.contains(&format!("DEMO  TITLE {}", SHOWN_UPPER)),
+        "{}",
+        ran.out
+    );
 
     let ran = run_in(
         None,

@@ -56,7 +56,11 @@ fn deeply_nested_checks_are_a_line_numbered_error_not_an_abort() {
             "{id}: {}",
             ran.out.chars().take(400).collect::<String>()
         );
-        for args in [vec!["demo", f], vec!["learn", f], vec!["lessons", "check", f, "1"]] {
+        for args in [
+            vec!["demo", f],
+            vec!["learn", f],
+            vec!["lessons", "check", f, "1"],
+        ] {
             let ran = run_in(None, &args, cwd.path(), "q\n", state.path());
             assert_eq!(
                 (ran.code, ran.signal),
@@ -69,9 +73,20 @@ fn deeply_nested_checks_are_a_line_numbered_error_not_an_abort() {
     }
     // Listing them is not fatal either.
     let d = dir.path().to_str().unwrap();
-    let ran = run_in(None, &["lessons", "list", "--dir", d], cwd.path(), "", state.path());
+    let ran = run_in(
+        None,
+        &["lessons", "list", "--dir", d],
+        cwd.path(),
+        "",
+        state.path(),
+    );
     assert_eq!(ran.code, Some(0), "{}", ran.err);
-    assert_eq!(ran.out.matches("BROKEN").count(), cases.len(), "{}", ran.out);
+    assert_eq!(
+        ran.out.matches("BROKEN").count(),
+        cases.len(),
+        "{}",
+        ran.out
+    );
 }
 
 /// A process with its own mount namespace whose /mnt (a tmpfs only it
@@ -139,7 +154,8 @@ fn a_file_check_on_a_fifo_in_a_process_root_answers_not_yet() {
     );
     assert_eq!(ran.code, Some(1), "{}{}", ran.out, ran.err);
     assert!(
-        ran.out.contains(&format!("not yet: the file `{}`", holder.fifo))
+        ran.out
+            .contains(&format!("not yet: the file `{}`", holder.fifo))
             && ran.out.contains("does not contain"),
         "{}",
         ran.out

@@ -70,11 +70,7 @@ fn a_lessons_dir_in_the_cwd_or_beside_the_binary_is_never_read() {
                 "q\n",
                 "PROCESSES AND THE TREE THEY FORM",
             ),
-            (
-                &["lessons", "list"],
-                "",
-                "Processes and the tree they form",
-            ),
+            (&["lessons", "list"], "", "Processes and the tree they form"),
             (&["learn"], "q\n", "Processes and the tree they form"),
             (
                 &["learn", "01-processes"],
@@ -84,10 +80,17 @@ fn a_lessons_dir_in_the_cwd_or_beside_the_binary_is_never_read() {
         ];
         for (args, stdin, shipped) in runs {
             let ran = run_in(exe, args, cwd.path(), stdin, state.path());
-            let what = format!("isolab {args:?} (binary {exe:?}) in {}", cwd.path().display());
+            let what = format!(
+                "isolab {args:?} (binary {exe:?}) in {}",
+                cwd.path().display()
+            );
             assert_eq!(ran.code, Some(0), "{what}: {}{}", ran.out, ran.err);
             assert_ran_nothing(&[&start, &cleanup], &what, &ran);
-            assert!(!ran.out.contains("HOSTILE"), "{what} read ./lessons:\n{}", ran.out);
+            assert!(
+                !ran.out.contains("HOSTILE"),
+                "{what} read ./lessons:\n{}",
+                ran.out
+            );
             assert!(
                 ran.out.contains(shipped),
                 "{what}: the shipped lesson did not answer:\n{}",
@@ -209,7 +212,9 @@ fn the_demo_screen_asks_before_a_foreign_command_runs() {
     t.wait_for("not run", 60);
     t.keys(&["q"]);
     // isolab is the session's only program: the session ends with it.
-    t.wait_until(60, "isolab to exit", |_| t.cmd(&["list-sessions"]).is_empty());
+    t.wait_until(60, "isolab to exit", |_| {
+        t.cmd(&["list-sessions"]).is_empty()
+    });
     assert!(!cleanup.exists(), "the cleanup ran without a yes");
 }
 
@@ -259,8 +264,9 @@ fn chmod(path: &Path, mode: u32) {
 
 #[test]
 fn as_root_lesson_files_other_users_own_or_can_write_are_refused() {
-    if !lessons_support::require_root("as_root_lesson_files_other_users_own_or_can_write_are_refused")
-    {
+    if !lessons_support::require_root(
+        "as_root_lesson_files_other_users_own_or_can_write_are_refused",
+    ) {
         return;
     }
     let cwd = tempfile::tempdir().unwrap();
@@ -289,7 +295,13 @@ fn as_root_lesson_files_other_users_own_or_can_write_are_refused() {
             vec!["learn", f, "--trust"],
         ] {
             let ran = run_in(None, &args, cwd.path(), "\ns\nq\n", state.path());
-            assert_eq!(ran.code, Some(1), "{what}: {args:?}: {}{}", ran.out, ran.err);
+            assert_eq!(
+                ran.code,
+                Some(1),
+                "{what}: {args:?}: {}{}",
+                ran.out,
+                ran.err
+            );
             assert!(
                 ran.err.contains(&format!("refused the {shown}")),
                 "{what}: {args:?}: {}",
@@ -324,7 +336,11 @@ fn as_root_lesson_files_other_users_own_or_can_write_are_refused() {
     refused("a directory others can write", &dir_shown, "chmod go-w");
     chmod(dir.path(), 0o755);
     nix::unistd::chown(dir.path(), them, None).unwrap();
-    refused("a directory owned by another user", &dir_shown, "chown root");
+    refused(
+        "a directory owned by another user",
+        &dir_shown,
+        "chown root",
+    );
     nix::unistd::chown(dir.path(), root, None).unwrap();
 }
 
@@ -339,7 +355,12 @@ fn a_fifo_or_a_symlink_named_as_a_lesson_is_refused_without_hanging() {
     std::os::unix::fs::symlink("/etc/hostname", &link).unwrap();
     let ran = run_in(
         None,
-        &["lessons", "lint", fifo.to_str().unwrap(), link.to_str().unwrap()],
+        &[
+            "lessons",
+            "lint",
+            fifo.to_str().unwrap(),
+            link.to_str().unwrap(),
+        ],
         cwd.path(),
         "",
         state.path(),

@@ -534,11 +534,7 @@ fn reset_demo(runner: &mut Runner, lesson: &Lesson, source: Option<&Path>, trust
     runner.stop_all();
     for line in &lesson.cleanup {
         if let Some(why) = refuse_foreign(source, trust) {
-            println!(
-                "cleanup: {}{}\n  {why}",
-                escape(line),
-                from_file(source)
-            );
+            println!("cleanup: {}{}\n  {why}", escape(line), from_file(source));
             continue;
         }
         if let Some(msg) = runner.run_cleanup(line) {

@@ -178,8 +178,8 @@ fn read_at(dir: &OwnedFd, path: &Path, name: &OsStr) -> Result<String, String> {
         ),
         e => format!("could not read {shown}: {}", e.desc()),
     })?;
-    let st = nix::sys::stat::fstat(&fd)
-        .map_err(|e| format!("cannot stat {shown}: {}", e.desc()))?;
+    let st =
+        nix::sys::stat::fstat(&fd).map_err(|e| format!("cannot stat {shown}: {}", e.desc()))?;
     if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT != SFlag::S_IFREG {
         return Err(format!(
             "{shown} is not a regular file (a FIFO, device or directory); name a lesson file"

@@ -83,7 +83,11 @@ fn remember(started: &mut Started) {
 fn stop(started: &Mutex<Started>) {
     let (mut children, marker, running_do) = {
         let mut s = lock(started);
-        (std::mem::take(&mut s.children), s.marker.take(), s.running_do)
+        (
+            std::mem::take(&mut s.children),
+            s.marker.take(),
+            s.running_do,
+        )
     };
     if let Some(group) = running_do {
         let _ = killpg(NixPid::from_raw(group), Signal::SIGKILL);

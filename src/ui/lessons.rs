@@ -60,7 +60,10 @@ fn confirm(f: &mut Frame, area: Rect, c: &crate::app::lessons::Confirm) {
             "This lesson file is not shipped with isolab. Run its command?",
             Style::new().add_modifier(Modifier::BOLD),
         ),
-        Line::raw(format!("file: {}", crate::text::escape_os(c.source.as_os_str()))),
+        Line::raw(format!(
+            "file: {}",
+            crate::text::escape_os(c.source.as_os_str())
+        )),
         Line::raw(""),
     ];
     for cmd in &c.commands {
