@@ -184,21 +184,26 @@ pub struct HogArgs {
 
 #[derive(Debug, Args)]
 pub struct LearnArgs {
-    /// Open this lesson directly.
+    /// Open this lesson directly: a built-in one (id or number), one of
+    /// --dir, or a path to a lesson file (anything with a `/`).
     pub lesson: Option<String>,
     /// Forget saved progress and start over.
     #[arg(long)]
     pub reset: bool,
-    /// Directory holding the lesson files.
+    /// Read the lessons from this directory instead of the built-in ones.
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+    /// Let "show me" run the start:/do:/cleanup: commands of lesson files
+    /// not shipped with isolab without asking (read them first: they run as you).
+    #[arg(long)]
+    pub trust: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct LessonsArgs {
     #[command(subcommand)]
     pub action: LessonsAction,
-    /// Directory holding the lesson files.
+    /// Read the lessons from this directory instead of the built-in ones.
     #[arg(long, value_name = "DIR", global = true)]
     pub dir: Option<PathBuf>,
 }
@@ -215,7 +220,13 @@ pub enum LessonsAction {
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
+    /// A built-in lesson (id or number), one of --dir, or a path to a file.
     pub lesson: String,
+    /// Read the lessons from this directory instead of the built-in ones.
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+    /// Run the start:/do:/cleanup: commands of lesson files not shipped with
+    /// isolab without asking (read them first: they run as you).
+    #[arg(long)]
+    pub trust: bool,
 }

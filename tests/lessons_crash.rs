@@ -26,14 +26,13 @@ impl Drop for KillOnDrop {
 
 #[test]
 fn leftovers_of_a_killed_demo_are_stopped_at_the_next_start() {
-    let dir = lessons_support::lessons_dir();
     assert!(
         !running("sleep 1010"),
         "a `sleep 1010` runs already; cannot test"
     );
     let mut demo = KillOnDrop(
         Command::new(lessons_support::isolab())
-            .args(["demo", "05-namespaces", "--dir", dir.to_str().unwrap()])
+            .args(["demo", "05-namespaces"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -63,7 +62,7 @@ fn leftovers_of_a_killed_demo_are_stopped_at_the_next_start() {
     );
 
     let mut next = Command::new(lessons_support::isolab())
-        .args(["demo", "05-namespaces", "--dir", dir.to_str().unwrap()])
+        .args(["demo", "05-namespaces"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()

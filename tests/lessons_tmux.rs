@@ -102,12 +102,11 @@ fn no_process_runs(cmdline: &str) -> bool {
 #[test]
 fn a_student_works_through_lesson_one_from_a_second_window() {
     let state = tempfile::tempdir().unwrap();
-    let dir = lessons_support::lessons_dir();
+    // The built-in lessons (the same text as lessons/*.lesson).
     let cmd = format!(
-        "env XDG_STATE_HOME={} {} learn 01-processes --dir {}",
+        "env XDG_STATE_HOME={} {} learn 01-processes",
         state.path().display(),
         lessons_support::isolab().display(),
-        dir.display()
     );
     let t = Tmux::new("learn", 110, 32, &cmd);
     t.wait_for("0", "Step 1/4: Start a process and find it");
@@ -152,7 +151,7 @@ fn a_student_works_through_lesson_one_from_a_second_window() {
 
     // Progress was saved for this user.
     let out = Command::new(lessons_support::isolab())
-        .args(["lessons", "list", "--dir", dir.to_str().unwrap()])
+        .args(["lessons", "list"])
         .env("XDG_STATE_HOME", state.path())
         .output()
         .unwrap();
@@ -166,11 +165,8 @@ fn a_student_works_through_lesson_one_from_a_second_window() {
 
 #[test]
 fn a_demo_plays_goes_back_and_resets() {
-    let cmd = format!(
-        "{} demo 05-namespaces --dir {}",
-        lessons_support::isolab().display(),
-        lessons_support::lessons_dir().display()
-    );
+    // The built-in lesson: its commands run without asking.
+    let cmd = format!("{} demo 05-namespaces", lessons_support::isolab().display());
     let t = Tmux::new("demo", 80, 24, &cmd);
     t.wait_for("0", "UTS: A HOSTNAME OF ITS OWN");
     t.wait_for("0", "WAITING");

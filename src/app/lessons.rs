@@ -9,7 +9,7 @@ use crate::lessons::cond::{self, Check, Outcome, Pred};
 use crate::lessons::context::{Context, LiveContext};
 use crate::lessons::lesson::{Lesson, Step};
 use crate::lessons::progress::Progress;
-use crate::lessons::runner::Runner;
+use crate::lessons::runner::{Runner, Stopper};
 use crate::sys::procs::ProcReader;
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use std::path::{Path, PathBuf};
@@ -50,26 +50,55 @@ enum Request {
     Reset(Vec<String>),
 }
 
-/// The evaluation thread. Dropping it stops the thread and everything its
-/// actions started.
+/// Evaluates one step against the live system: the outcome and the rows
+/// of the Live pane, or `None` when the system could not be read this time.
+pub type Evaluator = Box<dyn FnMut(&Step) -> Option<(Outcome, Vec<LiveRow>)>>;
+
+/// The evaluation thread. Dropping it stops everything its actions started
+/// and returns at once: it never waits for the thread, which may be stuck
+/// in a check (a file system that does not answer), so quitting is prompt.
 pub struct Worker {
     pub rx: Receiver<Report>,
     tx: Option<Sender<Request>>,
     handle: Option<JoinHandle<()>>,
+    stopper: Stopper,
 }
 
 impl Worker {
     pub fn start(proc_root: PathBuf, isolab: PathBuf, interval: Duration) -> Worker {
+        Worker::start_with(
+            move || {
+                let mut reader = ProcReader::new(&proc_root).ok();
+                Box::new(move |step: &Step| {
+                    let ctx = LiveContext::from_reader(reader.as_mut()?).ok()?;
+                    Some((check_step(step, &ctx), live_rows(step, &ctx)))
+                })
+            },
+            isolab,
+            interval,
+        )
+    }
+
+    /// A worker whose checks `make_evaluator` (called on the worker thread)
+    /// answers: the live system in [`Worker::start`], anything in tests.
+    pub fn start_with(
+        make_evaluator: impl FnOnce() -> Evaluator + Send + 'static,
+        isolab: PathBuf,
+        interval: Duration,
+    ) -> Worker {
         let (req_tx, req_rx) = mpsc::channel::<Request>();
         let (rep_tx, rep_rx) = mpsc::channel();
+        let runner = Runner::new(&isolab);
+        let stopper = runner.stopper();
         let handle = std::thread::Builder::new()
             .name("isolab-lessons".into())
-            .spawn(move || worker_loop(proc_root, isolab, interval, req_rx, rep_tx))
+            .spawn(move || worker_loop(make_evaluator(), runner, interval, req_rx, rep_tx))
             .ok();
         Worker {
             rx: rep_rx,
             tx: Some(req_tx),
             handle,
+            stopper,
         }
     }
 
@@ -82,22 +111,25 @@ impl Worker {
 
 impl Drop for Worker {
     fn drop(&mut self) {
+        // The thread ends at its next wake-up; what its actions started is
+        // stopped from here, now, and nothing more can be started.
         self.tx.take();
-        if let Some(h) = self.handle.take() {
+        self.stopper.close();
+        if let Some(h) = self.handle.take()
+            && h.is_finished()
+        {
             let _ = h.join();
         }
     }
 }
 
 fn worker_loop(
-    proc_root: PathBuf,
-    isolab: PathBuf,
+    mut evaluate: Evaluator,
+    mut runner: Runner,
     interval: Duration,
     rx: Receiver<Request>,
     tx: Sender<Report>,
 ) {
-    let mut runner = Runner::new(&isolab);
-    let mut reader = ProcReader::new(&proc_root).ok();
     let mut current: Option<(u64, usize, Box<Step>)> = None;
     loop {
         match rx.recv_timeout(interval) {
@@ -123,14 +155,12 @@ fn worker_loop(
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
-        let (Some((epoch, i, step)), Some(reader)) = (&current, reader.as_mut()) else {
+        let Some((epoch, i, step)) = &current else {
             continue;
         };
-        let Ok(ctx) = LiveContext::from_reader(reader) else {
+        let Some((outcome, rows)) = evaluate(step) else {
             continue;
         };
-        let outcome = check_step(step, &ctx);
-        let rows = live_rows(step, &ctx);
         if tx
             .send(Report::Evaluated {
                 epoch: *epoch,
@@ -235,6 +265,27 @@ pub struct LessonsState {
     /// Bumped on every step change or reset; older reports are ignored.
     pub epoch: u64,
     pub quit: bool,
+    /// `--trust`: run the commands of lesson files not shipped with isolab
+    /// without asking (they are still shown).
+    pub trust: bool,
+    /// A command of a foreign lesson waiting for `y` before it runs.
+    pub confirm: Option<Confirm>,
+}
+
+/// The question asked before a command of a lesson file not shipped with
+/// isolab runs: which file, which commands.
+#[derive(Clone, Debug)]
+pub struct Confirm {
+    /// The lesson file (raw: the screen escapes it).
+    pub source: PathBuf,
+    pub commands: Vec<String>,
+    pending: Pending,
+}
+
+#[derive(Clone, Debug)]
+enum Pending {
+    Perform(usize, Box<Step>),
+    Cleanup(Vec<String>),
 }
 
 impl LessonsState {
@@ -260,6 +311,37 @@ impl LessonsState {
             passed: Vec::new(),
             epoch: 0,
             quit: false,
+            trust: false,
+            confirm: None,
+        }
+    }
+
+    /// The file of the open lesson when its commands need asking: a lesson
+    /// not shipped with isolab, without `--trust`.
+    fn needs_asking(&self) -> Option<PathBuf> {
+        if self.trust {
+            return None;
+        }
+        self.entries.get(self.lesson?)?.path.clone()
+    }
+
+    fn run_pending(&mut self, pending: Pending, worker: &Worker) {
+        match pending {
+            Pending::Perform(i, step) => worker.send(Request::Perform(i, step)),
+            Pending::Cleanup(lines) => worker.send(Request::Reset(lines)),
+        }
+    }
+
+    /// A key while a confirmation is shown: `y` runs, anything else does not.
+    fn on_confirm_key(&mut self, key: KeyEvent, worker: &Worker) {
+        let Some(confirm) = self.confirm.take() else {
+            return;
+        };
+        if key.code == KeyCode::Char('y') {
+            self.message = Some(format!("running: {}", confirm.commands.join("; ")));
+            self.run_pending(confirm.pending, worker);
+        } else {
+            self.message = Some("not run".into());
         }
     }
 
@@ -301,6 +383,8 @@ impl LessonsState {
     }
 
     fn step_changed(&mut self, worker: &Worker) {
+        // A question about another step's command is void.
+        self.confirm = None;
         self.outcome = None;
         self.rows.clear();
         self.show_hint = false;
@@ -386,6 +470,10 @@ impl LessonsState {
             return;
         }
         self.message = None;
+        if self.confirm.is_some() {
+            self.on_confirm_key(key, worker);
+            return;
+        }
         match self.view {
             View::List => match key.code {
                 KeyCode::Char('q') | KeyCode::F(10) => self.quit = true,
@@ -410,9 +498,23 @@ impl LessonsState {
                         .current_lesson()
                         .map(|(_, l)| l.cleanup.clone())
                         .unwrap_or_default();
-                    worker.send(Request::Reset(cleanup));
+                    // The reset goes first, so the step's next check sees
+                    // what it stopped gone. A foreign lesson's own cleanup
+                    // lines wait for a yes.
+                    let ask = self.needs_asking().filter(|_| !cleanup.is_empty());
+                    match ask {
+                        Some(_) => worker.send(Request::Reset(Vec::new())),
+                        None => worker.send(Request::Reset(cleanup.clone())),
+                    }
                     self.passed.clear();
                     self.go_to(0, worker);
+                    if let Some(source) = ask {
+                        self.confirm = Some(Confirm {
+                            source,
+                            commands: cleanup.clone(),
+                            pending: Pending::Cleanup(cleanup),
+                        });
+                    }
                 }
                 // Demo: one key per step. The first press performs the
                 // step on screen; once it is green (or only a talking
@@ -443,14 +545,25 @@ impl LessonsState {
         match self.current_step() {
             Some(step) if step.action.is_some() => {
                 let step = step.clone();
-                self.message = Some(format!(
-                    "show me: {}",
-                    step.action
-                        .as_ref()
-                        .map(|a| a.command.as_str())
-                        .unwrap_or("")
-                ));
-                worker.send(Request::Perform(self.step, Box::new(step)));
+                let command = step
+                    .action
+                    .as_ref()
+                    .map(|a| a.command.clone())
+                    .unwrap_or_default();
+                let pending = Pending::Perform(self.step, Box::new(step));
+                match self.needs_asking() {
+                    Some(source) => {
+                        self.confirm = Some(Confirm {
+                            source,
+                            commands: vec![command],
+                            pending,
+                        })
+                    }
+                    None => {
+                        self.message = Some(format!("show me: {command}"));
+                        self.run_pending(pending, worker);
+                    }
+                }
             }
             _ => {
                 self.message =

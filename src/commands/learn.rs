@@ -15,6 +15,7 @@ use crate::lessons::progress::{self, Progress};
 use crate::lessons::runner::Runner;
 use crate::lessons::{check_step, render};
 use crate::sys::procs::ProcReader;
+use crate::text::escape;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -36,17 +37,16 @@ fn lint(dir: Option<&Path>, files: &[PathBuf]) -> anyhow::Result<i32> {
     };
     let mut bad = 0;
     for entry in &entries {
-        let name = entry
-            .path
-            .as_ref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| format!("{} (built in)", entry.id));
+        let name = entry.source();
         match &entry.lesson {
             Ok(lesson) => println!("{name}: ok, {} steps", lesson.steps.len()),
             Err(errors) => {
                 bad += 1;
                 for e in errors {
-                    println!("{name}:{}: {}", e.line, e.message);
+                    match e.line {
+                        0 => println!("{name}: {}", escape(&e.message)),
+                        n => println!("{name}:{n}: {}", escape(&e.message)),
+                    }
                 }
             }
         }
@@ -78,18 +78,19 @@ fn list(dir: Option<&Path>) -> anyhow::Result<i32> {
                 };
                 println!(
                     "{:<28} {:>2}/{:<2} {:<5} {}",
-                    entry.id,
+                    escape(&entry.id),
                     done,
                     lesson.steps.len(),
                     mark,
-                    lesson.title
+                    escape(&lesson.title)
                 );
             }
             Err(errors) => {
                 let first = errors.first().map(|e| e.to_string()).unwrap_or_default();
                 println!(
-                    "{:<28}  BROKEN    {first}{}",
-                    entry.id,
+                    "{:<28}  BROKEN    {}{}",
+                    escape(&entry.id),
+                    escape(&first),
                     if errors.len() > 1 {
                         format!(
                             " (and {} more; run `isolab lessons lint`)",
@@ -105,30 +106,70 @@ fn list(dir: Option<&Path>) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-fn open(dir: Option<&Path>, name: &str) -> anyhow::Result<(String, Lesson)> {
-    let entries = catalog::load(dir)?;
+/// A lesson opened from the command line, and where it comes from.
+struct Opened {
+    id: String,
+    lesson: Lesson,
+    /// `None`: shipped with isolab. A file: its commands are shown and run
+    /// only with `--trust` (see [`refuse_foreign`]).
+    path: Option<PathBuf>,
+}
+
+fn open(dir: Option<&Path>, name: &str) -> anyhow::Result<Opened> {
+    let entries = catalog::load_for(dir, Some(name))?;
     let Some(entry) = catalog::find(&entries, name) else {
-        let ids: Vec<&str> = entries.iter().map(|e| e.id.as_str()).collect();
+        let ids: Vec<String> = entries.iter().map(|e| escape(&e.id).into_owned()).collect();
         return crate::usage(format!(
-            "no lesson {name:?}; the lessons are: {}",
+            "no lesson \"{}\"; the lessons are: {}",
+            escape(name),
             ids.join(", ")
         ));
     };
     match &entry.lesson {
-        Ok(l) => Ok((entry.id.clone(), l.clone())),
+        Ok(l) => Ok(Opened {
+            id: entry.id.clone(),
+            lesson: l.clone(),
+            path: entry.path.clone(),
+        }),
         Err(errors) => {
-            let text: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+            let text: Vec<String> = errors
+                .iter()
+                .map(|e| escape(&e.to_string()).into_owned())
+                .collect();
             anyhow::bail!(
                 "the lesson {} has errors and cannot be opened:\n  {}",
-                entry.id,
+                entry.source(),
                 text.join("\n  ")
             )
         }
     }
 }
 
+/// Why a command of a foreign lesson is not run headless (`None`: run it).
+/// Shipped lessons and `--trust` run; the command has been shown already.
+fn refuse_foreign(path: Option<&Path>, trust: bool) -> Option<String> {
+    let path = path.filter(|_| !trust)?;
+    Some(format!(
+        "not run: {} is not a lesson shipped with isolab, and its commands run as {}; \
+         read it, then run the command yourself, or start again with --trust",
+        crate::text::escape_os(path.as_os_str()),
+        if nix::unistd::geteuid().is_root() {
+            "root"
+        } else {
+            "you"
+        }
+    ))
+}
+
+/// Where a shown command comes from, for foreign lessons.
+fn from_file(path: Option<&Path>) -> String {
+    path.map(|p| format!(" (from {})", crate::text::escape_os(p.as_os_str())))
+        .unwrap_or_default()
+}
+
 fn check(cli: &Cli, dir: Option<&Path>, name: &str, step: usize) -> anyhow::Result<i32> {
-    let (id, lesson) = open(dir, name)?;
+    let Opened { id, lesson, .. } = open(dir, name)?;
+    let id = escape(&id).into_owned();
     if step == 0 || step > lesson.steps.len() {
         return crate::usage(format!(
             "lesson {id} has steps 1 to {}, not {step}",
@@ -138,11 +179,14 @@ fn check(cli: &Cli, dir: Option<&Path>, name: &str, step: usize) -> anyhow::Resu
     let ctx = LiveContext::read(&cli.proc_root)?;
     match check_step(&lesson.steps[step - 1], &ctx) {
         Outcome::Pass => {
-            println!("pass: {id} step {step}: {}", lesson.steps[step - 1].title);
+            println!(
+                "pass: {id} step {step}: {}",
+                escape(&lesson.steps[step - 1].title)
+            );
             Ok(0)
         }
         Outcome::NotYet(reason) => {
-            println!("not yet: {reason}");
+            println!("not yet: {}", escape(&reason));
             Ok(1)
         }
     }
@@ -172,10 +216,10 @@ fn show_step(id: &str, index: usize, lesson: &Lesson, step: &Step, color: bool) 
     println!();
     println!(
         "{bold}{} — step {}/{}: {}{reset}",
-        lesson.title,
+        escape(&lesson.title),
         index + 1,
         lesson.steps.len(),
-        step.title
+        escape(&step.title)
     );
     println!("{}", "─".repeat(72));
     print!("{}", render::step_text(step, 72, color));
@@ -186,7 +230,7 @@ fn show_step(id: &str, index: usize, lesson: &Lesson, step: &Step, color: bool) 
     if step.action.is_some() {
         keys.insert(0, "s: show me");
     }
-    println!("[{id}] {}", keys.join(" · "));
+    println!("[{}] {}", escape(id), keys.join(" · "));
 }
 
 /// Stops what an earlier, crashed isolab started (its registry records).
@@ -235,7 +279,7 @@ pub fn learn(cli: &Cli, a: &LearnArgs) -> anyhow::Result<i32> {
         Some(n) => n.clone(),
         None => {
             // Resume: the first lesson not finished.
-            let entries = catalog::load(a.dir.as_deref())?;
+            let entries = catalog::load_for(a.dir.as_deref(), None)?;
             let next = entries.iter().find(|e| match &e.lesson {
                 Ok(l) => progress.step_of(&e.id) < l.steps.len(),
                 Err(_) => false,
@@ -250,7 +294,7 @@ pub fn learn(cli: &Cli, a: &LearnArgs) -> anyhow::Result<i32> {
         }
     };
     if interactive_terminal() {
-        let entries = catalog::load(a.dir.as_deref())?;
+        let entries = catalog::load_for(a.dir.as_deref(), Some(&name))?;
         let found = catalog::find(&entries, &name).map(|e| e.id.clone());
         let index = entries.iter().position(|e| Some(&e.id) == found.as_ref());
         if index.is_none() {
@@ -259,6 +303,7 @@ pub fn learn(cli: &Cli, a: &LearnArgs) -> anyhow::Result<i32> {
         let state = LessonsState::new(entries, progress, path, false);
         let open_at = if a.lesson.is_some() { index } else { None };
         let mut state = state;
+        state.trust = a.trust;
         state.selected = index.unwrap_or(0);
         return crate::app::lessons::run(
             &cli.proc_root,
@@ -267,7 +312,11 @@ pub fn learn(cli: &Cli, a: &LearnArgs) -> anyhow::Result<i32> {
             open_at,
         );
     }
-    let (id, lesson) = open(a.dir.as_deref(), &name)?;
+    let Opened {
+        id,
+        lesson,
+        path: source,
+    } = open(a.dir.as_deref(), &name)?;
     let color = std::io::stdout().is_terminal();
     let mut reader = ProcReader::new(&cli.proc_root)?;
     let mut runner = Runner::for_current_exe();
@@ -297,12 +346,12 @@ pub fn learn(cli: &Cli, a: &LearnArgs) -> anyhow::Result<i32> {
         let mut advance = false;
         match outcome {
             Outcome::Pass => {
-                println!("✔ done: {}", step.title);
+                println!("✔ done: {}", escape(&step.title));
                 advance = true;
             }
             Outcome::NotYet(reason) => {
                 if reason != last_reason {
-                    println!("… {reason}");
+                    println!("… {}", escape(&reason));
                     last_reason = reason;
                 }
             }
@@ -312,13 +361,19 @@ pub fn learn(cli: &Cli, a: &LearnArgs) -> anyhow::Result<i32> {
                 Ok(key) => match key.as_str() {
                     "h" => println!(
                         "hint: {}",
-                        step.hint.as_deref().unwrap_or("this step has no hint")
+                        escape(step.hint.as_deref().unwrap_or("this step has no hint"))
                     ),
                     "s" => match &step.action {
                         Some(action) => {
-                            println!("show me: {}", action.command);
-                            if let Err(e) = runner.perform(action) {
-                                println!("that did not work: {e:#}");
+                            println!(
+                                "show me: {}{}",
+                                escape(&action.command),
+                                from_file(source.as_deref())
+                            );
+                            if let Some(why) = refuse_foreign(source.as_deref(), a.trust) {
+                                println!("{why}");
+                            } else if let Err(e) = runner.perform(action) {
+                                println!("that did not work: {}", escape(&format!("{e:#}")));
                             }
                         }
                         None => println!("this step has nothing to show"),
@@ -341,7 +396,11 @@ pub fn learn(cli: &Cli, a: &LearnArgs) -> anyhow::Result<i32> {
             progress.set_step(&id, index);
             progress.save(&path)?;
             if index >= lesson.steps.len() {
-                println!("\nLesson {id} complete: {}", lesson.title);
+                println!(
+                    "\nLesson {} complete: {}",
+                    escape(&id),
+                    escape(&lesson.title)
+                );
                 break;
             }
         }
@@ -359,12 +418,18 @@ pub fn learn(cli: &Cli, a: &LearnArgs) -> anyhow::Result<i32> {
 /// `isolab demo`: each Enter performs the next step's action and waits for
 /// its check to turn green; `b` back, `R` resets what the demo created.
 pub fn demo(cli: &Cli, a: &DemoArgs) -> anyhow::Result<i32> {
-    let (id, lesson) = open(a.dir.as_deref(), &a.lesson)?;
+    let Opened {
+        id,
+        lesson,
+        path: source,
+    } = open(a.dir.as_deref(), &a.lesson)?;
     remove_leftovers();
     if interactive_terminal() {
-        let entries = catalog::load(a.dir.as_deref())?;
+        let entries = catalog::load_for(a.dir.as_deref(), Some(&a.lesson))?;
         let index = entries.iter().position(|e| e.id == id);
-        let state = LessonsState::new(entries, Progress::default(), progress::default_path(), true);
+        let mut state =
+            LessonsState::new(entries, Progress::default(), progress::default_path(), true);
+        state.trust = a.trust;
         // The TUI's worker stops everything the demo started on the way out.
         return crate::app::lessons::run(
             &cli.proc_root,
@@ -383,14 +448,17 @@ pub fn demo(cli: &Cli, a: &DemoArgs) -> anyhow::Result<i32> {
     let mut runner = Runner::for_current_exe();
     let keys = stdin_lines();
     let mut index = 0;
-    println!("{bold}DEMO  {}{reset}", lesson.title.to_uppercase());
+    println!(
+        "{bold}DEMO  {}{reset}",
+        escape(&lesson.title.to_uppercase())
+    );
     println!("Enter: next step · b: back · R: reset · q: quit");
     loop {
         let Some(step) = lesson.steps.get(index) else {
             println!("{bold}END OF DEMO{reset} (R resets, q quits)");
             match keys.recv() {
                 Ok(k) if k == "R" => {
-                    reset_demo(&mut runner, &lesson);
+                    reset_demo(&mut runner, &lesson, source.as_deref(), a.trust);
                     index = 0;
                     continue;
                 }
@@ -406,10 +474,14 @@ pub fn demo(cli: &Cli, a: &DemoArgs) -> anyhow::Result<i32> {
             "{bold}{}/{}  {}{reset}",
             index + 1,
             lesson.steps.len(),
-            step.title.to_uppercase()
+            escape(&step.title.to_uppercase())
         );
         if let Some(action) = &step.action {
-            println!("  $ {}", action.command);
+            println!(
+                "  $ {}{}",
+                escape(&action.command),
+                from_file(source.as_deref())
+            );
         }
         match keys.recv() {
             Ok(k) if k == "q" => break,
@@ -418,7 +490,7 @@ pub fn demo(cli: &Cli, a: &DemoArgs) -> anyhow::Result<i32> {
                 continue;
             }
             Ok(k) if k == "R" => {
-                reset_demo(&mut runner, &lesson);
+                reset_demo(&mut runner, &lesson, source.as_deref(), a.trust);
                 index = 0;
                 continue;
             }
@@ -426,8 +498,13 @@ pub fn demo(cli: &Cli, a: &DemoArgs) -> anyhow::Result<i32> {
             Err(_) => break,
         }
         if let Some(action) = &step.action {
+            if let Some(why) = refuse_foreign(source.as_deref(), a.trust) {
+                println!("  {why}");
+                index += 1;
+                continue;
+            }
             if let Err(e) = runner.perform(action) {
-                println!("  FAILED: {e:#}");
+                println!("  FAILED: {}", escape(&format!("{e:#}")));
             }
             // Wait for the kernel to show the effect (bounded).
             let deadline = std::time::Instant::now() + Duration::from_secs(30);
@@ -438,7 +515,7 @@ pub fn demo(cli: &Cli, a: &DemoArgs) -> anyhow::Result<i32> {
                         break;
                     }
                     Outcome::NotYet(reason) if std::time::Instant::now() >= deadline => {
-                        println!("  ✘ NOT YET: {reason}");
+                        println!("  ✘ NOT YET: {}", escape(&reason));
                         break;
                     }
                     Outcome::NotYet(_) => std::thread::sleep(Duration::from_millis(200)),
@@ -448,16 +525,20 @@ pub fn demo(cli: &Cli, a: &DemoArgs) -> anyhow::Result<i32> {
         index += 1;
     }
     let _ = id;
-    reset_demo(&mut runner, &lesson);
+    reset_demo(&mut runner, &lesson, source.as_deref(), a.trust);
     let _ = std::io::stdout().flush();
     Ok(0)
 }
 
-fn reset_demo(runner: &mut Runner, lesson: &Lesson) {
+fn reset_demo(runner: &mut Runner, lesson: &Lesson, source: Option<&Path>, trust: bool) {
     runner.stop_all();
     for line in &lesson.cleanup {
+        if let Some(why) = refuse_foreign(source, trust) {
+            println!("cleanup: {}{}\n  {why}", escape(line), from_file(source));
+            continue;
+        }
         if let Some(msg) = runner.run_cleanup(line) {
-            eprintln!("isolab: {msg}");
+            eprintln!("isolab: {}", escape(&msg));
         }
     }
     println!("(reset: everything the demo started is stopped)");

@@ -280,10 +280,23 @@ fn parse_number(word: &str) -> Option<u64> {
 
 // ---------------------------------------------------------------- parser
 
+/// How deep `(` and `not` may nest. The parser, the evaluator and the
+/// drop of a check recurse once per level: a 48 KB line of `(` must be an
+/// error, not a stack overflow. The shipped lessons nest 2 deep.
+pub const MAX_DEPTH: usize = 32;
+
+/// How many `and`/`or` one check may hold. A chain is parsed by a loop but
+/// builds a tree as deep as it is long, which evaluation recurses through.
+pub const MAX_JOINS: usize = 128;
+
 struct Parser {
     toks: Vec<(usize, Tok)>,
     pos: usize,
     end_col: usize,
+    /// Current nesting of `(` and `not`.
+    depth: usize,
+    /// `and`/`or` seen so far.
+    joins: usize,
 }
 
 pub fn parse(text: &str) -> Result<Check, CondError> {
@@ -292,6 +305,8 @@ pub fn parse(text: &str) -> Result<Check, CondError> {
         toks,
         pos: 0,
         end_col: text.chars().count() + 1,
+        depth: 0,
+        joins: 0,
     };
     if p.toks.is_empty() {
         return Err(
@@ -339,17 +354,48 @@ impl Parser {
             Err(self.err_here(format!("expected `{w}` {why}")))
         }
     }
-    fn starts_check(&self, n: usize) -> bool {
-        ["process", "file", "cgroup"]
-            .iter()
-            .any(|w| self.is_word(n, w))
-            || (self.is_word(n, "not") && self.starts_check(n + 1))
-            || matches!(self.peek_at(n), Some(Tok::Open)) && self.starts_check(n + 1)
+    /// Whether a check (an atom after any `not`s and `(`s) starts at token
+    /// `n`. A loop, not recursion: the run of `not`s may be long.
+    fn starts_check(&self, mut n: usize) -> bool {
+        loop {
+            if ["process", "file", "cgroup"]
+                .iter()
+                .any(|w| self.is_word(n, w))
+            {
+                return true;
+            }
+            if self.is_word(n, "not") || matches!(self.peek_at(n), Some(Tok::Open)) {
+                n += 1;
+            } else {
+                return false;
+            }
+        }
+    }
+    /// Enters one level of `(` or `not`, or fails past [`MAX_DEPTH`].
+    fn deeper(&mut self) -> Result<(), CondError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.err_here(format!(
+                "`(` and `not` nest more than {MAX_DEPTH} deep here; write the check flatter"
+            )));
+        }
+        Ok(())
+    }
+    /// Counts one `and`/`or`, or fails past [`MAX_JOINS`].
+    fn join(&mut self) -> Result<(), CondError> {
+        self.joins += 1;
+        if self.joins > MAX_JOINS {
+            return Err(self.err_here(format!(
+                "the check joins more than {MAX_JOINS} conditions with `and`/`or`; make it shorter"
+            )));
+        }
+        Ok(())
     }
 
     fn check(&mut self) -> Result<Check, CondError> {
         let mut left = self.check_and()?;
         while self.eat_word("or") {
+            self.join()?;
             let right = self.check_and()?;
             left = Check::Or(Box::new(left), Box::new(right));
         }
@@ -358,22 +404,29 @@ impl Parser {
     fn check_and(&mut self) -> Result<Check, CondError> {
         let mut left = self.check_unary()?;
         while self.eat_word("and") {
+            self.join()?;
             let right = self.check_unary()?;
             left = Check::And(Box::new(left), Box::new(right));
         }
         Ok(left)
     }
     fn check_unary(&mut self) -> Result<Check, CondError> {
-        if self.eat_word("not") {
-            return Ok(Check::Not(Box::new(self.check_unary()?)));
+        if self.is_word(0, "not") {
+            self.deeper()?;
+            self.pos += 1;
+            let inner = self.check_unary()?;
+            self.depth -= 1;
+            return Ok(Check::Not(Box::new(inner)));
         }
         if self.peek() == Some(&Tok::Open) {
+            self.deeper()?;
             self.pos += 1;
             let inner = self.check()?;
             if self.peek() != Some(&Tok::Close) {
                 return Err(self.err_here("expected `)` to close the `(`"));
             }
             self.pos += 1;
+            self.depth -= 1;
             return Ok(inner);
         }
         if self.eat_word("process") {
@@ -461,6 +514,7 @@ impl Parser {
     fn pred(&mut self) -> Result<Pred, CondError> {
         let mut left = self.pred_and()?;
         while self.is_word(0, "or") && !self.starts_check(1) {
+            self.join()?;
             self.pos += 1;
             let right = self.pred_and()?;
             left = Pred::Or(Box::new(left), Box::new(right));
@@ -470,6 +524,7 @@ impl Parser {
     fn pred_and(&mut self) -> Result<Pred, CondError> {
         let mut left = self.pred_not()?;
         while self.is_word(0, "and") && !self.starts_check(1) {
+            self.join()?;
             self.pos += 1;
             let right = self.pred_not()?;
             left = Pred::And(Box::new(left), Box::new(right));
@@ -477,16 +532,22 @@ impl Parser {
         Ok(left)
     }
     fn pred_not(&mut self) -> Result<Pred, CondError> {
-        if self.eat_word("not") {
-            return Ok(Pred::Not(Box::new(self.pred_not()?)));
+        if self.is_word(0, "not") {
+            self.deeper()?;
+            self.pos += 1;
+            let inner = self.pred_not()?;
+            self.depth -= 1;
+            return Ok(Pred::Not(Box::new(inner)));
         }
         if self.peek() == Some(&Tok::Open) {
+            self.deeper()?;
             self.pos += 1;
             let inner = self.pred()?;
             if self.peek() != Some(&Tok::Close) {
                 return Err(self.err_here("expected `)` to close the `(`"));
             }
             self.pos += 1;
+            self.depth -= 1;
             return Ok(inner);
         }
         let field = match self.peek() {
@@ -884,6 +945,27 @@ mod tests {
         assert!(matches!(c, Check::And(_, _)));
         let c = parse(r#"process where comm = "a" and pid = 3"#).unwrap();
         assert!(matches!(c, Check::Process(Pred::And(_, _))));
+    }
+
+    #[test]
+    fn nesting_and_chains_are_bounded_with_a_column() {
+        let atom = r#"process where pid = 1"#;
+        let ok = format!("{}{atom}{}", "(".repeat(MAX_DEPTH), ")".repeat(MAX_DEPTH));
+        parse(&ok).unwrap();
+        let deep = format!("{}{atom}", "(".repeat(12_000));
+        let e = parse(&deep).unwrap_err();
+        assert_eq!(e.column, MAX_DEPTH + 1, "{e:?}");
+        assert!(e.message.contains("nest"), "{e:?}");
+        let nots = format!("{}{atom}", "not ".repeat(20_000));
+        assert!(parse(&nots).unwrap_err().message.contains("nest"));
+        let inner = format!("process where {}pid = 1", "not ".repeat(20_000));
+        assert!(parse(&inner).unwrap_err().message.contains("nest"));
+        // The lookahead after `and` walks a long run of `not`s by a loop.
+        let after = format!("{atom} and {}{atom}", "not ".repeat(200_000));
+        assert!(parse(&after).unwrap_err().message.contains("nest"));
+        let chain = vec!["pid = 1"; 5000].join(" and ");
+        let e = parse(&format!("process where {chain}")).unwrap_err();
+        assert!(e.message.contains("joins more than"), "{e:?}");
     }
 
     #[test]

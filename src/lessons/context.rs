@@ -171,16 +171,37 @@ impl Context for LiveContext {
         self.open_in_root(pid, path).is_some()
     }
     fn read_file(&self, pid: Pid, path: &str) -> Option<String> {
+        use nix::fcntl::OFlag;
+        use nix::sys::stat::{Mode, SFlag};
         use std::io::Read;
         let fd = self.open_in_root(pid, path)?;
-        // Reopen the O_PATH fd for reading through its /proc/self/fd link.
-        let file = std::fs::File::open(format!(
-            "/proc/self/fd/{}",
-            std::os::fd::AsRawFd::as_raw_fd(&fd)
-        ))
+        // Only a regular file is read: opening a FIFO for reading waits for
+        // a writer (forever), and opening a device can have effects. The
+        // O_PATH fd opened nothing yet; fstat tells what it is.
+        let is_regular = |fd: &std::os::fd::OwnedFd| {
+            nix::sys::stat::fstat(fd).is_ok_and(|st| {
+                SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFREG
+            })
+        };
+        if !is_regular(&fd) {
+            return None;
+        }
+        // Reopen that same inode for reading through its /proc/self/fd link;
+        // O_NONBLOCK in case it is not what fstat said after all.
+        let file = nix::fcntl::open(
+            format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fd)).as_str(),
+            OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
         .ok()?;
+        if !is_regular(&file) {
+            return None;
+        }
         let mut text = String::new();
-        file.take(64 * 1024).read_to_string(&mut text).ok()?;
+        std::fs::File::from(file)
+            .take(64 * 1024)
+            .read_to_string(&mut text)
+            .ok()?;
         Some(text)
     }
     fn memory(&self, pid: Pid) -> Option<MemoryFacts> {

@@ -33,7 +33,11 @@ pub struct LessonError {
 
 impl std::fmt::Display for LessonError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "line {}: {}", self.line, self.message)
+        // Line 0: about the whole file (it could not be read, or was refused).
+        match self.line {
+            0 => write!(f, "{}", self.message),
+            n => write!(f, "line {n}: {}", self.message),
+        }
     }
 }
 

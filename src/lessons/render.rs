@@ -1,5 +1,6 @@
 //! Step text for a plain terminal: `code` in cyan, *emphasis* in bold, code
-//! blocks indented. (The TUI renders the same blocks with its own styles.)
+//! blocks indented, control characters escaped. (The TUI renders the same
+//! blocks with its own styles.)
 
 use super::lesson::{Block, Step};
 
@@ -65,6 +66,8 @@ pub fn step_text(step: &Step, width: usize, color: bool) -> String {
             Block::Paragraph(p) => {
                 for line in wrap(p, width) {
                     for (text, style) in spans(&line) {
+                        // Lesson text is someone's: no raw control characters.
+                        let text = crate::text::escape(&text);
                         match (style, color) {
                             (Style::Code, true) => out.push_str(&format!("\x1b[36m{text}\x1b[0m")),
                             (Style::Emphasis, true) => {
@@ -79,6 +82,7 @@ pub fn step_text(step: &Step, width: usize, color: bool) -> String {
             }
             Block::Code(lines) => {
                 for l in lines {
+                    let l = crate::text::escape(l);
                     if color {
                         out.push_str(&format!("    \x1b[36m{l}\x1b[0m\n"));
                     } else {

@@ -12,16 +12,46 @@ use nix::unistd::Pid as NixPid;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Runs actions and remembers the process groups it started.
 pub struct Runner {
     isolab_dir: PathBuf,
-    started: Vec<Child>,
+    started: Arc<Mutex<Started>>,
+}
+
+/// What a runner started, shared with its [`Stopper`].
+#[derive(Default)]
+struct Started {
+    children: Vec<Child>,
+    /// The process group of the `do:` command running now.
+    running_do: Option<i32>,
     /// The marker file of this runner in [`registry_dir`], written when it
     /// first starts something, so a crashed isolab's processes are found
     /// and stopped by the next start ([`remove_leftovers`]).
     marker: Option<PathBuf>,
+    /// Set by [`Stopper::close`]: nothing more is started.
+    closed: bool,
+}
+
+/// Stops what a [`Runner`] started from another thread, without waiting for
+/// the thread that owns the runner: that thread may be stuck in a check (a
+/// hung file system), and quitting must not wait for it.
+#[derive(Clone)]
+pub struct Stopper(Arc<Mutex<Started>>);
+
+impl Stopper {
+    /// Stops everything started so far and refuses to start more.
+    pub fn close(&self) {
+        lock(&self.0).closed = true;
+        stop(&self.0);
+    }
+}
+
+fn lock(m: &Mutex<Started>) -> std::sync::MutexGuard<'_, Started> {
+    // A panic elsewhere must not keep us from stopping processes.
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The environment variable every started process inherits; its value
@@ -34,6 +64,61 @@ fn own_marker() -> Option<String> {
     Some(format!("{}-{}", id.pid, id.start_time))
 }
 
+/// Notes (once) that this isolab has started processes. Best effort:
+/// without it they are still stopped on quit, reset, Ctrl-C and panic.
+fn remember(started: &mut Started) {
+    if started.marker.is_some() {
+        return;
+    }
+    let Some(name) = own_marker() else { return };
+    let dir = registry_dir();
+    let path = dir.join(format!("{name}.marker"));
+    if std::fs::create_dir_all(&dir).is_ok() && std::fs::write(&path, b"").is_ok() {
+        started.marker = Some(path);
+    }
+}
+
+/// Stops every process group in `started`: SIGTERM (and SIGCONT, for
+/// stopped members), then SIGKILL after a grace period.
+fn stop(started: &Mutex<Started>) {
+    let (mut children, marker, running_do) = {
+        let mut s = lock(started);
+        (
+            std::mem::take(&mut s.children),
+            s.marker.take(),
+            s.running_do,
+        )
+    };
+    if let Some(group) = running_do {
+        let _ = killpg(NixPid::from_raw(group), Signal::SIGKILL);
+    }
+    for child in &children {
+        let group = NixPid::from_raw(child.id() as i32);
+        let _ = killpg(group, Signal::SIGTERM);
+        let _ = killpg(group, Signal::SIGCONT);
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    for child in &mut children {
+        let group = NixPid::from_raw(child.id() as i32);
+        loop {
+            match child.try_wait() {
+                Ok(Some(_)) | Err(_) => break,
+                Ok(None) if Instant::now() >= deadline => {
+                    let _ = killpg(group, Signal::SIGKILL);
+                    let _ = child.wait();
+                    break;
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+        // Members of the group that outlived its leader.
+        let _ = killpg(group, Signal::SIGKILL);
+    }
+    if let Some(path) = marker {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
 impl Runner {
     /// `isolab` is the binary lesson commands call as `isolab`.
     pub fn new(isolab: &Path) -> Runner {
@@ -42,23 +127,13 @@ impl Runner {
                 .parent()
                 .map(Path::to_path_buf)
                 .unwrap_or_else(|| PathBuf::from(".")),
-            started: Vec::new(),
-            marker: None,
+            started: Arc::default(),
         }
     }
 
-    /// Notes (once) that this isolab has started processes. Best effort:
-    /// without it they are still stopped on quit, reset, Ctrl-C and panic.
-    fn remember(&mut self) {
-        if self.marker.is_some() {
-            return;
-        }
-        let Some(name) = own_marker() else { return };
-        let dir = registry_dir();
-        let path = dir.join(format!("{name}.marker"));
-        if std::fs::create_dir_all(&dir).is_ok() && std::fs::write(&path, b"").is_ok() {
-            self.marker = Some(path);
-        }
+    /// A handle that stops this runner's processes from another thread.
+    pub fn stopper(&self) -> Stopper {
+        Stopper(self.started.clone())
     }
 
     /// A runner for the isolab that is running now.
@@ -88,7 +163,13 @@ impl Runner {
     pub fn perform(&mut self, action: &Action) -> anyhow::Result<()> {
         match action.kind {
             ActionKind::Start => {
-                self.remember();
+                // Spawned under the lock, so a concurrent close either sees
+                // this child or prevents it.
+                let mut started = lock(&self.started);
+                if started.closed {
+                    anyhow::bail!("isolab is quitting: `{}` was not started", action.command);
+                }
+                remember(&mut started);
                 let child = self
                     .command(&action.command)
                     .stdout(Stdio::null())
@@ -96,10 +177,10 @@ impl Runner {
                     .process_group(0)
                     .spawn()
                     .map_err(|e| anyhow::anyhow!("starting `{}`: {e}", action.command))?;
-                self.started.push(child);
+                started.children.push(child);
                 Ok(())
             }
-            ActionKind::Do => run_to_end(self.command(&action.command), &action.command),
+            ActionKind::Do => self.run_to_end(&action.command),
         }
     }
 
@@ -114,38 +195,34 @@ impl Runner {
     }
 
     pub fn started_count(&self) -> usize {
-        self.started.len()
+        lock(&self.started).children.len()
     }
 
     /// Stops every process group this runner started: SIGTERM (and SIGCONT,
     /// for stopped members), then SIGKILL after a grace period.
     pub fn stop_all(&mut self) {
-        for child in &self.started {
-            let group = NixPid::from_raw(child.id() as i32);
-            let _ = killpg(group, Signal::SIGTERM);
-            let _ = killpg(group, Signal::SIGCONT);
-        }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        for child in &mut self.started {
-            let group = NixPid::from_raw(child.id() as i32);
-            loop {
-                match child.try_wait() {
-                    Ok(Some(_)) | Err(_) => break,
-                    Ok(None) if Instant::now() >= deadline => {
-                        let _ = killpg(group, Signal::SIGKILL);
-                        let _ = child.wait();
-                        break;
-                    }
-                    Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-                }
+        stop(&self.started);
+    }
+
+    fn run_to_end(&self, text: &str) -> anyhow::Result<()> {
+        let mut child = {
+            let mut started = lock(&self.started);
+            if started.closed {
+                anyhow::bail!("isolab is quitting: `{text}` was not run");
             }
-            // Members of the group that outlived its leader.
-            let _ = killpg(group, Signal::SIGKILL);
-        }
-        self.started.clear();
-        if let Some(path) = self.marker.take() {
-            let _ = std::fs::remove_file(path);
-        }
+            let child = self
+                .command(text)
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .process_group(0)
+                .spawn()
+                .map_err(|e| anyhow::anyhow!("running `{text}`: {e}"))?;
+            started.running_do = Some(child.id() as i32);
+            child
+        };
+        let result = wait_to_end(&mut child, text);
+        lock(&self.started).running_do = None;
+        result
     }
 }
 
@@ -230,13 +307,7 @@ pub fn remove_leftovers(proc_root: &Path) -> usize {
     stopped
 }
 
-fn run_to_end(mut cmd: Command, text: &str) -> anyhow::Result<()> {
-    let mut child = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .map_err(|e| anyhow::anyhow!("running `{text}`: {e}"))?;
+fn wait_to_end(child: &mut Child, text: &str) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(120);
     let status = loop {
         if let Some(status) = child.try_wait()? {

@@ -9,7 +9,15 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span, Text};
-use ratatui::widgets::{Block as Frame_, Borders, Paragraph, Wrap};
+use ratatui::widgets::{Block as Frame_, Borders, Clear, Paragraph, Wrap};
+
+/// Lesson text, file names and process names, made safe for the terminal.
+/// ratatui drops control characters from a cell, which hides them rather
+/// than shows them, and passes bidirectional marks through; visible escapes
+/// show the text as it is, like the line-based commands do.
+fn esc(s: &str) -> String {
+    crate::text::escape(s).into_owned()
+}
 
 pub fn render(f: &mut Frame, s: &LessonsState) {
     render_in(f, f.area(), s);
@@ -34,6 +42,61 @@ pub fn render_in(f: &mut Frame, area: Rect, s: &LessonsState) {
         (View::Step, false) => step_view(f, area, s),
         (View::Step, true) => demo_view(f, area, s),
     }
+    if let Some(c) = &s.confirm {
+        confirm(f, area, c);
+    }
+}
+
+/// The question before a command of a lesson file not shipped with isolab
+/// runs: the file and the exact commands, over the screen.
+fn confirm(f: &mut Frame, area: Rect, c: &crate::app::lessons::Confirm) {
+    let who = if nix::unistd::geteuid().is_root() {
+        "as root"
+    } else {
+        "as you"
+    };
+    let mut lines = vec![
+        Line::styled(
+            "This lesson file is not shipped with isolab. Run its command?",
+            Style::new().add_modifier(Modifier::BOLD),
+        ),
+        Line::raw(format!(
+            "file: {}",
+            crate::text::escape_os(c.source.as_os_str())
+        )),
+        Line::raw(""),
+    ];
+    for cmd in &c.commands {
+        lines.push(Line::styled(
+            format!("$ {}", esc(cmd)),
+            Style::new().fg(Color::Cyan),
+        ));
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::from(vec![
+        key("y"),
+        Span::raw(format!("run it ({who})   ")),
+        key("any other key"),
+        Span::raw("do not run"),
+    ]));
+    let height = (lines.len() as u16 + 2).min(area.height);
+    let width = area.width.saturating_sub(4).min(90);
+    let popup = Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height - height) / 2,
+        width,
+        height,
+    };
+    f.render_widget(Clear, popup);
+    f.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
+            Frame_::new()
+                .borders(Borders::ALL)
+                .title(" Run a command? ")
+                .border_style(Style::new().fg(Color::Yellow)),
+        ),
+        popup,
+    );
 }
 
 fn key(k: &str) -> Span<'static> {
@@ -45,7 +108,10 @@ fn key(k: &str) -> Span<'static> {
 
 fn footer(f: &mut Frame, area: Rect, s: &LessonsState, keys: &[(&str, &str)]) {
     let line = match &s.message {
-        Some(m) => Line::from(Span::styled(format!(" {m} "), Style::new().fg(Color::Cyan))),
+        Some(m) => Line::from(Span::styled(
+            format!(" {} ", esc(m)),
+            Style::new().fg(Color::Cyan),
+        )),
         None => Line::from(
             keys.iter()
                 .flat_map(|(k, what)| [key(k), Span::raw(format!("{what} "))])
@@ -94,13 +160,13 @@ fn list(f: &mut Frame, area: Rect, s: &LessonsState) {
                     "{marker}{tick} {:>2}/{:<2} {}",
                     done,
                     l.steps.len(),
-                    l.title
+                    esc(&l.title)
                 )
             }
             Err(errs) => format!(
                 "{marker}✘ BROKEN {} — {}",
-                e.id,
-                errs.first().map(|x| x.to_string()).unwrap_or_default()
+                esc(&e.id),
+                esc(&errs.first().map(|x| x.to_string()).unwrap_or_default())
             ),
         };
         lines.push(Line::styled(text, style));
@@ -109,7 +175,7 @@ fn list(f: &mut Frame, area: Rect, s: &LessonsState) {
             && !l.about.is_empty()
         {
             lines.push(Line::styled(
-                format!("          {}", l.about),
+                format!("          {}", esc(&l.about)),
                 Style::new().fg(Color::DarkGray),
             ));
         }
@@ -135,10 +201,10 @@ pub fn body_text(step: &Step) -> Text<'static> {
                 let line: Vec<Span> = spans(p)
                     .into_iter()
                     .map(|(t, st)| match st {
-                        TextStyle::Plain => Span::raw(t),
-                        TextStyle::Code => Span::styled(t, Style::new().fg(Color::Cyan)),
+                        TextStyle::Plain => Span::raw(esc(&t)),
+                        TextStyle::Code => Span::styled(esc(&t), Style::new().fg(Color::Cyan)),
                         TextStyle::Emphasis => {
-                            Span::styled(t, Style::new().add_modifier(Modifier::BOLD))
+                            Span::styled(esc(&t), Style::new().add_modifier(Modifier::BOLD))
                         }
                     })
                     .collect();
@@ -147,7 +213,10 @@ pub fn body_text(step: &Step) -> Text<'static> {
             }
             Block::Code(code) => {
                 for l in code {
-                    lines.push(Line::styled(format!("  {l}"), Style::new().fg(Color::Cyan)));
+                    lines.push(Line::styled(
+                        format!("  {}", esc(l)),
+                        Style::new().fg(Color::Cyan),
+                    ));
                 }
                 lines.push(Line::raw(""));
             }
@@ -169,7 +238,7 @@ fn status_line(s: &LessonsState, step: &Step) -> Line<'static> {
         ),
         (Some(Outcome::NotYet(why)), true) => Line::from(vec![
             Span::styled("○ not yet: ", Style::new().fg(Color::Yellow)),
-            Span::raw(why.clone()),
+            Span::raw(esc(why)),
         ]),
     }
 }
@@ -194,14 +263,17 @@ fn live_lines(rows: &[LiveRow], wide: bool) -> Vec<Line<'static>> {
                 String::new()
             }),
         ]));
-        out.push(Line::raw(format!("  host: {}", r.hostname)));
+        out.push(Line::raw(format!("  host: {}", esc(&r.hostname))));
         if !r.own_ns.is_empty() {
             out.push(Line::styled(
                 format!("  own ns: {}", r.own_ns),
                 Style::new().fg(Color::Magenta),
             ));
         }
-        let cmd: String = r.command.chars().take(if wide { 60 } else { 34 }).collect();
+        let cmd: String = esc(&r.command)
+            .chars()
+            .take(if wide { 60 } else { 34 })
+            .collect();
         out.push(Line::styled(
             format!("  {cmd}"),
             Style::new().fg(Color::DarkGray),
@@ -232,10 +304,10 @@ fn step_view(f: &mut Frame, area: Rect, s: &LessonsState) {
                     .add_modifier(Modifier::BOLD),
             ),
             Span::styled(
-                format!(" {} ", lesson.title),
+                format!(" {} ", esc(&lesson.title)),
                 Style::new().add_modifier(Modifier::BOLD),
             ),
-            Span::styled(format!(" [{id}]"), Style::new().fg(Color::DarkGray)),
+            Span::styled(format!(" [{}]", esc(id)), Style::new().fg(Color::DarkGray)),
         ]),
         top,
     );
@@ -246,7 +318,7 @@ fn step_view(f: &mut Frame, area: Rect, s: &LessonsState) {
         text.lines.push(Line::styled(
             format!(
                 "hint: {}",
-                step.hint.as_deref().unwrap_or("this step has no hint")
+                esc(step.hint.as_deref().unwrap_or("this step has no hint"))
             ),
             Style::new().fg(Color::Yellow),
         ));
@@ -257,7 +329,7 @@ fn step_view(f: &mut Frame, area: Rect, s: &LessonsState) {
                 " Step {}/{}: {} ",
                 s.step + 1,
                 lesson.steps.len(),
-                step.title
+                esc(&step.title)
             )),
         ),
         text_area,
@@ -337,14 +409,14 @@ fn demo_view(f: &mut Frame, area: Rect, s: &LessonsState) {
         .collect();
     if let Some(first) = head_lines.first_mut() {
         first.spans.push(Span::styled(
-            format!("   {}", lesson.title.to_uppercase()),
+            format!("   {}", esc(&lesson.title.to_uppercase())),
             Style::new().fg(Color::DarkGray),
         ));
     }
     f.render_widget(Paragraph::new(head_lines), head);
     f.render_widget(
         Paragraph::new(Line::styled(
-            step.title.to_uppercase(),
+            esc(&step.title.to_uppercase()),
             Style::new().add_modifier(Modifier::BOLD),
         ))
         .wrap(Wrap { trim: true }),
@@ -353,7 +425,7 @@ fn demo_view(f: &mut Frame, area: Rect, s: &LessonsState) {
     let cmd = step
         .action
         .as_ref()
-        .map(|a| format!("$ {}", a.command))
+        .map(|a| format!("$ {}", esc(&a.command)))
         .unwrap_or_else(|| "(nothing to run: a talking point)".into());
     f.render_widget(
         Paragraph::new(Line::styled(cmd, Style::new().fg(Color::Cyan)))
@@ -372,7 +444,7 @@ fn demo_view(f: &mut Frame, area: Rect, s: &LessonsState) {
             Style::new().fg(Color::Black).bg(Color::Green),
         ),
         (Some(Outcome::NotYet(why)), true, false) => (
-            format!("  ○ WAITING  {why}"),
+            format!("  ○ WAITING  {}", esc(why)),
             Style::new().fg(Color::Black).bg(Color::Yellow),
         ),
         _ => ("  … checking".to_string(), Style::new().fg(Color::DarkGray)),
