@@ -268,6 +268,16 @@ impl Plan {
         self.has(NsKind::Pid) || self.has(NsKind::Time)
     }
 
+    /// Whether the child gets a cgroup of isolab's own only to find every
+    /// descendant at the end: without a PID namespace nothing else holds a
+    /// `setsid` grandchild (it is reparented to the host's init), so the
+    /// cgroup it inherits is how isolab stops it. With a PID namespace its
+    /// init's exit takes every process inside; with `--memory` the limit's
+    /// cgroup does both jobs.
+    pub fn tracks_descendants(&self) -> bool {
+        self.memory_bytes.is_none() && !self.has(NsKind::Pid)
+    }
+
     fn mounts_proc(&self) -> bool {
         self.has(NsKind::Mnt) && self.has(NsKind::Pid)
     }
@@ -521,6 +531,15 @@ pub fn steps(plan: &Plan) -> Vec<Step> {
         "clone(SIGCHLD)  (fork)".into(),
         "a single-threaded setup process is forked; it waits for each next step".into(),
     );
+    if plan.tracks_descendants() {
+        push(
+            &mut out,
+            StepKind::JoinCgroup,
+            Actor::Parent,
+            "write(cgroup.procs, SETUP_PID)".into(),
+            "the setup process joins a cgroup of isolab's own (no limit): every descendant, even a setsid one, stays in it and is stopped at the end".into(),
+        );
+    }
     if let Some(bytes) = plan.memory_bytes {
         push(
             &mut out,
@@ -959,6 +978,21 @@ impl Spawner {
 
         let mut registration = Registration::create()?;
         let cgroup = match plan.memory_bytes {
+            // Best effort: a user who may not create cgroups (not root) or a
+            // host without a memory hierarchy runs untracked, as before.
+            None if plan.tracks_descendants() => {
+                match OwnedCgroup::create(&format!("run{}", next_seq()), None) {
+                    Ok(c) => match registration.add_cgroup(c.path()) {
+                        Ok(()) => Some(c),
+                        Err(e) => {
+                            let _ = c.remove();
+                            let _ = registration.finish();
+                            return Err(e);
+                        }
+                    },
+                    Err(_) => None,
+                }
+            }
             Some(bytes) => {
                 match OwnedCgroup::create(&format!("run{}", next_seq()), Some(Limit::Bytes(bytes)))
                 {
@@ -1089,7 +1123,8 @@ impl Spawner {
         self.child_pid
     }
 
-    /// The memory cgroup's directory, if a limit was set.
+    /// The cgroup isolab made for the child: the memory limit's, or (no PID
+    /// namespace) the one that tracks its descendants.
     pub fn cgroup_path(&self) -> Option<&Path> {
         self.cgroup.as_ref().map(|c| c.path())
     }
@@ -1389,7 +1424,7 @@ impl Spawner {
 
     /// Whether the memory cgroup's OOM killer killed something.
     pub fn oom_killed(&self) -> bool {
-        self.cgroup.as_ref().is_some_and(|c| c.oom_killed())
+        self.plan.memory_bytes.is_some() && self.cgroup.as_ref().is_some_and(|c| c.oom_killed())
     }
 
     /// Kill the child (if still running) and remove everything created.
