@@ -516,7 +516,9 @@ fn overlay_root(root: &CString) -> Result<(), String> {
         if rc == 0 {
             return Ok(());
         }
-        last = os_err("mount an overlay over the minimal root (the cache stays the read-only lower layer)");
+        last = os_err(
+            "mount an overlay over the minimal root (the cache stays the read-only lower layer)",
+        );
     }
     Err(last)
 }
