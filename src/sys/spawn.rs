@@ -1755,4 +1755,58 @@ mod tests {
         p.command = ChildCommand::Exec(vec!["no-such-command-isolab".into()]);
         assert!(p.validate().unwrap_err().contains("command not found"));
     }
+
+    #[test]
+    fn memory_and_boottime_bounds() {
+        let mut p = plan(&[]);
+        for bytes in [0, 1, 4096, MIN_MEMORY_BYTES - 1] {
+            p.memory_bytes = Some(bytes);
+            assert!(
+                p.validate().unwrap_err().contains("minimum is 4M"),
+                "{bytes}"
+            );
+        }
+        p.memory_bytes = Some(MIN_MEMORY_BYTES);
+        assert!(p.validate().is_ok());
+        p.memory_bytes = None;
+        let (low, high) = boottime_offset_range();
+        assert!(low < 0 && high > 4_000_000_000 && high < BOOTTIME_SEC_MAX);
+        for bad in [low - 1, high + 1, i64::MIN, i64::MAX, -99_999_999_999] {
+            p.boottime_offset = Some(bad);
+            assert!(p.validate().unwrap_err().contains("out of range"), "{bad}");
+        }
+        for good in [low, 0, 5, high] {
+            p.boottime_offset = Some(good);
+            assert!(p.validate().is_ok(), "{good}");
+        }
+    }
+
+    #[test]
+    fn commands_inside_a_root_resolve_inside_it() {
+        use std::os::unix::fs::{PermissionsExt, symlink};
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("bin")).unwrap();
+        std::fs::create_dir_all(root.join("opt")).unwrap();
+        let prog = root.join("opt/prog");
+        std::fs::write(&prog, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o755)).unwrap();
+        symlink("/opt/prog", root.join("bin/inside")).unwrap();
+        symlink("/bin/sh", root.join("bin/host")).unwrap();
+        symlink("../../../../../../bin/sh", root.join("bin/climb")).unwrap();
+        std::fs::write(root.join("bin/noexec"), "x").unwrap();
+        assert_eq!(
+            find_in_root(root, "inside"),
+            Some(PathBuf::from("/bin/inside"))
+        );
+        assert_eq!(find_in_root(root, "host"), None);
+        assert_eq!(find_in_root(root, "climb"), None);
+        assert_eq!(find_in_root(root, "noexec"), None);
+        assert_eq!(find_in_root(root, "sh"), None);
+        assert_eq!(
+            find_in_root(root, "/opt/prog"),
+            Some(PathBuf::from("/opt/prog"))
+        );
+        assert_eq!(find_in_root(root, "/bin/host"), None);
+    }
 }
