@@ -25,13 +25,12 @@ fn need_root() -> bool {
     false
 }
 
-/// A number no other test or helper uses for its sleeps.
+/// A number no other test or helper uses for its sleeps: this test
+/// process's pid, and a counter (each caller may add up to 49).
 fn marker() -> u64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0) as u64;
-    3_000_000 + (std::process::id() as u64 % 1000) * 1000 + nanos % 1000
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    7_000_000_000 + std::process::id() as u64 * 1000 + NEXT.fetch_add(1, Ordering::SeqCst) * 50
 }
 
 /// The pids whose command line is exactly `sleep MARKER` (not zombies).
@@ -364,16 +363,51 @@ fn setsid_grandchild_is_gone_after_sigterm_to_isolab() {
     if !need_root() {
         return;
     }
-    let m = marker() + 10;
+    for (i, flags) in [&["--uts"][..], &["--pid", "--uts"]]
+        .into_iter()
+        .enumerate()
+    {
+        let m = marker() + 10 + 2 * i as u64;
+        let _kill = Sleepers(m);
+        let _kill_cmd = Sleepers(m + 1);
+        let mut guard = start_with_grandchild(flags, m);
+        // SAFETY: signalling the isolab this test started.
+        unsafe { libc::kill(guard.0.id() as i32, libc::SIGTERM) };
+        let status = guard.0.wait().unwrap();
+        assert!(!status.success(), "{status:?}");
+        wait_gone(m, &format!("after SIGTERM to isolab {flags:?}"));
+        wait_gone(m + 1, "after SIGTERM to isolab (the command)");
+    }
+}
+
+/// Ctrl-C: SIGINT to the terminal's process group ends the command;
+/// isolab then stops what the command left behind.
+#[test]
+fn setsid_grandchild_is_gone_after_ctrl_c() {
+    if !need_root() {
+        return;
+    }
+    let m = marker() + 40;
     let _kill = Sleepers(m);
     let _kill_cmd = Sleepers(m + 1);
-    let mut guard = start_with_grandchild(&["--uts"], m);
-    // SAFETY: signalling the isolab this test started.
-    unsafe { libc::kill(guard.0.id() as i32, libc::SIGTERM) };
-    let status = guard.0.wait().unwrap();
-    assert!(!status.success(), "{status:?}");
-    wait_gone(m, "after SIGTERM to isolab");
-    wait_gone(m + 1, "after SIGTERM to isolab (the command)");
+    let script = format!("setsid sh -c 'sleep {m} &'; exec sleep {}", m + 1);
+    let child = Command::new(ISOLAB)
+        .args(["run", "--uts", "--", "sh", "-c", &script])
+        .process_group(0)
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut guard = ChildGuard(child);
+    wait_for("the setsid grandchild to start", || {
+        (!sleepers(m).is_empty()).then_some(())
+    });
+    wait_for("the command to run", || {
+        (!sleepers(m + 1).is_empty()).then_some(())
+    });
+    // SAFETY: signalling the process group this test made.
+    unsafe { libc::kill(-(guard.0.id() as i32), libc::SIGINT) };
+    guard.0.wait().unwrap();
+    wait_gone(m, "after Ctrl-C");
 }
 
 #[test]
@@ -381,15 +415,27 @@ fn setsid_grandchild_is_gone_after_kill_9_and_cleanup() {
     if !need_root() {
         return;
     }
-    let m = marker() + 20;
-    let _kill = Sleepers(m);
-    let _kill_cmd = Sleepers(m + 1);
-    let mut guard = start_with_grandchild(&["--uts"], m);
-    guard.0.kill().unwrap();
-    guard.0.wait().unwrap();
-    let r = isolab(&["cleanup"]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    wait_gone(m, "after kill -9 of isolab and isolab cleanup");
+    for (i, flags) in [&["--uts"][..], &["--pid", "--uts"]]
+        .into_iter()
+        .enumerate()
+    {
+        let m = marker() + 20 + 2 * i as u64;
+        let _kill = Sleepers(m);
+        let _kill_cmd = Sleepers(m + 1);
+        let mut guard = start_with_grandchild(flags, m);
+        guard.0.kill().unwrap();
+        guard.0.wait().unwrap();
+        let r = isolab(&["cleanup"]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        wait_gone(
+            m,
+            &format!("after kill -9 of isolab {flags:?} and isolab cleanup"),
+        );
+        wait_gone(
+            m + 1,
+            "after kill -9 of isolab and isolab cleanup (the command)",
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -404,7 +450,7 @@ struct TestUser {
 
 impl TestUser {
     fn new() -> TestUser {
-        let name = format!("spawnt{}", marker() % 100_000);
+        let name = format!("spawnt{}x{}", std::process::id(), marker() % 1000);
         let ok = Command::new("useradd")
             .args(["-M", "-s", "/bin/sh", &name])
             .status()
