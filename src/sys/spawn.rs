@@ -38,6 +38,22 @@
 //! The code the children run lives in `spawn/child.rs`; entering a running
 //! child (`isolab exec`, the Lab's `e`) in `sys::enter`.
 //!
+//! # Descendants
+//! With a PID namespace, the exit of its PID 1 makes the kernel kill every
+//! process inside. Without one, a `setsid` grandchild is reparented to the
+//! host's init, out of reach of the parent-death signal; so the setup
+//! process joins a cgroup of isolab's own first (`Plan::tracks_descendants`;
+//! with `--memory` the limit's cgroup), every descendant inherits it, and
+//! removing that cgroup (`stop`, SIGTERM, `isolab cleanup` after a crash)
+//! kills them all. Only members of a cgroup isolab created are killed.
+//!
+//! # The minimal root
+//! The cache is shared by every run, so the child never sees it directly:
+//! it gets a read-only overlay whose lower layer is the cache and whose
+//! upper layer is a tmpfs existing only in its own mount namespace
+//! (`child::overlay_root`). Root inside may remount it rw and delete
+//! everything; the writes go to the tmpfs and vanish with the namespace.
+//!
 //! Both children arm `PR_SET_PDEATHSIG(SIGKILL)`: if isolab dies (even by
 //! `kill -9`) they die with it. Note that the parent-death signal follows the
 //! *thread* that forked, so start a `Spawner` from a long-lived thread.
