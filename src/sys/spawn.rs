@@ -38,6 +38,22 @@
 //! The code the children run lives in `spawn/child.rs`; entering a running
 //! child (`isolab exec`, the Lab's `e`) in `sys::enter`.
 //!
+//! # Descendants
+//! With a PID namespace, the exit of its PID 1 makes the kernel kill every
+//! process inside. Without one, a `setsid` grandchild is reparented to the
+//! host's init, out of reach of the parent-death signal; so the setup
+//! process joins a cgroup of isolab's own first (`Plan::tracks_descendants`;
+//! with `--memory` the limit's cgroup), every descendant inherits it, and
+//! removing that cgroup (`stop`, SIGTERM, `isolab cleanup` after a crash)
+//! kills them all. Only members of a cgroup isolab created are killed.
+//!
+//! # The minimal root
+//! The cache is shared by every run, so the child never sees it directly:
+//! it gets a read-only overlay whose lower layer is the cache and whose
+//! upper layer is a tmpfs existing only in its own mount namespace
+//! (`child::overlay_root`). Root inside may remount it rw and delete
+//! everything; the writes go to the tmpfs and vanish with the namespace.
+//!
 //! Both children arm `PR_SET_PDEATHSIG(SIGKILL)`: if isolab dies (even by
 //! `kill -9`) they die with it. Note that the parent-death signal follows the
 //! *thread* that forked, so start a `Spawner` from a long-lived thread.
@@ -268,6 +284,16 @@ impl Plan {
         self.has(NsKind::Pid) || self.has(NsKind::Time)
     }
 
+    /// Whether the child gets a cgroup of isolab's own only to find every
+    /// descendant at the end: without a PID namespace nothing else holds a
+    /// `setsid` grandchild (it is reparented to the host's init), so the
+    /// cgroup it inherits is how isolab stops it. With a PID namespace its
+    /// init's exit takes every process inside; with `--memory` the limit's
+    /// cgroup does both jobs.
+    pub fn tracks_descendants(&self) -> bool {
+        self.memory_bytes.is_none() && !self.has(NsKind::Pid)
+    }
+
     fn mounts_proc(&self) -> bool {
         self.has(NsKind::Mnt) && self.has(NsKind::Pid)
     }
@@ -287,6 +313,24 @@ impl Plan {
             }
             if name.contains('\0') {
                 return Err("the hostname contains a NUL byte".into());
+            }
+        }
+        if let Some(bytes) = self.memory_bytes
+            && bytes < MIN_MEMORY_BYTES
+        {
+            return Err(format!(
+                "the memory limit {} is too small to start a process: the minimum is {} (below it the OOM killer kills the command at once); give --memory {} or more",
+                human_bytes(bytes),
+                human_bytes(MIN_MEMORY_BYTES),
+                human_bytes(MIN_MEMORY_BYTES)
+            ));
+        }
+        if let Some(off) = self.boottime_offset {
+            let (low, high) = boottime_offset_range();
+            if off < low || off > high {
+                return Err(format!(
+                    "the boot-time offset {off} s is out of range: the kernel accepts {low} to {high} s now (the clock inside may not go below 0 or above {BOOTTIME_SEC_MAX} s)"
+                ));
             }
         }
         if let RootFs::Dir(dir) = &self.rootfs
@@ -317,8 +361,9 @@ impl Plan {
             {
                 {
                     return Err(format!(
-                        "command not found: {program} (looked in PATH inside {})",
-                        root.display()
+                        "command not found: {} (looked in PATH inside {}; a symlink there is followed inside it, not on the host)",
+                        crate::text::escape(program),
+                        crate::text::escape_os(root.as_os_str())
                     ));
                 }
             }
@@ -502,6 +547,15 @@ pub fn steps(plan: &Plan) -> Vec<Step> {
         "clone(SIGCHLD)  (fork)".into(),
         "a single-threaded setup process is forked; it waits for each next step".into(),
     );
+    if plan.tracks_descendants() {
+        push(
+            &mut out,
+            StepKind::JoinCgroup,
+            Actor::Parent,
+            "write(cgroup.procs, SETUP_PID)".into(),
+            "the setup process joins a cgroup of isolab's own (no limit): every descendant, even a setsid one, stays in it and is stopped at the end".into(),
+        );
+    }
     if let Some(bytes) = plan.memory_bytes {
         push(
             &mut out,
@@ -637,14 +691,18 @@ pub fn steps(plan: &Plan) -> Vec<Step> {
     if plan.rootfs != RootFs::Host {
         let what = match &plan.rootfs {
             RootFs::Minimal => {
-                "isolab's minimal root (read-only, tmpfs /tmp, /dev nodes bound)".into()
+                "isolab's minimal root (a read-only overlay over the shared cache, writes go to a throw-away tmpfs; tmpfs /tmp, /dev nodes bound)".into()
             }
             other => other.label(),
         };
         out.push(Step {
             kind: StepKind::BindRoot,
             actor: fs_actor,
-            syscall: "mount(ROOT, ROOT, NULL, MS_BIND | MS_REC, NULL)".into(),
+            syscall: if plan.rootfs == RootFs::Minimal {
+                "mount(\"tmpfs\", ROOT/tmp, ...); mount(\"overlay\", ROOT, \"overlay\", MS_RDONLY, \"lowerdir=ROOT,upperdir=TMPFS/upper,...\")".into()
+            } else {
+                "mount(ROOT, ROOT, NULL, MS_BIND | MS_REC, NULL)".into()
+            },
             effect: if plan.has(NsKind::Pid) {
                 format!("{what} becomes a mount point (pivot_root needs one)")
             } else {
@@ -768,8 +826,9 @@ pub(crate) fn pipe_cloexec() -> anyhow::Result<(OwnedFd, OwnedFd)> {
 
 /// Everything the child needs, prepared (allocated) before the fork.
 pub(crate) struct ChildPrep {
-    /// The program's path, found before the fork when the root is the host's
-    /// (saves execvp's walk through PATH); `None`: search PATH inside.
+    /// The program's path, found before the fork in the root it runs in
+    /// (`find_command`: a host path, or the path inside another root), so
+    /// what was checked is what is exec'd; `None`: search PATH (init).
     program: Option<CString>,
     root: Option<CString>,
     minimal: bool,
@@ -883,22 +942,21 @@ impl Spawner {
                     .with_context(|| format!("cannot resolve the root {}", d.display()))?,
             ),
         };
-        if let (RootFs::Minimal, ChildCommand::Exec(argv), Some(root)) =
-            (&plan.rootfs, &plan.command, &root)
-        {
-            let program = argv.first().map(String::as_str).unwrap_or("");
-            if find_command(root, program).is_none() {
-                return crate::usage(format!(
-                    "command not found in the minimal root: {program} (it has busybox applets)"
-                ));
+        // The program is found before the fork, inside the root it will run
+        // in, and exactly that path is exec'd: what is checked is what runs.
+        let program = match &plan.command {
+            ChildCommand::Exec(argv) => {
+                let name = argv.first().map(String::as_str).unwrap_or("");
+                let found = find_command(root.as_deref().unwrap_or(Path::new("/")), name);
+                if found.is_none() && plan.rootfs == RootFs::Minimal {
+                    return crate::usage(format!(
+                        "command not found in the minimal root: {} (it has busybox applets)",
+                        crate::text::escape(name)
+                    ));
+                }
+                found.and_then(|p| CString::new(p.into_os_string().into_encoded_bytes()).ok())
             }
-        }
-        let program = match (&plan.rootfs, &plan.command) {
-            (RootFs::Host, ChildCommand::Exec(argv)) => argv
-                .first()
-                .and_then(|p| find_command(Path::new("/"), p))
-                .and_then(|p| CString::new(p.into_os_string().into_encoded_bytes()).ok()),
-            _ => None,
+            ChildCommand::Init => None,
         };
         let prep = ChildPrep {
             program,
@@ -936,6 +994,21 @@ impl Spawner {
 
         let mut registration = Registration::create()?;
         let cgroup = match plan.memory_bytes {
+            // Best effort: a user who may not create cgroups (not root) or a
+            // host without a memory hierarchy runs untracked, as before.
+            None if plan.tracks_descendants() => {
+                match OwnedCgroup::create(&format!("run{}", next_seq()), None) {
+                    Ok(c) => match registration.add_cgroup(c.path()) {
+                        Ok(()) => Some(c),
+                        Err(e) => {
+                            let _ = c.remove();
+                            let _ = registration.finish();
+                            return Err(e);
+                        }
+                    },
+                    Err(_) => None,
+                }
+            }
             Some(bytes) => {
                 match OwnedCgroup::create(&format!("run{}", next_seq()), Some(Limit::Bytes(bytes)))
                 {
@@ -1066,7 +1139,8 @@ impl Spawner {
         self.child_pid
     }
 
-    /// The memory cgroup's directory, if a limit was set.
+    /// The cgroup isolab made for the child: the memory limit's, or (no PID
+    /// namespace) the one that tracks its descendants.
     pub fn cgroup_path(&self) -> Option<&Path> {
         self.cgroup.as_ref().map(|c| c.path())
     }
@@ -1366,7 +1440,7 @@ impl Spawner {
 
     /// Whether the memory cgroup's OOM killer killed something.
     pub fn oom_killed(&self) -> bool {
-        self.cgroup.as_ref().is_some_and(|c| c.oom_killed())
+        self.plan.memory_bytes.is_some() && self.cgroup.as_ref().is_some_and(|c| c.oom_killed())
     }
 
     /// Kill the child (if still running) and remove everything created.
@@ -1487,33 +1561,103 @@ pub fn userns_refusal_hint(errno: i32) -> String {
 // ---------------------------------------------------------------------------
 // Helpers shared with `isolab run` / the Lab.
 
-/// Look up a command as `execvp` would, inside `root`. A name with a slash
-/// is taken as a path (relative to the current dir when root is `/`).
+/// The smallest `--memory` a process can start in. Measured here (cgroup
+/// v1): a shell in the minimal root is OOM-killed at 1M and starts at 2M;
+/// v2 also charges kernel memory (page tables, the overlay's tmpfs), so
+/// the floor is twice that. Docker's is 6M for the same reason.
+pub const MIN_MEMORY_BYTES: u64 = 4 << 20;
+
+/// KTIME_SEC_MAX / 2: the kernel refuses (ERANGE) a time namespace offset
+/// that would put the clock inside above this, or below 0
+/// (`proc_timens_set_offset` in kernel/time/namespace.c).
+pub const BOOTTIME_SEC_MAX: i64 = (i64::MAX / 1_000_000_000) / 2;
+
+/// The boot-time offsets the kernel accepts right now: the clock inside
+/// (now + offset) must stay within 0..=BOOTTIME_SEC_MAX seconds.
+pub fn boottime_offset_range() -> (i64, i64) {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime into a valid timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
+    let now = ts.tv_sec;
+    // One second of slack at the top: the clock moves on before the write.
+    (-now, BOOTTIME_SEC_MAX - now - 1)
+}
+
+/// The default PATH of a child whose environment has none (as `exec_command`).
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Look up a command as `execvp` would, inside `root`. On the host's root
+/// (`/`) a name with a slash is taken as a path relative to the current
+/// dir, and the result is a host path. Inside another root, the result is
+/// the path *inside* it (what the child will exec after pivot_root), found
+/// by `find_in_root`, so a symlink in the root cannot point the check at
+/// the host.
 pub fn find_command(root: &Path, program: &str) -> Option<PathBuf> {
-    let host = root == Path::new("/");
+    if root != Path::new("/") {
+        return find_in_root(root, program);
+    }
     let is_file = |p: &Path| {
         std::fs::metadata(p).is_ok_and(|m| m.is_file())
             || std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink())
     };
     if program.contains('/') {
-        let p = if host {
-            PathBuf::from(program)
-        } else {
-            root.join(program.trim_start_matches('/'))
-        };
+        let p = PathBuf::from(program);
         return is_file(&p).then_some(p);
     }
-    let path = if host {
-        std::env::var("PATH").unwrap_or_default()
-    } else {
-        String::new()
-    };
-    let default = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    let path = std::env::var("PATH").unwrap_or_default();
     path.split(':')
-        .chain(default.split(':'))
+        .chain(DEFAULT_PATH.split(':'))
         .filter(|d| !d.is_empty())
-        .map(|d| root.join(d.trim_start_matches('/')).join(program))
+        .map(|d| Path::new(d).join(program))
         .find(|p| is_file(p))
+}
+
+/// `execvp`'s PATH search inside the directory `root`, resolving every
+/// candidate with openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS) from a
+/// dir fd of `root`: absolute symlinks and `..` stay inside `root`, as they
+/// will for the child after pivot_root. Returns the path inside the root
+/// of the first executable regular file. The PATH searched is the one the
+/// child's execvp uses: isolab's own, or the default when unset.
+pub fn find_in_root(root: &Path, program: &str) -> Option<PathBuf> {
+    use nix::fcntl::{OFlag, OpenHow, ResolveFlag, open, openat2};
+    use nix::sys::stat::{Mode, SFlag, fstat};
+    let dir = open(
+        root,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()?;
+    let how = OpenHow::new()
+        .flags(OFlag::O_PATH | OFlag::O_CLOEXEC)
+        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+    let runnable = |inside: &Path| -> bool {
+        for _ in 0..16 {
+            match openat2(&dir, inside, how) {
+                Ok(fd) => {
+                    return fstat(&fd).is_ok_and(|st| {
+                        SFlag::from_bits_truncate(st.st_mode & libc::S_IFMT) == SFlag::S_IFREG
+                            && st.st_mode & 0o111 != 0
+                    });
+                }
+                Err(nix::errno::Errno::EAGAIN) | Err(nix::errno::Errno::EINTR) => continue,
+                Err(_) => return false,
+            }
+        }
+        false
+    };
+    if program.contains('/') {
+        // After pivot_root the child's cwd is `/`: relative is from there.
+        let inside = Path::new("/").join(program.trim_start_matches("./"));
+        return runnable(&inside).then_some(inside);
+    }
+    let path = std::env::var("PATH").unwrap_or_else(|_| DEFAULT_PATH.to_string());
+    path.split(':')
+        .filter(|d| !d.is_empty())
+        .map(|d| Path::new("/").join(d).join(program))
+        .find(|p| runnable(p))
 }
 
 /// Quote a word for a POSIX shell when it needs it.
@@ -1626,5 +1770,59 @@ mod tests {
         p.rootfs = RootFs::Host;
         p.command = ChildCommand::Exec(vec!["no-such-command-isolab".into()]);
         assert!(p.validate().unwrap_err().contains("command not found"));
+    }
+
+    #[test]
+    fn memory_and_boottime_bounds() {
+        let mut p = plan(&[]);
+        for bytes in [0, 1, 4096, MIN_MEMORY_BYTES - 1] {
+            p.memory_bytes = Some(bytes);
+            assert!(
+                p.validate().unwrap_err().contains("minimum is 4M"),
+                "{bytes}"
+            );
+        }
+        p.memory_bytes = Some(MIN_MEMORY_BYTES);
+        assert!(p.validate().is_ok());
+        p.memory_bytes = None;
+        let (low, high) = boottime_offset_range();
+        assert!(low < 0 && high > 4_000_000_000 && high < BOOTTIME_SEC_MAX);
+        for bad in [low - 1, high + 1, i64::MIN, i64::MAX, -99_999_999_999] {
+            p.boottime_offset = Some(bad);
+            assert!(p.validate().unwrap_err().contains("out of range"), "{bad}");
+        }
+        for good in [low, 0, 5, high] {
+            p.boottime_offset = Some(good);
+            assert!(p.validate().is_ok(), "{good}");
+        }
+    }
+
+    #[test]
+    fn commands_inside_a_root_resolve_inside_it() {
+        use std::os::unix::fs::{PermissionsExt, symlink};
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("bin")).unwrap();
+        std::fs::create_dir_all(root.join("opt")).unwrap();
+        let prog = root.join("opt/prog");
+        std::fs::write(&prog, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o755)).unwrap();
+        symlink("/opt/prog", root.join("bin/inside")).unwrap();
+        symlink("/bin/sh", root.join("bin/host")).unwrap();
+        symlink("../../../../../../bin/sh", root.join("bin/climb")).unwrap();
+        std::fs::write(root.join("bin/noexec"), "x").unwrap();
+        assert_eq!(
+            find_in_root(root, "inside"),
+            Some(PathBuf::from("/bin/inside"))
+        );
+        assert_eq!(find_in_root(root, "host"), None);
+        assert_eq!(find_in_root(root, "climb"), None);
+        assert_eq!(find_in_root(root, "noexec"), None);
+        assert_eq!(find_in_root(root, "sh"), None);
+        assert_eq!(
+            find_in_root(root, "/opt/prog"),
+            Some(PathBuf::from("/opt/prog"))
+        );
+        assert_eq!(find_in_root(root, "/bin/host"), None);
     }
 }

@@ -210,17 +210,27 @@ pub enum SetLimitError {
         wanted: u64,
         memsw: Limit,
     },
-    #[error("writing {value:?} to {}: {source}", path.display())]
+    // The cause is part of the message and deliberately not a `source`
+    // (a field named `source` would be one): `{:#}` prints the chain, and
+    // would print the errno twice.
+    #[error("writing {value:?} to {}: {error}{}", path.display(), write_hint(error))]
     Write {
         path: PathBuf,
         value: String,
-        source: std::io::Error,
+        error: std::io::Error,
     },
-    #[error("reading {}: {source}", path.display())]
-    Read {
-        path: PathBuf,
-        source: anyhow::Error,
-    },
+    #[error("reading {}: {error:#}", path.display())]
+    Read { path: PathBuf, error: anyhow::Error },
+}
+
+/// What to do about a refused write, when the errno says it.
+fn write_hint(error: &std::io::Error) -> &'static str {
+    match error.raw_os_error() {
+        Some(libc::EACCES) | Some(libc::EPERM) => {
+            "; changing this limit needs root (or write access to the file): run isolab as root"
+        }
+        _ => "",
+    }
 }
 
 /// Sets the memory limit of the cgroup at `dir`. Validation of the value
@@ -231,9 +241,9 @@ pub fn set_memory_limit(
     limit: Limit,
 ) -> Result<LimitOutcome, SetLimitError> {
     let read = |dir: &Path| {
-        read_memory(version, dir).map_err(|source| SetLimitError::Read {
+        read_memory(version, dir).map_err(|error| SetLimitError::Read {
             path: dir.to_path_buf(),
-            source,
+            error,
         })
     };
     let before = read(dir)?;
@@ -266,7 +276,7 @@ pub fn set_memory_limit(
             _ => SetLimitError::Write {
                 path: file,
                 value: written,
-                source,
+                error: source,
             },
         });
     }

@@ -411,41 +411,18 @@ fn mount_raw(
     if rc != 0 { Err(os_err(what)) } else { Ok(()) }
 }
 
-/// The per-mount flags of `path` a remount must keep (a user namespace may
-/// not drop nosuid/nodev/noexec/atime flags it inherited: EPERM otherwise).
-fn locked_flags(path: &std::ffi::CStr) -> libc::c_ulong {
-    // SAFETY: statvfs into a zeroed struct.
-    unsafe {
-        let mut st: libc::statvfs = std::mem::zeroed();
-        if libc::statvfs(path.as_ptr(), &mut st) != 0 {
-            return 0;
-        }
-        let f = st.f_flag;
-        let mut out = 0;
-        for (st_flag, ms_flag) in [
-            (libc::ST_NOSUID, libc::MS_NOSUID),
-            (libc::ST_NODEV, libc::MS_NODEV),
-            (libc::ST_NOEXEC, libc::MS_NOEXEC),
-            (libc::ST_NOATIME, libc::MS_NOATIME),
-            (libc::ST_NODIRATIME, libc::MS_NODIRATIME),
-            (libc::ST_RELATIME, libc::MS_RELATIME),
-        ] {
-            if f & st_flag != 0 {
-                out |= ms_flag;
-            }
-        }
-        out
-    }
-}
-
 fn bind_root(root: &CString, minimal: bool, bind_host_proc: bool) -> Result<String, String> {
-    mount_raw(
-        Some(root),
-        root,
-        None,
-        libc::MS_BIND | libc::MS_REC,
-        "bind-mount the new root",
-    )?;
+    if minimal {
+        overlay_root(root)?;
+    } else {
+        mount_raw(
+            Some(root),
+            root,
+            None,
+            libc::MS_BIND | libc::MS_REC,
+            "bind-mount the new root",
+        )?;
+    }
     let sub = |p: &str| {
         let mut v = root.as_bytes().to_vec();
         v.extend_from_slice(p.as_bytes());
@@ -472,21 +449,7 @@ fn bind_root(root: &CString, minimal: bool, bind_host_proc: bool) -> Result<Stri
     if !minimal {
         return Ok(detail);
     }
-    // The cached minimal root is shared by every run: read-only, with a
-    // private tmpfs for /tmp and the host's harmless device nodes bound in.
-    let flags = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | locked_flags(root);
-    mount_raw(
-        None,
-        root,
-        None,
-        flags,
-        "remount the minimal root read-only",
-    )?;
-    let sub = |p: &str| {
-        let mut v = root.as_bytes().to_vec();
-        v.extend_from_slice(p.as_bytes());
-        CString::new(v).map_err(|_| "bad path".to_string())
-    };
+    // A private tmpfs for /tmp and the host's harmless device nodes.
     mount_raw(
         Some(c"tmpfs"),
         &sub("/tmp")?,
@@ -505,7 +468,69 @@ fn bind_root(root: &CString, minimal: bool, bind_host_proc: bool) -> Result<Stri
             "bind a device",
         );
     }
-    Ok(String::new())
+    Ok(detail)
+}
+
+/// Put a read-only overlay over the cached minimal root, in this (private)
+/// mount namespace. The cache is shared by every run, and a read-only bind
+/// alone does not protect it: root inside can `mount -o remount,rw /`.
+/// Through an overlay the cache is only ever a lower layer, which overlayfs
+/// never writes; whatever the child writes (after a remount rw, or an
+/// `rm -rf /bin/*`) lands in the upper layer, a tmpfs that exists only in
+/// this mount namespace and vanishes with it. Nothing is made on the host,
+/// so nothing is left behind, even after `kill -9`.
+///
+/// The scratch tmpfs is mounted on the cache's own `tmp/` (a mount point in
+/// this namespace only; the directory itself is not changed) and ends up
+/// detached with the old root by `pivot_root`. Paths are relative to the
+/// root (cwd), so a cache path with `,` or `:` cannot garble the options.
+fn overlay_root(root: &CString) -> Result<(), String> {
+    // SAFETY: chdir to a valid C string.
+    if unsafe { libc::chdir(root.as_ptr()) } != 0 {
+        return Err(os_err("chdir to the minimal root"));
+    }
+    mount_scratch()?;
+    for dir in [c"tmp/upper", c"tmp/work"] {
+        // SAFETY: mkdir of a valid C string inside our fresh tmpfs.
+        if unsafe { libc::mkdir(dir.as_ptr(), 0o755) } != 0 {
+            return Err(os_err("mkdir in the overlay's scratch tmpfs"));
+        }
+    }
+    let flags = libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV;
+    let plain = c"lowerdir=.,upperdir=tmp/upper,workdir=tmp/work";
+    // In a user namespace overlayfs cannot use trusted.* xattrs: it wants
+    // `userxattr` there (and refuses it elsewhere on some kernels).
+    let userns = c"lowerdir=.,upperdir=tmp/upper,workdir=tmp/work,userxattr";
+    let mut last = String::new();
+    for data in [plain, userns] {
+        // SAFETY: valid C strings.
+        let rc = unsafe {
+            libc::mount(
+                c"isolab-minroot".as_ptr(),
+                c".".as_ptr(),
+                c"overlay".as_ptr(),
+                flags,
+                data.as_ptr().cast(),
+            )
+        };
+        if rc == 0 {
+            return Ok(());
+        }
+        last = os_err(
+            "mount an overlay over the minimal root (the cache stays the read-only lower layer)",
+        );
+    }
+    Err(last)
+}
+
+fn mount_scratch() -> Result<(), String> {
+    mount_raw(
+        Some(c"isolab-scratch"),
+        c"tmp",
+        Some(c"tmpfs"),
+        libc::MS_NOSUID | libc::MS_NODEV,
+        "mount the overlay's scratch tmpfs",
+    )
 }
 
 fn pivot_into(root: &CString) -> Result<String, String> {
