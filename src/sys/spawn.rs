@@ -359,13 +359,11 @@ impl Plan {
             if let Some(root) = root
                 && find_command(&root, program).is_none()
             {
-                {
-                    return Err(format!(
-                        "command not found: {} (looked in PATH inside {}; a symlink there is followed inside it, not on the host)",
-                        crate::text::escape(program),
-                        crate::text::escape_os(root.as_os_str())
-                    ));
-                }
+                // Not escaped here: main escapes every error message it prints.
+                return Err(format!(
+                    "command not found: {program} (looked in PATH inside {}; a symlink there is followed inside it, not on the host)",
+                    root.display()
+                ));
             }
         }
         Ok(())
@@ -950,8 +948,7 @@ impl Spawner {
                 let found = find_command(root.as_deref().unwrap_or(Path::new("/")), name);
                 if found.is_none() && plan.rootfs == RootFs::Minimal {
                     return crate::usage(format!(
-                        "command not found in the minimal root: {} (it has busybox applets)",
-                        crate::text::escape(name)
+                        "command not found in the minimal root: {name} (it has busybox applets)"
                     ));
                 }
                 found.and_then(|p| CString::new(p.into_os_string().into_encoded_bytes()).ok())
