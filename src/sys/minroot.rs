@@ -94,9 +94,9 @@ pub fn elf_interpreter(bytes: &[u8]) -> Option<String> {
 /// ours that group and others cannot write (`sys::paths`): a root someone
 /// else planted (in a /tmp fallback, say) is refused, never run.
 pub fn ensure_in(base: &Path) -> anyhow::Result<PathBuf> {
-    let (busybox, key) = source_key();
+    let (busybox, _) = source_key();
     let base_dir = Dir::ensure(base).context("cannot use the minimal-root cache")?;
-    let name = format!("minroot-v{LAYOUT_VERSION}-{key}");
+    let name = root_name();
     let root = base.join(&name);
     if base_dir.stat_name(OsStr::new(&name)).is_ok() {
         check_root(&base_dir, &name)?;
@@ -130,6 +130,12 @@ pub fn ensure_in(base: &Path) -> anyhow::Result<PathBuf> {
     }
     check_root(&base_dir, &name)?;
     Ok(root)
+}
+
+/// The name of the cached root in the cache directory (it changes with
+/// the layout and with what the root is built from).
+pub fn root_name() -> String {
+    format!("minroot-v{LAYOUT_VERSION}-{}", source_key().1)
 }
 
 /// Refuses a cached root (or its `bin/`) that is not a directory of ours,
