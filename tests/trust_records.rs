@@ -162,7 +162,9 @@ impl Sleeper {
         let pid = child.id() as i32;
         let id = wait_for("the sleeper to exec", || {
             let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
-            (comm.trim() == "sleep").then(|| ProcessId::of(pid)).flatten()
+            (comm.trim() == "sleep")
+                .then(|| ProcessId::of(pid))
+                .flatten()
         });
         Sleeper { child, id }
     }
@@ -190,7 +192,12 @@ fn text(out: &Output) -> String {
 
 /// A record as isolab writes it, dead owner, in both name shapes cleanup
 /// has ever read (`<stem>.0.json` ends in `.json` too).
-fn planted(children: Vec<ProcessId>, cgroups: Vec<PathBuf>, mounts: Vec<PathBuf>, dirs: Vec<PathBuf>) -> Vec<u8> {
+fn planted(
+    children: Vec<ProcessId>,
+    cgroups: Vec<PathBuf>,
+    mounts: Vec<PathBuf>,
+    dirs: Vec<PathBuf>,
+) -> Vec<u8> {
     serde_json::to_vec(&Record {
         owner: Some(ProcessId {
             pid: 999_999_999,
@@ -249,12 +256,29 @@ fn a_registry_dir_planted_in_tmp_is_refused() {
             attacker.chown(&f.unwrap().path());
         }
 
-        let out = victim.command(&scratch.isolab()).arg("cleanup").output().unwrap();
+        let out = victim
+            .command(&scratch.isolab())
+            .arg("cleanup")
+            .output()
+            .unwrap();
         let all = text(&out);
-        assert!(sleeper.alive(), "{shape}: the victim's process was killed\n{all}");
-        assert!(victim_dir.join("keep").exists(), "{shape}: the victim's dir was removed\n{all}");
-        assert_ne!(out.status.code(), Some(0), "{shape}: cleanup used the planted dir\n{all}");
-        assert!(all.contains(&fallback.display().to_string()), "{shape}: {all}");
+        assert!(
+            sleeper.alive(),
+            "{shape}: the victim's process was killed\n{all}"
+        );
+        assert!(
+            victim_dir.join("keep").exists(),
+            "{shape}: the victim's dir was removed\n{all}"
+        );
+        assert_ne!(
+            out.status.code(),
+            Some(0),
+            "{shape}: cleanup used the planted dir\n{all}"
+        );
+        assert!(
+            all.contains(&fallback.display().to_string()),
+            "{shape}: {all}"
+        );
         assert!(all.contains("remove it"), "{shape}: {all}");
 
         let out = victim
@@ -263,8 +287,15 @@ fn a_registry_dir_planted_in_tmp_is_refused() {
             .output()
             .unwrap();
         let all = text(&out);
-        assert_ne!(out.status.code(), Some(0), "{shape}: ran with a planted registry\n{all}");
-        assert!(all.contains(&fallback.display().to_string()), "{shape}: {all}");
+        assert_ne!(
+            out.status.code(),
+            Some(0),
+            "{shape}: ran with a planted registry\n{all}"
+        );
+        assert!(
+            all.contains(&fallback.display().to_string()),
+            "{shape}: {all}"
+        );
         assert!(sleeper.alive(), "{shape}: {all}");
     }
 }
@@ -304,7 +335,17 @@ fn a_minimal_root_planted_in_tmp_is_never_run() {
 
     let out = victim
         .command(&scratch.isolab())
-        .args(["run", "--user", "--mount", "--rootfs", "minimal", "--", "sh", "-c", "cat /etc/planted"])
+        .args([
+            "run",
+            "--user",
+            "--mount",
+            "--rootfs",
+            "minimal",
+            "--",
+            "sh",
+            "-c",
+            "cat /etc/planted",
+        ])
         .output()
         .unwrap();
     let all = text(&out);
@@ -457,10 +498,19 @@ fn cleanup_leaves_alone_what_a_record_cannot_prove() {
     let out = Command::new(ISOLAB).arg("cleanup").output().unwrap();
     let all = text(&out);
     assert!(sleeper.alive(), "an unrelated process was killed\n{all}");
-    assert!(member.alive(), "a foreign cgroup's member was killed\n{all}");
+    assert!(
+        member.alive(),
+        "a foreign cgroup's member was killed\n{all}"
+    );
     assert!(foreign_cg.exists(), "a foreign cgroup was removed\n{all}");
-    assert!(mnt.join("seen").exists(), "an arbitrary mount was detached\n{all}");
-    assert!(victim_dir.join("keep").exists(), "an arbitrary dir was removed\n{all}");
+    assert!(
+        mnt.join("seen").exists(),
+        "an arbitrary mount was detached\n{all}"
+    );
+    assert!(
+        victim_dir.join("keep").exists(),
+        "an arbitrary dir was removed\n{all}"
+    );
     assert_eq!(out.status.code(), Some(0), "{all}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     for named in [
@@ -470,7 +520,9 @@ fn cleanup_leaves_alone_what_a_record_cannot_prove() {
         format!("cgroup {}", foreign_cg.display()),
     ] {
         assert!(
-            stdout.lines().any(|l| l.starts_with("left alone: ") && l.contains(&named)),
+            stdout
+                .lines()
+                .any(|l| l.starts_with("left alone: ") && l.contains(&named)),
             "no note for {named}\n{all}"
         );
     }
@@ -513,8 +565,11 @@ fn cleanup_refuses_records_of_another_shape() {
     .unwrap();
     value["kill_also"] = serde_json::json!([1]);
     std::fs::write(&odd, serde_json::to_vec(&value).unwrap()).unwrap();
-    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRUSR | nix::sys::stat::Mode::S_IWUSR)
-        .unwrap();
+    nix::unistd::mkfifo(
+        &fifo,
+        nix::sys::stat::Mode::S_IRUSR | nix::sys::stat::Mode::S_IWUSR,
+    )
+    .unwrap();
     let child = Command::new(ISOLAB)
         .arg("cleanup")
         .stdout(Stdio::piped())
@@ -567,25 +622,32 @@ fn an_isolab_in_another_pid_namespace_is_not_taken_for_dead() {
         }
     }
     let guard = Kill(&mut unshare);
-    let sleep = wait_for("the sleep inside the PID namespace, in an isolab cgroup", || {
-        for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-                continue;
-            };
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            if cmdline != format!("sleep\0{tag}\0").as_bytes() {
-                continue;
+    let sleep = wait_for(
+        "the sleep inside the PID namespace, in an isolab cgroup",
+        || {
+            for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+                let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+                    continue;
+                };
+                let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+                if cmdline != format!("sleep\0{tag}\0").as_bytes() {
+                    continue;
+                }
+                let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+                if cg.contains("/isolab/") {
+                    return ProcessId::of(pid);
+                }
             }
-            let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
-            if cg.contains("/isolab/") {
-                return ProcessId::of(pid);
-            }
-        }
-        None
-    });
+            None
+        },
+    );
     for _ in 0..2 {
         let out = Command::new(ISOLAB).arg("cleanup").output().unwrap();
-        assert!(sleep.is_alive(), "cleanup killed a live isolab's command\n{}", text(&out));
+        assert!(
+            sleep.is_alive(),
+            "cleanup killed a live isolab's command\n{}",
+            text(&out)
+        );
     }
     drop(guard);
     // What the dead isolab left (its record and cgroup) is ours to tidy now.
@@ -627,4 +689,47 @@ fn a_run_that_cannot_be_recorded_does_not_start() {
     assert!(!marker.exists(), "the command ran unrecorded\n{all}");
     assert_ne!(out.status.code(), Some(0), "{all}");
     assert!(all.contains(&registry.display().to_string()), "{all}");
+}
+
+/// Point 9: after `kill -9` of an `isolab run --memory`, `isolab cleanup`
+/// removes the run's cgroup and, with its last child gone, the empty
+/// `isolab` parent (rmdir only succeeds on an empty one: the parent may
+/// stay only while another isolab's cgroup is in it).
+#[test]
+fn cleanup_after_kill_9_removes_the_empty_parent_cgroup() {
+    if !need_root() {
+        return;
+    }
+    let tag = format!("5{}", unique());
+    let mut run = Command::new(ISOLAB)
+        .args(["run", "--memory", "48M", "--", "sleep", &tag])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let owner = run.id() as i32;
+    let registry = isolab::sys::registry::registry_dir();
+    let cgroup = wait_for("the run to record its cgroup and child", || {
+        isolab::sys::registry::records_of(&registry, owner)
+            .into_iter()
+            .find(|r| !r.children.is_empty() && r.cgroups.len() == 1)
+            .map(|r| r.cgroups[0].clone())
+    });
+    run.kill().unwrap();
+    run.wait().unwrap();
+    let out = Command::new(ISOLAB).arg("cleanup").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(!cgroup.exists(), "cgroup left: {}", cgroup.display());
+    let parent = cgroup.parent().unwrap();
+    let others = std::fs::read_dir(parent).map(|rd| {
+        rd.flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .count()
+    });
+    assert!(
+        !matches!(others, Ok(0)),
+        "the empty parent {} was left",
+        parent.display()
+    );
 }

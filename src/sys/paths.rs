@@ -289,14 +289,32 @@ impl Dir {
     /// Creates a new file, `O_EXCL|O_NOFOLLOW`, mode 0600.
     pub fn create_new(&self, name: &str) -> anyhow::Result<File> {
         single_name(name)?;
-        let flags = OFlag::O_RDWR
-            | OFlag::O_CREAT
-            | OFlag::O_EXCL
-            | OFlag::O_NOFOLLOW
-            | OFlag::O_CLOEXEC;
+        let flags =
+            OFlag::O_RDWR | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
         let fd = nix::fcntl::openat(self.fd(), name, flags, Mode::S_IRUSR | Mode::S_IWUSR)
             .map_err(std::io::Error::from)
             .with_context(|| format!("cannot create {}", self.path.join(name).display()))?;
+        Ok(File::from(fd))
+    }
+
+    /// Opens (creating 0600 if missing) a lock file that stays: a regular
+    /// file of ours, never a symlink or a FIFO.
+    pub fn open_lock_file(&self, name: &str) -> anyhow::Result<File> {
+        single_name(name)?;
+        let path = self.path.join(name);
+        let flags = OFlag::O_RDWR
+            | OFlag::O_CREAT
+            | OFlag::O_NOFOLLOW
+            | OFlag::O_NONBLOCK
+            | OFlag::O_CLOEXEC;
+        let fd = nix::fcntl::openat(self.fd(), name, flags, Mode::S_IRUSR | Mode::S_IWUSR)
+            .map_err(std::io::Error::from)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        let st = nix::sys::stat::fstat(&fd)
+            .with_context(|| format!("cannot stat {}", path.display()))?;
+        if let Some(why) = refusal(&st, SFlag::S_IFREG) {
+            bail!("refusing to use {}: {why}; remove it", path.display());
+        }
         Ok(File::from(fd))
     }
 
@@ -464,7 +482,10 @@ mod tests {
         assert_eq!(mode & 0o777, 0o600);
         assert_eq!(d.names().unwrap(), vec![OsString::from("a.json")]);
         nix::unistd::mkfifo(&d.path().join("f.json"), Mode::S_IRWXU).unwrap();
-        let e = d.read_regular(OsStr::new("f.json")).unwrap_err().to_string();
+        let e = d
+            .read_regular(OsStr::new("f.json"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not a regular file"), "{e}");
         std::os::unix::fs::symlink("/etc/passwd", d.path().join("l.json")).unwrap();
         assert!(d.read_regular(OsStr::new("l.json")).is_err());

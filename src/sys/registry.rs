@@ -117,7 +117,6 @@ pub fn pidfd_send_signal(pidfd: &std::os::fd::OwnedFd, sig: i32) -> bool {
     rc == 0
 }
 
-
 /// What one isolab process has created and must remove. Exactly these
 /// fields: a file with any other is not a record isolab wrote.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -547,14 +546,35 @@ pub fn remove_recorded_leftovers() -> anyhow::Result<CleanupReport> {
 /// Find records whose owner is gone and remove what they list. Safe to call
 /// at every start: records of live isolab processes are left alone.
 pub fn remove_leftovers() -> anyhow::Result<CleanupReport> {
-    let mut report = remove_recorded_leftovers()?;
-    // Belt and braces: isolab cgroups whose creator is gone, even if a
-    // crash came between creating one and recording it.
+    let Some(dir) = Dir::open_existing(&registry_dir()).context("cannot read the registry")? else {
+        return sweep(CleanupReport::default());
+    };
+    let _one_at_a_time = cleanup_lock(&dir)?;
+    let report = remove_leftovers_of(&dir)?;
+    sweep(report)
+}
+
+/// Belt and braces: isolab cgroups whose creator is gone, even if a crash
+/// came between creating one and recording it.
+fn sweep(mut report: CleanupReport) -> anyhow::Result<CleanupReport> {
     match crate::sys::cgroup::remove_leftovers() {
         Ok(removed) => report.cgroups_removed += removed.len(),
         Err(e) => report.leave(crate::text::escape(&format!("{e:#}")).into_owned()),
     }
     Ok(report)
+}
+
+/// Cleanups take turns: while one holds a dead owner's lock to remove its
+/// leftovers, another must not read that held lock as "owner alive" and
+/// report the leftovers kept. Blocks until the running cleanup is done.
+fn cleanup_lock(dir: &Dir) -> anyhow::Result<Flock<std::fs::File>> {
+    let file = dir.open_lock_file("cleanup.lock")?;
+    Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| {
+        anyhow::anyhow!(
+            "cannot lock {}: {e}",
+            dir.path().join("cleanup.lock").display()
+        )
+    })
 }
 
 /// Removes what this very process created and recorded (children, mounts,
@@ -610,11 +630,17 @@ fn tmp_stem(name: &str) -> Option<&str> {
     is_stem(stem).then_some(stem)
 }
 
+/// Removes the leftovers of dead owners recorded in `dir` (no sweep).
 pub fn remove_leftovers_in(dir: &Path) -> anyhow::Result<CleanupReport> {
-    let mut total = CleanupReport::default();
     let Some(dir) = Dir::open_existing(dir).context("cannot read the registry")? else {
-        return Ok(total);
+        return Ok(CleanupReport::default());
     };
+    let _one_at_a_time = cleanup_lock(&dir)?;
+    remove_leftovers_of(&dir)
+}
+
+fn remove_leftovers_of(dir: &Dir) -> anyhow::Result<CleanupReport> {
+    let mut total = CleanupReport::default();
     let hierarchy = MemoryHierarchy::detect().ok();
     let mut owners: HashMap<String, Owner> = HashMap::new();
     let mut first_error = None;
@@ -624,7 +650,7 @@ pub fn remove_leftovers_in(dir: &Path) -> anyhow::Result<CleanupReport> {
         let Some(text_name) = name.to_str() else {
             if name.to_string_lossy().ends_with(".json") {
                 total.leave(format!(
-                    "{}: not a record isolab wrote",
+                    "{}: not a record this isolab wrote (an older isolab's, or planted): check it and remove it by hand",
                     esc(&dir.path().join(name))
                 ));
             }
@@ -638,7 +664,7 @@ pub fn remove_leftovers_in(dir: &Path) -> anyhow::Result<CleanupReport> {
                 // with elsewhere; any other `.json` is not a record of ours.
                 if text_name.ends_with(".json") {
                     total.leave(format!(
-                        "{}: not a record isolab wrote",
+                        "{}: not a record this isolab wrote (an older isolab's, or planted): check it and remove it by hand",
                         esc(&dir.path().join(name))
                     ));
                 }
@@ -703,8 +729,7 @@ pub fn remove_leftovers_in(dir: &Path) -> anyhow::Result<CleanupReport> {
         let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(".lock")) else {
             continue;
         };
-        if !is_stem(stem) || has_records(&dir, stem) || cgroup_of_creator_left(stem, &hierarchy)
-        {
+        if !is_stem(stem) || has_records(&dir, stem) || cgroup_of_creator_left(stem, &hierarchy) {
             continue;
         }
         let held = match owners.remove(stem) {
@@ -865,11 +890,13 @@ fn remove_listed(record: &Record, scope: &Scope) -> anyhow::Result<CleanupReport
         }
     }
     for mount in &record.mounts {
-        let inside_temp = |p: &Path| {
-            scope.temp_name(p).is_some() && record.temp_dirs.iter().any(|t| t == p)
-        };
+        let inside_temp =
+            |p: &Path| scope.temp_name(p).is_some() && record.temp_dirs.iter().any(|t| t == p);
         if !(inside_temp(mount) || mount.parent().is_some_and(inside_temp)) {
-            report.leave(format!("mount {}: not inside an isolab temp dir", esc(mount)));
+            report.leave(format!(
+                "mount {}: not inside an isolab temp dir",
+                esc(mount)
+            ));
             continue;
         }
         let Ok(c) = std::ffi::CString::new(mount.as_os_str().as_encoded_bytes()) else {
@@ -959,7 +986,8 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_not_a_record() {
-        let text = br#"{"owner":null,"children":[],"cgroups":[],"mounts":[],"temp_dirs":[],"kill":[1]}"#;
+        let text =
+            br#"{"owner":null,"children":[],"cgroups":[],"mounts":[],"temp_dirs":[],"kill":[1]}"#;
         assert!(serde_json::from_slice::<Record>(text).is_err());
     }
 
@@ -998,7 +1026,10 @@ mod tests {
         assert_eq!(report.temp_dirs_removed, 1);
         assert!(!own_tmp.exists());
         assert!(foreign.exists(), "a foreign dir was removed");
-        assert!(report.left_alone.iter().any(|l| l.contains("victim")), "{report}");
+        assert!(
+            report.left_alone.iter().any(|l| l.contains("victim")),
+            "{report}"
+        );
         assert!(!dir_path.join(format!("{stem}.0.json")).exists());
         assert!(!dir_path.join(format!("{stem}.lock")).exists());
         assert!(live_tmp.exists());

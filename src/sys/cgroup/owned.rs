@@ -359,12 +359,14 @@ pub fn remove_leftovers_in(
     hierarchy: &MemoryHierarchy,
     proc_root: &Path,
 ) -> anyhow::Result<Vec<PathBuf>> {
-    let removed = remove_created_by(hierarchy, |creator| {
-        match crate::sys::registry::creator_lock_held(creator) {
-            Some(held) => !held,
-            None => !creator.is_alive(proc_root),
-        }
-    })?;
+    let removed =
+        remove_created_by(
+            hierarchy,
+            |creator| match crate::sys::registry::creator_lock_held(creator) {
+                Some(held) => !held,
+                None => !creator.is_alive(proc_root),
+            },
+        )?;
     // The parent goes with its last child (rmdir fails if it is not empty).
     let _ = std::fs::remove_dir(hierarchy.isolab_parent());
     Ok(removed)
@@ -445,6 +447,20 @@ mod tests {
         assert_eq!(Creator::from_dir_name("1-2"), None);
         assert_eq!(sanitize("a/b c"), "a_b_c");
         assert_eq!(sanitize(".."), "cgroup");
+    }
+
+    /// The `isolab` parent goes with its last child (fixture: plain
+    /// directories, so rmdir works as on a cgroup mount).
+    #[test]
+    fn the_parent_goes_with_its_last_child() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let h = MemoryHierarchy::v1(dir.path());
+        let a = OwnedCgroup::create_in(&h, "a", None).expect("create a");
+        let b = OwnedCgroup::create_in(&h, "b", None).expect("create b");
+        a.remove().expect("remove a");
+        assert!(h.isolab_parent().exists(), "removed while b was in it");
+        b.remove().expect("remove b");
+        assert!(!h.isolab_parent().exists(), "an empty parent was left");
     }
 
     #[test]
