@@ -672,7 +672,7 @@ fn remove_leftovers_of(dir: &Dir) -> anyhow::Result<CleanupReport> {
             }
         };
         if !owners.contains_key(stem) {
-            match probe(&dir, stem) {
+            match probe(dir, stem) {
                 Ok(o) => {
                     owners.insert(stem.to_string(), o);
                 }
@@ -708,7 +708,7 @@ fn remove_leftovers_of(dir: &Dir) -> anyhow::Result<CleanupReport> {
             }
         };
         let scope = Scope {
-            dir: &dir,
+            dir,
             stem,
             hierarchy: hierarchy.as_ref(),
             owner_is_me: false,
@@ -729,13 +729,13 @@ fn remove_leftovers_of(dir: &Dir) -> anyhow::Result<CleanupReport> {
         let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(".lock")) else {
             continue;
         };
-        if !is_stem(stem) || has_records(&dir, stem) || cgroup_of_creator_left(stem, &hierarchy) {
+        if !is_stem(stem) || has_records(dir, stem) || cgroup_of_creator_left(stem, &hierarchy) {
             continue;
         }
         let held = match owners.remove(stem) {
             Some(Owner::Gone(h)) => h,
             Some(Owner::Alive) => continue,
-            None => match probe(&dir, stem) {
+            None => match probe(dir, stem) {
                 Ok(Owner::Gone(h)) => h,
                 _ => continue,
             },
