@@ -701,7 +701,7 @@ fn cleanup_after_kill_9_removes_the_empty_parent_cgroup() {
         return;
     }
     let tag = format!("5{}", unique());
-    let mut run = Command::new(ISOLAB)
+    let run = Command::new(ISOLAB)
         .args(["run", "--memory", "48M", "--", "sleep", &tag])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -709,6 +709,14 @@ fn cleanup_after_kill_9_removes_the_empty_parent_cgroup() {
         .spawn()
         .unwrap();
     let owner = run.id() as i32;
+    struct KillOnDrop(Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut run = KillOnDrop(run);
     let registry = isolab::sys::registry::registry_dir();
     let cgroup = wait_for("the run to record its cgroup and child", || {
         isolab::sys::registry::records_of(&registry, owner)
@@ -716,8 +724,8 @@ fn cleanup_after_kill_9_removes_the_empty_parent_cgroup() {
             .find(|r| !r.children.is_empty() && r.cgroups.len() == 1)
             .map(|r| r.cgroups[0].clone())
     });
-    run.kill().unwrap();
-    run.wait().unwrap();
+    run.0.kill().unwrap(); // SIGKILL
+    run.0.wait().unwrap();
     let out = Command::new(ISOLAB).arg("cleanup").output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(!cgroup.exists(), "cgroup left: {}", cgroup.display());
