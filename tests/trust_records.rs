@@ -463,12 +463,12 @@ fn cleanup_leaves_alone_what_a_record_cannot_prove() {
             let _ = std::fs::remove_dir(&self.1);
         }
     }
+    // Declared before the member: dropped (rmdir) after it is killed and reaped.
+    let _cg_guard = RemoveCg(foreign_cg.clone(), outer.clone());
     let mut member_cmd = Command::new("sleep");
     member_cmd.arg0("sleep");
     let member = Sleeper::start(member_cmd);
     std::fs::write(foreign_cg.join("cgroup.procs"), member.id.pid.to_string()).unwrap();
-    // Declared after the sleepers: dropped (rmdir) after they are killed.
-    let _cg_guard = RemoveCg(foreign_cg.clone(), outer.clone());
 
     let registry = isolab::sys::registry::registry_dir();
     std::fs::create_dir_all(&registry).unwrap();
