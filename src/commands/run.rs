@@ -197,6 +197,8 @@ pub fn exec(a: &ExecArgs) -> anyhow::Result<i32> {
     Ok(outcome.code())
 }
 
+/// Removes what crashed isolab processes left, and says what it found in
+/// their records and left alone (it cannot prove isolab made it).
 pub fn cleanup() -> anyhow::Result<i32> {
     let report = registry::remove_leftovers()?;
     // Processes a crashed `learn`/`demo` left running (marked by environment).
@@ -204,9 +206,13 @@ pub fn cleanup() -> anyhow::Result<i32> {
     if report == registry::CleanupReport::default() && lesson_procs == 0 {
         println!("nothing to clean up");
     } else {
-        if report != registry::CleanupReport::default() {
-            // A record names pids, mounts and paths: escaped.
-            println!("{}", escape(&report.to_string()));
+        if report.removed_anything() {
+            println!("{report}");
+        } else {
+            // Nothing removed: only the notes (already escaped).
+            for note in &report.left_alone {
+                println!("left alone: {note}");
+            }
         }
         if lesson_procs > 0 {
             println!("stopped {lesson_procs} process(es) a lesson left running");

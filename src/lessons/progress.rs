@@ -1,9 +1,13 @@
-//! Saved progress, per user: `$XDG_STATE_HOME/isolab/progress.json` (or
-//! `~/.local/state/isolab/progress.json`). A file that cannot be read as
-//! progress is set aside as `progress.json.corrupt`, never a crash.
+//! Saved progress, per user: `progress.json` in isolab's state directory
+//! (`sys::paths::state_path`: `$XDG_STATE_HOME/isolab`, else
+//! `~/.local/state/isolab`, else `/tmp/isolab-state-UID`), which must be
+//! ours. A file that cannot be read as progress is set aside as
+//! `progress.json.corrupt`, never a crash.
 
+use crate::sys::paths::Dir;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -12,47 +16,61 @@ pub struct Progress {
     pub lessons: BTreeMap<String, usize>,
 }
 
-/// Where progress lives for this user.
+/// Where progress lives for this user (`sys::paths::state_path`).
 pub fn default_path() -> PathBuf {
-    let state = std::env::var_os("XDG_STATE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
-        .unwrap_or_else(|| PathBuf::from("/tmp"));
-    state.join("isolab").join("progress.json")
+    crate::sys::paths::state_path().join("progress.json")
+}
+
+/// The directory and the file name of a progress path.
+fn split(path: &Path) -> anyhow::Result<(&Path, &str)> {
+    let name = path.file_name().and_then(|n| n.to_str());
+    match (path.parent(), name) {
+        (Some(dir), Some(name)) => Ok((dir, name)),
+        _ => anyhow::bail!("{} is not a file path", path.display()),
+    }
 }
 
 impl Progress {
-    /// Loads progress. Returns a message when something was set aside.
+    /// Loads progress. Returns a message when something was set aside. The
+    /// directory must be ours (see `sys::paths`) and the file a regular
+    /// file of ours; anything else is not read (a FIFO never blocks).
     pub fn load(path: &Path) -> (Progress, Option<String>) {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return (Progress::default(), None);
-            }
-            Err(e) => {
-                return (
-                    Progress::default(),
-                    Some(format!(
-                        "could not read {} ({e}); starting without saved progress",
-                        path.display()
-                    )),
-                );
-            }
+        let cannot = |e: anyhow::Error| {
+            (
+                Progress::default(),
+                Some(format!(
+                    "could not read {} ({e:#}); starting without saved progress",
+                    path.display()
+                )),
+            )
         };
-        match serde_json::from_str::<Progress>(&text) {
+        let (dir, name) = match split(path) {
+            Ok(s) => s,
+            Err(e) => return cannot(e),
+        };
+        let dir = match Dir::open_existing(dir) {
+            Ok(Some(d)) => d,
+            Ok(None) => return (Progress::default(), None),
+            Err(e) => return cannot(e),
+        };
+        let bytes = match dir.read_regular(OsStr::new(name)) {
+            Ok(Some(b)) => b,
+            Ok(None) => return (Progress::default(), None),
+            Err(e) => return cannot(e),
+        };
+        match serde_json::from_slice::<Progress>(&bytes) {
             Ok(p) => (p, None),
             Err(e) => {
-                let aside = path.with_extension("json.corrupt");
-                let moved = std::fs::rename(path, &aside);
-                let msg = match moved {
+                let aside_name = format!("{name}.corrupt");
+                let aside = path.with_file_name(&aside_name);
+                let msg = match dir.rename(name, &aside_name) {
                     Ok(()) => format!(
                         "the progress file {} was damaged ({e}); it was moved to {} and progress starts over",
                         path.display(),
                         aside.display()
                     ),
                     Err(mv) => format!(
-                        "the progress file {} was damaged ({e}) and could not be moved aside ({mv}); progress starts over",
+                        "the progress file {} was damaged ({e}) and could not be moved aside ({mv:#}); progress starts over",
                         path.display()
                     ),
                 };
@@ -61,20 +79,13 @@ impl Progress {
         }
     }
 
-    /// Saves atomically (write a temp file, rename over).
+    /// Saves atomically (a new 0600 file, renamed over) in a directory that
+    /// is created 0700 and checked to be ours.
     pub fn save(&self, path: &Path) -> anyhow::Result<()> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| anyhow::anyhow!("creating {}: {e}", dir.display()))?;
-        }
-        let tmp = path.with_extension(format!("json.tmp{}", std::process::id()));
+        let (dir, name) = split(path)?;
+        let dir = Dir::ensure(dir)?;
         let text = serde_json::to_string_pretty(self)?;
-        std::fs::write(&tmp, text)
-            .map_err(|e| anyhow::anyhow!("writing {}: {e}", tmp.display()))?;
-        std::fs::rename(&tmp, path).map_err(|e| {
-            anyhow::anyhow!("renaming {} to {}: {e}", tmp.display(), path.display())
-        })?;
-        Ok(())
+        dir.write_atomic(name, text.as_bytes())
     }
 
     pub fn step_of(&self, lesson: &str) -> usize {

@@ -3,14 +3,18 @@
 //! per applet, or, without it, the host's shell and a few tools plus the
 //! shared libraries they load (found with the ELF loader's `--list`, which is
 //! what `ldd` runs). Built once into a temp dir and renamed into place, then
-//! cached under `/var/cache/isolab` (root) or `$XDG_CACHE_HOME/isolab`.
+//! cached in isolab's cache directory (`sys::paths::cache_path`:
+//! `/var/cache/isolab` for root, else `$XDG_CACHE_HOME/isolab`, ...), which
+//! is checked, with the root in it, to be ours before use.
 //!
 //! Layout: bin/ (busybox + applet links, or the copied tools), dev/ with
 //! empty files that the spawner binds the host's null/zero/full/random/
 //! urandom/tty onto, proc/ and sys/ mount points, tmp/ (a tmpfs at run time),
 //! etc/passwd, etc/group, root/.
 
+use crate::sys::paths::Dir;
 use anyhow::Context;
+use std::ffi::OsStr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -25,19 +29,9 @@ const FALLBACK_TOOLS: [&str; 12] = [
     "sh", "ls", "cat", "ps", "id", "hostname", "mount", "echo", "sleep", "true", "ip", "uname",
 ];
 
+/// Where the cache lives (`sys::paths::cache_path`); checked by `ensure_in`.
 pub fn cache_base() -> PathBuf {
-    // SAFETY: geteuid cannot fail.
-    if unsafe { libc::geteuid() } == 0 {
-        return PathBuf::from("/var/cache/isolab");
-    }
-    match std::env::var_os("XDG_CACHE_HOME") {
-        Some(d) if !d.is_empty() => PathBuf::from(d).join("isolab"),
-        _ => match std::env::var_os("HOME") {
-            Some(h) if !h.is_empty() => PathBuf::from(h).join(".cache/isolab"),
-            // SAFETY: getuid cannot fail.
-            _ => std::env::temp_dir().join(format!("isolab-cache-{}", unsafe { libc::getuid() })),
-        },
-    }
+    crate::sys::paths::cache_path()
 }
 
 /// The path of the minimal root, building it first if needed.
@@ -95,33 +89,61 @@ pub fn elf_interpreter(bytes: &[u8]) -> Option<String> {
     None
 }
 
+/// The minimal root under `base`, built if missing. `base` is created 0700
+/// if missing, and `base`, the root and its `bin/` must be directories of
+/// ours that group and others cannot write (`sys::paths`): a root someone
+/// else planted (in a /tmp fallback, say) is refused, never run.
 pub fn ensure_in(base: &Path) -> anyhow::Result<PathBuf> {
-    let (busybox, key) = source_key();
-    let root = base.join(format!("minroot-v{LAYOUT_VERSION}-{key}"));
-    if root.join("bin/sh").symlink_metadata().is_ok() {
-        return Ok(root);
+    let (busybox, _) = source_key();
+    let base_dir = Dir::ensure(base).context("cannot use the minimal-root cache")?;
+    let name = root_name();
+    let root = base.join(&name);
+    if base_dir.stat_name(OsStr::new(&name)).is_ok() {
+        check_root(&base_dir, &name)?;
+        if root.join("bin/sh").symlink_metadata().is_ok() {
+            return Ok(root);
+        }
     }
-    std::fs::create_dir_all(base)
-        .with_context(|| format!("cannot create the cache dir {}", base.display()))?;
-    let tmp = base.join(format!(".building-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    let built = build(&tmp, busybox);
+    let tmp_name = format!(".building-{}", std::process::id());
+    let tmp = base.join(&tmp_name);
+    if base_dir.stat_name(OsStr::new(&tmp_name)).is_ok() {
+        std::fs::remove_dir_all(&tmp)
+            .with_context(|| format!("cannot remove an old build {}", tmp.display()))?;
+    }
+    let built = base_dir
+        .subdir(&tmp_name)
+        .and_then(|_| build(&tmp, busybox));
     if let Err(e) = built {
         let _ = std::fs::remove_dir_all(&tmp);
         return Err(e);
     }
-    match std::fs::rename(&tmp, &root) {
-        Ok(()) => Ok(root),
+    match base_dir.rename_noreplace(&tmp_name, &name) {
+        Ok(()) => {}
         Err(_) if root.join("bin/sh").symlink_metadata().is_ok() => {
             // Another isolab built it at the same time.
             let _ = std::fs::remove_dir_all(&tmp);
-            Ok(root)
         }
         Err(e) => {
             let _ = std::fs::remove_dir_all(&tmp);
-            Err(e).with_context(|| format!("cannot move the minimal root into {}", root.display()))
+            return Err(e.context("cannot move the minimal root into place"));
         }
     }
+    check_root(&base_dir, &name)?;
+    Ok(root)
+}
+
+/// The name of the cached root in the cache directory (it changes with
+/// the layout and with what the root is built from).
+pub fn root_name() -> String {
+    format!("minroot-v{LAYOUT_VERSION}-{}", source_key().1)
+}
+
+/// Refuses a cached root (or its `bin/`) that is not a directory of ours,
+/// closed to group and others.
+fn check_root(base: &Dir, name: &str) -> anyhow::Result<()> {
+    let root = base.open_subdir(name)?;
+    root.open_subdir("bin")?;
+    Ok(())
 }
 
 fn build(dir: &Path, busybox: bool) -> anyhow::Result<()> {
@@ -130,6 +152,10 @@ fn build(dir: &Path, busybox: bool) -> anyhow::Result<()> {
             .with_context(|| format!("cannot create {}", dir.join(sub).display()))?;
     }
     std::fs::set_permissions(dir.join("tmp"), std::fs::Permissions::from_mode(0o1777))?;
+    // Whatever the umask: the root and bin/ must pass `check_root`.
+    for d in [dir.to_path_buf(), dir.join("bin")] {
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755))?;
+    }
     for dev in ["null", "zero", "full", "random", "urandom", "tty"] {
         std::fs::write(dir.join("dev").join(dev), b"")?;
     }

@@ -9,6 +9,7 @@ pub mod inside;
 pub mod minroot;
 pub mod mounts;
 pub mod ns;
+pub mod paths;
 pub mod procs;
 pub mod registry;
 pub mod rootfs;

@@ -1057,6 +1057,8 @@ impl Spawner {
             return Err(err).context("fork failed");
         }
         if pid == 0 {
+            // The child must not hold isolab's owner lock (sys::registry).
+            registry::close_locks_in_child();
             drop(ctl_wr);
             drop(rep_rd);
             drop(st_rd);
@@ -1194,10 +1196,33 @@ impl Spawner {
     fn record_setup(&mut self) {
         if !self.setup_recorded {
             self.setup_recorded = true;
-            if let Some(reg) = &mut self.registration {
-                let _ = reg.add_child(self.setup_pid);
+            if let Some(reg) = &mut self.registration
+                && let Err(e) = reg.add_child(self.setup_pid)
+            {
+                self.unrecorded(e);
             }
         }
+    }
+
+    /// Records a child's PID; what cannot be recorded must not run.
+    fn record_child(&mut self, pid: i32) -> Result<(), String> {
+        if let Some(reg) = &mut self.registration
+            && let Err(e) = reg.add_child(pid)
+        {
+            return Err(self.unrecorded(e));
+        }
+        Ok(())
+    }
+
+    /// A process isolab cannot record must not run: kill it, fail the run.
+    fn unrecorded(&mut self, e: anyhow::Error) -> String {
+        let msg = format!("{e:#}");
+        self.failed = true;
+        self.failure.get_or_insert_with(|| msg.clone());
+        for fd in [&self.child_pidfd, &self.setup_pidfd].into_iter().flatten() {
+            registry::pidfd_send_signal(fd, libc::SIGKILL);
+        }
+        msg
     }
 
     fn parent_step(&mut self, step: &Step) -> Result<String, String> {
@@ -1256,9 +1281,7 @@ impl Spawner {
                         {
                             self.child_pid = Some(pid);
                             self.child_pidfd = registry::pidfd_open(pid);
-                            if let Some(reg) = &mut self.registration {
-                                let _ = reg.add_child(pid);
-                            }
+                            self.record_child(pid)?;
                             return Ok(format!("child is PID {pid} on the host, PID 1 inside"));
                         }
                     }
@@ -1416,9 +1439,7 @@ impl Spawner {
         if let (true, Ok(pid)) = (is_fork, line.trim_start_matches("ok").trim().parse::<i32>()) {
             self.child_pid = Some(pid);
             self.child_pidfd = registry::pidfd_open(pid);
-            if let Some(reg) = &mut self.registration {
-                let _ = reg.add_child(pid);
-            }
+            let _ = self.record_child(pid);
         }
     }
 

@@ -23,6 +23,9 @@ pub struct OwnedCgroup {
     hierarchy: MemoryHierarchy,
     path: PathBuf,
     removed: bool,
+    /// This process's owner lock, held while the cgroup exists: what tells
+    /// a sweep (even in another PID namespace) that the creator is alive.
+    _alive: crate::sys::registry::Alive,
 }
 
 /// Who created an isolab cgroup, decoded from its directory name.
@@ -127,13 +130,16 @@ impl OwnedCgroup {
             enable_memory_for_children(&hierarchy.mount)?;
         }
         let creator = Creator::current()?;
+        // Taken before the mkdir: no cgroup of ours exists without it.
+        let alive = crate::sys::registry::hold_owner_lock()
+            .context("cannot hold isolab's owner lock, so no cgroup is created")?;
         let label = sanitize(name);
         // Another isolab may remove the empty parent between our mkdirs:
         // then the child's mkdir says ENOENT and we make the parent again.
         let mut tries = 0;
         loop {
             tries += 1;
-            match OwnedCgroup::create_child(hierarchy, &parent, creator, &label, limit) {
+            match OwnedCgroup::create_child(hierarchy, &parent, creator, &label, limit, &alive) {
                 Err(e)
                     if tries < 5
                         && e.downcast_ref::<std::io::Error>()
@@ -152,6 +158,7 @@ impl OwnedCgroup {
         creator: Creator,
         label: &str,
         limit: Option<Limit>,
+        alive: &crate::sys::registry::Alive,
     ) -> anyhow::Result<OwnedCgroup> {
         match std::fs::create_dir(parent) {
             Ok(()) => {}
@@ -178,6 +185,8 @@ impl OwnedCgroup {
                 Ok(()) => break path,
                 Err(e) if e.kind() == ErrorKind::AlreadyExists && attempt < 1000 => attempt += 1,
                 Err(e) => {
+                    // Do not leave an empty parent behind (rmdir: only if empty).
+                    let _ = std::fs::remove_dir(parent);
                     // Keep the io::Error at the top so `create_in` can see ENOENT.
                     let context = format!("creating cgroup {}", path.display());
                     return Err(anyhow::Error::from(e).context(context));
@@ -188,6 +197,7 @@ impl OwnedCgroup {
             hierarchy: hierarchy.clone(),
             path,
             removed: false,
+            _alive: alive.clone(),
         };
         if let Some(limit) = limit {
             // On failure `cgroup` drops here and removes the directory.
@@ -337,13 +347,29 @@ pub fn remove_leftovers() -> anyhow::Result<Vec<PathBuf>> {
 }
 
 /// Removes the cgroups in `hierarchy`'s isolab parent whose creator (pid +
-/// start time in the name) no longer runs. Names of any other shape are left
-/// alone; nothing outside the parent is looked at.
+/// start time in the name) is provably gone. Names of any other shape are
+/// left alone; nothing outside the parent is looked at.
+///
+/// A creator is alive while it holds its owner lock in the runtime
+/// directory (`registry::creator_lock_held`): that holds for an isolab in
+/// another PID namespace too, whose pid means nothing in `proc_root`. Only
+/// when no lock names the creator (an isolab from before the locks, or one
+/// whose lock a cleanup already removed) does `proc_root` decide.
 pub fn remove_leftovers_in(
     hierarchy: &MemoryHierarchy,
     proc_root: &Path,
 ) -> anyhow::Result<Vec<PathBuf>> {
-    remove_created_by(hierarchy, |creator| !creator.is_alive(proc_root))
+    let removed =
+        remove_created_by(
+            hierarchy,
+            |creator| match crate::sys::registry::creator_lock_held(creator) {
+                Some(held) => !held,
+                None => !creator.is_alive(proc_root),
+            },
+        )?;
+    // The parent goes with its last child (rmdir fails if it is not empty).
+    let _ = std::fs::remove_dir(hierarchy.isolab_parent());
+    Ok(removed)
 }
 
 /// Removes the cgroups this very process created (killing their members):
@@ -421,6 +447,20 @@ mod tests {
         assert_eq!(Creator::from_dir_name("1-2"), None);
         assert_eq!(sanitize("a/b c"), "a_b_c");
         assert_eq!(sanitize(".."), "cgroup");
+    }
+
+    /// The `isolab` parent goes with its last child (fixture: plain
+    /// directories, so rmdir works as on a cgroup mount).
+    #[test]
+    fn the_parent_goes_with_its_last_child() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let h = MemoryHierarchy::v1(dir.path());
+        let a = OwnedCgroup::create_in(&h, "a", None).expect("create a");
+        let b = OwnedCgroup::create_in(&h, "b", None).expect("create b");
+        a.remove().expect("remove a");
+        assert!(h.isolab_parent().exists(), "removed while b was in it");
+        b.remove().expect("remove b");
+        assert!(!h.isolab_parent().exists(), "an empty parent was left");
     }
 
     #[test]
