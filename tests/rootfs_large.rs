@@ -29,7 +29,10 @@ fn big_dir(what: &str) -> tempfile::TempDir {
         "these tests need a tmpfs at /dev/shm (300,000 files on disk take minutes)"
     );
     let dir = tempfile::Builder::new()
-        .prefix(&format!("isolab-rootfs-large-{what}-{}-", std::process::id()))
+        .prefix(&format!(
+            "isolab-rootfs-large-{what}-{}-",
+            std::process::id()
+        ))
         .tempdir_in("/dev/shm")
         .expect("temp dir on /dev/shm");
     for i in 0..ENTRIES {
@@ -199,7 +202,10 @@ fn a_300k_directory_is_read_once_off_the_ui_thread_and_paged() {
     assert_eq!(s.cwd, parent.display().to_string());
     let name = big.path().file_name().expect("name").to_string_lossy();
     assert_eq!(selected_name(&s), name);
-    assert!(s.len() < ENTRIES, "the big listing was shown for its parent");
+    assert!(
+        s.len() < ENTRIES,
+        "the big listing was shown for its parent"
+    );
     // And into it again, then straight out before it is read.
     press(&mut s, KeyCode::Enter);
     assert!(s.is_loading());
@@ -295,7 +301,10 @@ fn tmux_the_tui_idles_cheaply_on_a_300k_directory_and_keys_work() {
     std::thread::sleep(Duration::from_secs(3));
     let (t1, c1) = (Instant::now(), cpu_ticks(isolab));
     let share = (c1 - c0) as f64 / hz / (t1 - t0).as_secs_f64();
-    println!("isolab idle on {ENTRIES} entries: {:.1}% of one core", share * 100.0);
+    println!(
+        "isolab idle on {ENTRIES} entries: {:.1}% of one core",
+        share * 100.0
+    );
     assert!(
         share < 0.30,
         "isolab used {:.0}% of a core idling on the directory (it re-reads it?)",

@@ -45,12 +45,7 @@ fn select(s: &mut RootState, name: &str) {
     key(s, KeyCode::Char('/'));
     typed(s, name);
     key(s, KeyCode::Enter);
-    assert_eq!(
-        selected_name(s).as_deref(),
-        Some(name),
-        "{:?}",
-        s.message
-    );
+    assert_eq!(selected_name(s).as_deref(), Some(name), "{:?}", s.message);
 }
 
 fn dialog_error(s: &RootState) -> String {

@@ -16,10 +16,10 @@ use crate::app::keys::{self, Binding, HelpSection, PromptAction, bind};
 use crate::app::{Screen, Shared};
 use crate::sys::mounts::{self, MountRow};
 use crate::sys::rootfs::{self, Entry, FileContent, FileKind, ProcRoot, RootfsError, UserNs, join};
+use crate::sys::rootfs::{DirList, ListLimits};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, MouseButton, MouseEvent, MouseEventKind};
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use crate::sys::rootfs::{DirList, ListLimits};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -251,7 +251,7 @@ struct Loading {
     shown: usize,
     /// The name to select when it comes.
     select: Option<String>,
-    /// Asked by the user (`r`, entering): say so when it comes.
+    /// Asked by the user with `r`: say so when it comes.
     manual: bool,
 }
 
@@ -478,6 +478,9 @@ impl RootState {
         }
         let cwd = self.cwd.clone();
         self.load_dir(&cwd, None);
+        if let Some(l) = &mut self.loading {
+            l.manual = true;
+        }
         if self.show_mounts {
             self.load_mounts();
         }
@@ -566,7 +569,7 @@ impl RootState {
                 count,
                 shown: 0,
                 select,
-                manual: force,
+                manual: false,
             });
         }
     }
@@ -627,7 +630,9 @@ impl RootState {
         if loading.path != self.cwd {
             return;
         }
-        let keep = loading.select.or_else(|| self.selected_name().map(String::from));
+        let keep = loading
+            .select
+            .or_else(|| self.selected_name().map(String::from));
         let same_dir = self.listed.is_some();
         self.fallback = None;
         self.host_cwd = listed.list.host_path.display().to_string();
