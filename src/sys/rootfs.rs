@@ -1007,7 +1007,7 @@ impl ProcRoot {
                 continue;
             }
             seen += 1;
-            if seen % PROGRESS_EVERY == 0 && !progress(seen) {
+            if seen.is_multiple_of(PROGRESS_EVERY) && !progress(seen) {
                 return Ok(None);
             }
             if list.rows.len() >= limits.entries || list.text.len() >= limits.text_bytes {
