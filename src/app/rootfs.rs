@@ -436,9 +436,13 @@ impl RootState {
         let proc_root = self.proc_root.clone();
         let worker = self.worker.take();
         let counters = self.counters.clone();
+        // Ids go on rising: an answer to a request made before this open
+        // must never match a new one.
+        let next_id = self.next_id;
         *self = RootState::new(&proc_root);
         self.worker = worker;
         self.counters = counters;
+        self.next_id = next_id;
         self.pid = Some(pid);
         match ProcRoot::open(&proc_root, pid) {
             Ok(root) => {
@@ -1232,5 +1236,57 @@ mod tests {
         assert!(err.is_some_and(|e| e.contains("'/'")));
         s.on_key(key(KeyCode::Esc));
         assert!(s.dialog.is_none());
+    }
+
+    fn dir(names: &[&str]) -> DirList {
+        let entries: Vec<Entry> = names
+            .iter()
+            .map(|n| Entry {
+                name: n.to_string(),
+                kind: FileKind::File,
+                mode: libc::S_IFREG | 0o644,
+                size: 0,
+                inode: 1,
+                uid: 0,
+                gid: 0,
+                uid_inside: None,
+                gid_inside: None,
+                unmapped: false,
+                link_target: None,
+                mtime: 0,
+            })
+            .collect();
+        DirList::from_entries("/d", "/proc/1/root/d".into(), &entries, None)
+    }
+
+    #[test]
+    fn new_marks_are_names_not_there_before_and_stay() {
+        let first = dir(&["b", "d"]);
+        assert_eq!(new_marks(&first, None), vec![false, false]);
+        let first = Listed {
+            new: new_marks(&first, None),
+            list: first,
+        };
+        let second = dir(&["a", "b", "c", "d", "e"]);
+        let marks = new_marks(&second, Some(&first));
+        assert_eq!(marks, vec![true, false, true, false, true]);
+        let second = Listed {
+            new: marks,
+            list: second,
+        };
+        // "a" stays marked; "b" went away; "f" is new.
+        let third = dir(&["a", "c", "d", "f"]);
+        assert_eq!(
+            new_marks(&third, Some(&second)),
+            vec![true, true, false, true]
+        );
+    }
+
+    #[test]
+    fn search_ignores_case_without_allocating_for_ascii() {
+        assert!(contains_ignoring_case("Entry-0123", "entry-01"));
+        assert!(contains_ignoring_case("abc", ""));
+        assert!(!contains_ignoring_case("abc", "abcd"));
+        assert!(contains_ignoring_case("ÉCOLE", "école"));
     }
 }

@@ -1278,4 +1278,56 @@ mod tests {
         assert_eq!(parent("/tmp"), "/");
         assert_eq!(parent("/"), "/");
     }
+
+    #[test]
+    fn compact_listing_sorts_finds_and_measures() {
+        let e = |name: &str, uid: u32, size: u64, link: Option<&str>| Entry {
+            name: name.into(),
+            kind: FileKind::File,
+            mode: libc::S_IFREG | 0o644,
+            size,
+            inode: 7,
+            uid,
+            gid: 0,
+            uid_inside: None,
+            gid_inside: None,
+            unmapped: false,
+            link_target: link.map(String::from),
+            mtime: 5,
+        };
+        let userns = UserNs {
+            uid_map: IdMap::parse("0 100000 65536"),
+            gid_map: IdMap::parse("0 0 1"),
+        };
+        let list = DirList::from_entries(
+            "/d",
+            "/proc/1/root/d".into(),
+            &[
+                e("zeta", 101000, 12345, None),
+                e("alpha", 100000, 1, Some("/x")),
+                e("mid", 5, 0, None),
+            ],
+            Some(userns),
+        );
+        assert_eq!(list.len(), 3);
+        assert_eq!(
+            (0..3).map(|i| list.name(i)).collect::<Vec<_>>(),
+            ["alpha", "mid", "zeta"]
+        );
+        assert_eq!(list.position("mid"), Some(1));
+        assert_eq!(list.position("nope"), None);
+        let alpha = list.entry(0).expect("alpha");
+        assert_eq!(alpha.link_target.as_deref(), Some("/x"));
+        assert_eq!((alpha.uid_inside, alpha.gid_inside), (Some(0), Some(0)));
+        let mid = list.entry(1).expect("mid");
+        assert!(mid.unmapped && mid.uid_inside == Some(OVERFLOW_ID));
+        assert_eq!(list.entry(2).expect("zeta").link_target, None);
+        // The widest columns, measured once.
+        let widest = (0..3)
+            .filter_map(|i| list.entry(i))
+            .map(|e| e.owner_text().len())
+            .max();
+        assert_eq!(Some(list.owner_width), widest);
+        assert_eq!(list.size_width, 5);
+    }
 }
