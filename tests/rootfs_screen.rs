@@ -10,9 +10,29 @@ use isolab::app::rootfs::RootState;
 use isolab::sys::mounts::MountMark;
 use rootfs_support::*;
 use std::path::Path;
+use std::time::Duration;
 
+/// A key, then (bounded) whatever listing it asked for: directories are
+/// read on the screen's worker thread.
 fn key(s: &mut RootState, code: KeyCode) {
     s.on_key(KeyEvent::new(code, KeyModifiers::NONE));
+    loaded(s);
+}
+
+fn loaded(s: &mut RootState) {
+    assert!(
+        s.wait_loaded(Duration::from_secs(60)),
+        "the listing of {} never came",
+        s.cwd
+    );
+}
+
+fn has(s: &RootState, name: &str) -> bool {
+    s.list().and_then(|l| l.position(name)).is_some()
+}
+
+fn selected_name(s: &RootState) -> Option<String> {
+    s.selected_entry().map(|e| e.name)
 }
 
 fn typed(s: &mut RootState, text: &str) {
@@ -25,12 +45,7 @@ fn select(s: &mut RootState, name: &str) {
     key(s, KeyCode::Char('/'));
     typed(s, name);
     key(s, KeyCode::Enter);
-    assert_eq!(
-        s.selected_entry().map(|e| e.name.as_str()),
-        Some(name),
-        "{:?}",
-        s.message
-    );
+    assert_eq!(selected_name(s).as_deref(), Some(name), "{:?}", s.message);
 }
 
 fn dialog_error(s: &RootState) -> String {
@@ -48,9 +63,10 @@ fn browse_create_and_watch_a_pivot_root_child() {
     s.open(child.pid);
     assert!(s.is_open(), "{:?}", s.message);
     assert_eq!(s.cwd, "/");
-    assert!(s.entries.iter().any(|e| e.name == "flip"));
+    loaded(&mut s);
+    assert!(has(&s, "flip"));
     // The process's root has no host directories such as /usr.
-    assert!(!s.entries.iter().any(|e| e.name == "usr"));
+    assert!(!has(&s, "usr"));
 
     // Into /etc; a hostile link is listed with its target, and opening it
     // stays inside (the file does not exist there).
@@ -87,7 +103,7 @@ fn browse_create_and_watch_a_pivot_root_child() {
     // Up to /, then into /tmp, and the dialog.
     key(&mut s, KeyCode::Backspace);
     assert_eq!(s.cwd, "/");
-    assert_eq!(s.selected_entry().map(|e| e.name.as_str()), Some("etc"));
+    assert_eq!(selected_name(&s).as_deref(), Some("etc"));
     select(&mut s, "tmp");
     key(&mut s, KeyCode::Enter);
     assert_eq!(s.cwd, "/tmp");
@@ -115,10 +131,7 @@ fn browse_create_and_watch_a_pivot_root_child() {
     key(&mut s, KeyCode::Enter);
     assert!(s.dialog.is_none(), "{}", dialog_error(&s));
     assert!(f.inside("/tmp/created_by_host").is_file());
-    assert_eq!(
-        s.selected_entry().map(|e| e.name.as_str()),
-        Some("created_by_host")
-    );
+    assert_eq!(selected_name(&s).as_deref(), Some("created_by_host"));
     // A directory, with N.
     key(&mut s, KeyCode::Char('N'));
     typed(&mut s, "made_dir");
@@ -139,11 +152,12 @@ fn browse_create_and_watch_a_pivot_root_child() {
         .status()
         .unwrap();
     assert!(made.success());
-    assert!(!s.entries.iter().any(|e| e.name == "made_inside"));
+    assert!(!has(&s, "made_inside"));
     key(&mut s, KeyCode::Char('r'));
-    assert!(s.entries.iter().any(|e| e.name == "made_inside"));
-    assert!(s.new_names.contains("made_inside"), "{:?}", s.new_names);
-    assert!(!s.new_names.contains(&f.secret_name()));
+    assert!(has(&s, "made_inside"));
+    let new = s.new_names();
+    assert!(new.contains(&"made_inside".to_string()), "{new:?}");
+    assert!(!new.contains(&f.secret_name()));
 
     // The mount table: procfs is the process's own, the host's mounts are
     // missing from it.
@@ -164,6 +178,7 @@ fn browse_create_and_watch_a_pivot_root_child() {
     child.child.kill().unwrap();
     child.child.wait().unwrap();
     s.refresh();
+    loaded(&mut s);
     assert!(s.exited);
     let msg = s.message.clone().map(|m| m.1).unwrap_or_default();
     assert!(msg.contains("has exited"), "{msg}");

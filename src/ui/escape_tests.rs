@@ -160,10 +160,19 @@ fn root_screen_escapes_names_targets_paths_mounts_and_text() {
     let mut s = RootState::new(Path::new("/proc"));
     s.pid = Some(4123);
     s.cwd = format!("/tmp/{EVIL}");
-    s.entries = vec![
+    let entries = [
         entry(EVIL, libc::S_IFREG | 0o644, None),
         entry("link", libc::S_IFLNK | 0o777, Some(EVIL)),
     ];
+    s.show_listing(
+        crate::sys::rootfs::DirList::from_entries(
+            &s.cwd,
+            "/proc/4123/root/tmp".into(),
+            &entries,
+            None,
+        ),
+        &[],
+    );
     // mountinfo writes a newline as \012; the escape byte is raw.
     let (process, _) = mounts::parse(
         "30 1 0:40 / /tmp/mnt\u{1b}]0;pwned\u{7}\u{1b}[2J\\012FORGED rw - tmpfs none rw\n",

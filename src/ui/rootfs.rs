@@ -123,47 +123,51 @@ fn kind_style(e: &Entry) -> Style {
     }
 }
 
+/// Only the rows on screen are built; the column widths come with the
+/// listing (measured once when it was read).
 fn render_listing(f: &mut Frame, area: Rect, state: &RootState) {
-    let title = format!(" {} · {} entries ", escape(&state.cwd), state.entries.len());
+    let cwd = escape(&state.cwd);
+    let mut title = match state.list() {
+        Some(l) if l.more > 0 => format!(
+            " {cwd} · {} entries (showing the first {}, {} more not kept) ",
+            l.len() + l.more,
+            l.len(),
+            l.more
+        ),
+        Some(l) => format!(" {cwd} · {} entries ", l.len()),
+        None => format!(" {cwd} "),
+    };
+    match state.reading() {
+        Some((_, n)) if state.list().is_some() && n > 0 => {
+            title.push_str(&format!("· re-reading… {n} entries "))
+        }
+        _ => {}
+    }
     let block = Block::default().borders(Borders::ALL).title(title);
     let inner = block.inner(area);
     f.render_widget(block, area);
-    if state.entries.is_empty() {
+    let Some(list) = state.list().filter(|l| !l.is_empty()) else {
         let msg = if state.exited {
-            "the process has exited: nothing to browse"
+            "the process has exited: nothing to browse".to_string()
         } else if state.pid.is_none() {
-            "select a process on the Processes screen"
+            "select a process on the Processes screen".to_string()
+        } else if let Some((_, n)) = state.reading() {
+            format!("reading… {n} entries")
         } else {
-            "(empty directory)"
+            "(empty directory)".to_string()
         };
         f.render_widget(
             Paragraph::new(msg).style(Style::new().fg(Color::DarkGray)),
             inner,
         );
         return;
-    }
-    let owner_w = state
-        .entries
-        .iter()
-        .map(|e| e.owner_text().len())
-        .max()
-        .unwrap_or(0);
-    let size_w = state
-        .entries
-        .iter()
-        .map(|e| e.size.to_string().len())
-        .max()
-        .unwrap_or(0);
+    };
+    let (owner_w, size_w) = (list.owner_width, list.size_width);
     let rows = inner.height as usize;
     let mut lines = Vec::with_capacity(rows);
-    for (i, e) in state
-        .entries
-        .iter()
-        .enumerate()
-        .skip(state.scroll)
-        .take(rows)
-    {
-        let is_new = state.new_names.contains(&e.name);
+    for i in state.scroll..list.len().min(state.scroll + rows) {
+        let Some(e) = list.entry(i) else { break };
+        let is_new = state.is_new(i);
         let selected = i == state.selected;
         let mut spans = vec![
             Span::raw(if selected { "▸" } else { " " }),
@@ -181,10 +185,10 @@ fn render_listing(f: &mut Frame, area: Rect, state: &RootState) {
                 ow = owner_w,
                 sw = size_w
             )),
-            Span::styled(escape(&e.name).into_owned(), kind_style(e)),
+            Span::styled(escape(&e.name).into_owned(), kind_style(&e)),
         ];
         if e.kind == FileKind::Dir {
-            spans.push(Span::styled("/", kind_style(e)));
+            spans.push(Span::styled("/", kind_style(&e)));
         }
         if let Some(t) = &e.link_target {
             spans.push(Span::styled(
@@ -311,7 +315,7 @@ mod tests {
     use super::*;
     use crate::app::rootfs::{NewDialog, Preview, RootState};
     use crate::sys::mounts::{self, MountMark};
-    use crate::sys::rootfs::{Entry, FileContent, FileKind, IdMap, UserNs, hex_lines};
+    use crate::sys::rootfs::{DirList, Entry, FileContent, FileKind, IdMap, UserNs, hex_lines};
     use ratatui::Terminal;
     use ratatui::backend::TestBackend;
     use std::path::Path;
@@ -336,18 +340,25 @@ mod tests {
     fn state() -> RootState {
         let mut s = RootState::new(Path::new("/proc"));
         s.pid = Some(4123);
-        s.cwd = "/tmp".into();
-        s.host_cwd = "/proc/4123/root/tmp".into();
-        s.entries = vec![
+        s.show_listing(listing(None, 0), &["just_a_temp"]);
+        s.selected = 1;
+        s
+    }
+
+    /// The fixture's /tmp, owned by `uid` on disk, seen through `userns`.
+    fn listing(userns: Option<UserNs>, uid: u32) -> DirList {
+        let mut entries = vec![
             entry("cache", libc::S_IFDIR | 0o755, 4096, None),
             entry("created_by_host", libc::S_IFREG | 0o644, 0, None),
             entry("etc-shadow", libc::S_IFLNK | 0o777, 11, Some("/etc/shadow")),
             entry("just_a_temp", libc::S_IFREG | 0o600, 1234, None),
             entry("run.sh", libc::S_IFREG | 0o755, 80, None),
         ];
-        s.new_names.insert("just_a_temp".into());
-        s.selected = 1;
-        s
+        for e in &mut entries {
+            e.uid = uid;
+            e.gid = uid;
+        }
+        DirList::from_entries("/tmp", "/proc/4123/root/tmp".into(), &entries, userns)
     }
 
     fn draw(s: &RootState, w: u16, h: u16) -> String {
@@ -382,12 +393,7 @@ mod tests {
             uid_map: IdMap::parse("0 100000 65536"),
             gid_map: IdMap::parse("0 100000 65536"),
         });
-        for e in &mut s.entries {
-            e.uid = 101000;
-            e.gid = 101000;
-            e.uid_inside = Some(1000);
-            e.gid_inside = Some(1000);
-        }
+        s.show_listing(listing(s.userns.clone(), 101000), &["just_a_temp"]);
         insta::assert_snapshot!(draw(&s, 100, 12));
     }
 
@@ -452,7 +458,10 @@ mod tests {
         insta::assert_snapshot!("mounts_100x12", draw(&s, 100, 12));
         s.show_mounts = false;
         s.exited = true;
-        s.entries.clear();
+        s.show_listing(
+            DirList::from_entries("/tmp", "/proc/4123/root/tmp".into(), &[], None),
+            &[],
+        );
         s.message = Some((
             crate::app::rootfs::Tone::Error,
             "process 4123 has exited; its root filesystem is gone (pick a running process)".into(),
