@@ -78,3 +78,73 @@ fn leftovers_of_a_killed_demo_are_stopped_at_the_next_start() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// A lesson marker names the isolab that started a process; anyone can put
+/// the same variable in their own environment. Only our own uid's processes
+/// are ours to stop: another user's process that carries a dead isolab's
+/// marker survives the next start, while ours with it is stopped.
+#[test]
+fn a_dead_marker_in_another_users_process_is_not_obeyed() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "this test plants a marker in /run/isolab/lessons: run it as root"
+    );
+    // A marker of an isolab that never lived (PID 1 with a wrong start time).
+    let marker = format!("1-{}", 7_000_000 + std::process::id());
+    let dir = std::path::Path::new("/run/isolab/lessons");
+    std::fs::create_dir_all(dir).unwrap();
+    let file = dir.join(format!("{marker}.marker"));
+    let var = format!("ISOLAB_LESSON_RUN={marker}");
+    let theirs_secs = format!("{}.1", 900_000 + std::process::id());
+    let ours_secs = format!("{}.2", 900_000 + std::process::id());
+    let theirs = KillOnDrop(
+        Command::new("env")
+            .args([
+                &var,
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+            ])
+            .args(["sleep", &theirs_secs])
+            .spawn()
+            .unwrap(),
+    );
+    let ours = KillOnDrop(
+        Command::new("env")
+            .args([&var, "sleep", &ours_secs])
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !(running(&format!("sleep {theirs_secs}")) && running(&format!("sleep {ours_secs}"))) {
+        assert!(Instant::now() < deadline, "the marked sleeps did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Planted only now: any isolab that starts from here on (this test's,
+    // or another test's) may act on it.
+    std::fs::write(&file, b"").unwrap();
+    let mut next = Command::new(lessons_support::isolab())
+        .args(["demo", "01-processes"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    next.stdin.as_mut().unwrap().write_all(b"q\n").unwrap();
+    assert!(next.wait().unwrap().success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while running(&format!("sleep {ours_secs}")) {
+        assert!(
+            Instant::now() < deadline,
+            "our own marked process was not stopped (the mechanism did not run)"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        running(&format!("sleep {theirs_secs}")),
+        "another user's process was killed because of a variable it set itself"
+    );
+    drop(theirs);
+    drop(ours);
+    let _ = std::fs::remove_file(file);
+}

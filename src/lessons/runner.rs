@@ -27,10 +27,12 @@ struct Started {
     children: Vec<Child>,
     /// The process group of the `do:` command running now.
     running_do: Option<i32>,
-    /// The marker file of this runner in [`registry_dir`], written when it
+    /// The marker file of this runner in [`markers_dir`], written when it
     /// first starts something, so a crashed isolab's processes are found
-    /// and stopped by the next start ([`remove_leftovers`]).
-    marker: Option<PathBuf>,
+    /// and stopped by the next start ([`remove_leftovers`]); with it, the
+    /// owner lock that tells a later start this isolab still lives (valid
+    /// across PID namespaces, unlike a pid).
+    marker: Option<(String, registry::Alive)>,
     /// Set by [`Stopper::close`]: nothing more is started.
     closed: bool,
 }
@@ -71,10 +73,12 @@ fn remember(started: &mut Started) {
         return;
     }
     let Some(name) = own_marker() else { return };
-    let dir = registry_dir();
-    let path = dir.join(format!("{name}.marker"));
-    if std::fs::create_dir_all(&dir).is_ok() && std::fs::write(&path, b"").is_ok() {
-        started.marker = Some(path);
+    let (Ok(alive), Ok(dir)) = (registry::hold_owner_lock(), markers_dir()) else {
+        return;
+    };
+    let file = format!("{name}.marker");
+    if dir.write_atomic(&file, b"").is_ok() {
+        started.marker = Some((file, alive));
     }
 }
 
@@ -114,8 +118,10 @@ fn stop(started: &Mutex<Started>) {
         // Members of the group that outlived its leader.
         let _ = killpg(group, Signal::SIGKILL);
     }
-    if let Some(path) = marker {
-        let _ = std::fs::remove_file(path);
+    if let Some((file, _alive)) = marker
+        && let Ok(dir) = markers_dir()
+    {
+        let _ = dir.remove_file(&file);
     }
 }
 
@@ -232,26 +238,42 @@ impl Drop for Runner {
     }
 }
 
-/// The lessons' own registry directory: a subdirectory of isolab's, so
-/// other isolab versions sharing the machine never read (or discard) these
-/// records. `learn` and `demo` clean it at start.
-pub fn registry_dir() -> PathBuf {
-    registry::registry_dir().join("lessons")
+/// The lessons' own marker directory: `lessons/` in isolab's checked
+/// runtime directory (owned by us, 0700: no one else can plant a marker),
+/// so other isolab versions sharing the machine never read (or discard)
+/// these markers. `learn` and `demo` clean it at start.
+fn markers_dir() -> anyhow::Result<crate::sys::paths::Dir> {
+    crate::sys::paths::runtime_dir()?.subdir("lessons")
+}
+
+/// Whether the isolab that wrote marker `pid-start` still lives: its owner
+/// lock is held (across PID namespaces); an isolab from before locks is
+/// judged by its pid and start time. Never dead on a doubt.
+fn marker_owner_alive(pid: i32, start_ticks: u64) -> bool {
+    let creator = crate::sys::cgroup::owned::Creator { pid, start_ticks };
+    match registry::creator_lock_held(&creator) {
+        Some(held) => held,
+        None => registry::ProcessId {
+            pid,
+            start_time: start_ticks,
+        }
+        .is_alive(),
+    }
 }
 
 /// Stops the processes of every isolab that started lesson actions and
-/// died without stopping them: those whose environment carries a dead
-/// isolab's marker. Returns how many were stopped.
+/// died without stopping them: those owned by our own uid whose
+/// environment carries a dead isolab's marker (anyone can set a variable;
+/// only our uid's processes are ours to stop). Returns how many were
+/// stopped.
 pub fn remove_leftovers(proc_root: &Path) -> usize {
-    let Ok(markers) = std::fs::read_dir(registry_dir()) else {
+    let Ok(dir) = markers_dir() else {
         return 0;
     };
     let mut dead = Vec::new();
-    for entry in markers.flatten() {
-        let path = entry.path();
-        let Some(name) = path
-            .file_name()
-            .and_then(|n| n.to_str())
+    for name in dir.names().unwrap_or_default() {
+        let Some(name) = name
+            .to_str()
             .and_then(|n| n.strip_suffix(".marker"))
             .map(str::to_string)
         else {
@@ -263,20 +285,15 @@ pub fn remove_leftovers(proc_root: &Path) -> usize {
         let (Ok(pid), Ok(start_ticks)) = (pid.parse(), start.parse()) else {
             continue;
         };
-        let _ = proc_root;
-        if (registry::ProcessId {
-            pid,
-            start_time: start_ticks,
-        })
-        .is_alive()
-        {
+        if marker_owner_alive(pid, start_ticks) {
             continue;
         }
-        dead.push((format!("{MARKER_VAR}={name}"), path));
+        dead.push((format!("{MARKER_VAR}={name}"), format!("{name}.marker")));
     }
     if dead.is_empty() {
         return 0;
     }
+    let me = nix::unistd::geteuid().as_raw();
     let mut stopped = 0;
     let pids: Vec<i32> = std::fs::read_dir(proc_root)
         .map(|rd| {
@@ -286,12 +303,17 @@ pub fn remove_leftovers(proc_root: &Path) -> usize {
         })
         .unwrap_or_default();
     for pid in pids {
-        // The pidfd is opened before the environment is read, so the process
-        // checked is the process signalled.
+        // The pidfd is opened before the owner and environment are read, so
+        // the process checked is the process signalled.
         let Some(fd) = registry::pidfd_open(pid) else {
             continue;
         };
-        let Ok(environ) = std::fs::read(proc_root.join(pid.to_string()).join("environ")) else {
+        let proc_dir = proc_root.join(pid.to_string());
+        let owner = std::fs::metadata(&proc_dir).map(|m| std::os::unix::fs::MetadataExt::uid(&m));
+        if owner.ok() != Some(me) {
+            continue;
+        }
+        let Ok(environ) = std::fs::read(proc_dir.join("environ")) else {
             continue;
         };
         let ours = environ
@@ -301,8 +323,8 @@ pub fn remove_leftovers(proc_root: &Path) -> usize {
             stopped += 1;
         }
     }
-    for (_, path) in dead {
-        let _ = std::fs::remove_file(path);
+    for (_, file) in dead {
+        let _ = dir.remove_file(&file);
     }
     stopped
 }
