@@ -3,6 +3,7 @@
 //! (point 9). Real users (made with useradd, removed after), real
 //! namespaces, real ptrace.
 
+mod exe_copy;
 use std::collections::BTreeSet;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -143,7 +144,7 @@ impl Scratch {
         std::fs::create_dir(&dir).expect("create the scratch dir");
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
         let bin = dir.join("isolab");
-        std::fs::copy(ISOLAB, &bin).expect("copy isolab");
+        exe_copy::copy_executable(ISOLAB, &bin);
         std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
         let run_dir = dir.join("run");
         std::fs::create_dir(&run_dir).unwrap();

@@ -6,6 +6,7 @@
 //! lesson file or directory another user owns or can write is refused, and
 //! a FIFO or symlink named as a lesson is refused without hanging.
 
+mod exe_copy;
 mod lessons_support;
 mod tui_support;
 
@@ -55,7 +56,7 @@ fn a_lessons_dir_in_the_cwd_or_beside_the_binary_is_never_read() {
     let bin = cwd.path().join("bin");
     std::fs::create_dir(&bin).unwrap();
     let copy = bin.join("isolab");
-    std::fs::copy(lessons_support::isolab(), &copy).unwrap();
+    exe_copy::copy_executable(lessons_support::isolab(), &copy);
     std::fs::create_dir(bin.join("lessons")).unwrap();
     std::fs::write(
         bin.join("lessons/01-processes.lesson"),

@@ -2,6 +2,7 @@
 //! one-line messages; and the article's journey (create from the host, see
 //! it inside; create inside, see it from the host).
 
+mod exe_copy;
 mod rootfs_support;
 
 use rootfs_support::*;

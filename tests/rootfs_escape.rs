@@ -2,6 +2,7 @@
 //! procfs, and a pivot_root'ed child: everything stays inside the process's
 //! root or is refused; nothing reads or creates a host file.
 
+mod exe_copy;
 mod rootfs_support;
 
 use isolab::sys::rootfs::{ProcRoot, RootfsError};

@@ -3,6 +3,7 @@
 //! with bad names and a good one, a file made inside showing up marked NEW,
 //! the mount table, the host path, a preview, and the process exiting.
 
+mod exe_copy;
 mod rootfs_support;
 
 use rootfs_support::tmux::Tmux;

@@ -4,6 +4,7 @@
 //! looked up inside `--rootfs DIR`; no descendant outlives isolab; a
 //! refused `limit` says why once.
 
+mod exe_copy;
 mod spawn_support;
 
 use isolab::sys::registry;
@@ -253,7 +254,7 @@ fn small_root() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let bin = dir.path().join("bin");
     std::fs::create_dir_all(&bin).unwrap();
-    std::fs::copy(busybox, bin.join("busybox")).unwrap();
+    exe_copy::copy_executable(busybox, bin.join("busybox"));
     std::os::unix::fs::symlink("busybox", bin.join("sh")).unwrap();
     dir
 }
@@ -508,7 +509,7 @@ fn limit_yes_on_an_unwritable_limit_prints_one_error() {
     let bin_dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(bin_dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let bin = bin_dir.path().join("isolab");
-    std::fs::copy(ISOLAB, &bin).unwrap();
+    exe_copy::copy_executable(ISOLAB, &bin);
     let (uid, gid) = (user.uid, user.gid);
     let mut cmd = Command::new(&bin);
     cmd.args(["limit", "--yes", &cg.sleep.id().to_string(), "64M"]);

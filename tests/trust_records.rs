@@ -6,6 +6,7 @@
 //! cgroup and directory survive. They need root (useradd, cgroups, mounts).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod exe_copy;
 use isolab::sys::registry::{ProcessId, Record};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
@@ -128,7 +129,7 @@ impl Scratch {
         let dir = PathBuf::from(format!("/tmp/trec-{}", unique()));
         std::fs::create_dir(&dir).unwrap();
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-        std::fs::copy(ISOLAB, dir.join("isolab")).unwrap();
+        exe_copy::copy_executable(ISOLAB, dir.join("isolab"));
         std::fs::set_permissions(dir.join("isolab"), std::fs::Permissions::from_mode(0o755))
             .unwrap();
         Scratch(dir)
@@ -319,7 +320,7 @@ fn a_minimal_root_planted_in_tmp_is_never_run() {
     for dev in ["null", "zero", "full", "random", "urandom", "tty"] {
         std::fs::write(root.join("dev").join(dev), b"").unwrap();
     }
-    std::fs::copy("/bin/busybox", root.join("bin/busybox")).expect("needs /bin/busybox");
+    exe_copy::copy_executable("/bin/busybox", root.join("bin/busybox"));
     for applet in ["sh", "cat"] {
         std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).unwrap();
     }

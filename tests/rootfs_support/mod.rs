@@ -105,7 +105,7 @@ pub fn fixture(what: &str) -> Fixture {
     for d in ["bin", "etc", "tmp", "proc", "oldroot", "d/tmp", "d/etc"] {
         std::fs::create_dir_all(r.join(d)).unwrap();
     }
-    std::fs::copy("/bin/busybox", r.join("bin/busybox")).unwrap();
+    crate::exe_copy::copy_executable("/bin/busybox", r.join("bin/busybox"));
     std::fs::write(r.join("etc/hostname"), "INSIDE-HOSTNAME\n").unwrap();
     let secret_name = secret
         .path
