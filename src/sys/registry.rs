@@ -207,10 +207,17 @@ fn owner_lock(dir: &Dir) -> anyhow::Result<Arc<OwnerLock>> {
         .start_time;
     let stem = format!("{me}-{start}-{}", random_hex()?);
     let name = format!("{stem}.lock");
-    let file = dir.create_new(&name)?;
+    // Locked under a name no one probes, then renamed into place: a
+    // `<stem>.lock` that others can see is always held already. (Created
+    // under its own name, a concurrent cleanup could take the lock in the
+    // moment before we do, unlink it as a dead owner's, and leave us holding
+    // a nameless file while our records look dead.)
+    let pending = format!(".{stem}.pending");
+    let file = dir.create_new(&pending)?;
     let file = Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(_, e)| {
-        anyhow::anyhow!("cannot lock {}: {e}", dir.path().join(&name).display())
+        anyhow::anyhow!("cannot lock {}: {e}", dir.path().join(&pending).display())
     })?;
+    dir.rename_noreplace(&pending, &name)?;
     let fd = file.as_raw_fd();
     let slot = LOCK_FDS
         .iter()
