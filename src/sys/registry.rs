@@ -428,7 +428,12 @@ impl Registration {
             return Ok(());
         }
         self.done = true;
-        let hierarchy = MemoryHierarchy::detect().ok();
+        // Finding the hierarchy reads mountinfo: only when a cgroup is listed.
+        let hierarchy = if self.record.cgroups.is_empty() {
+            None
+        } else {
+            MemoryHierarchy::detect().ok()
+        };
         let scope = Scope {
             dir: &self.lock.dir,
             stem: &self.lock.stem,
@@ -648,7 +653,10 @@ pub fn remove_leftovers_in(dir: &Path) -> anyhow::Result<CleanupReport> {
 
 fn remove_leftovers_of(dir: &Dir) -> anyhow::Result<CleanupReport> {
     let mut total = CleanupReport::default();
-    let hierarchy = MemoryHierarchy::detect().ok();
+    // Finding the hierarchy reads mountinfo: only once a leftover needs it
+    // (every `isolab run` comes through here, usually with nothing to do).
+    let hierarchy_cell = std::cell::OnceCell::new();
+    let hierarchy = || hierarchy_cell.get_or_init(|| MemoryHierarchy::detect().ok());
     let mut owners: HashMap<String, Owner> = HashMap::new();
     let mut first_error = None;
     let mut names = dir.names()?;
@@ -717,7 +725,7 @@ fn remove_leftovers_of(dir: &Dir) -> anyhow::Result<CleanupReport> {
         let scope = Scope {
             dir,
             stem,
-            hierarchy: hierarchy.as_ref(),
+            hierarchy: hierarchy().as_ref(),
             owner_is_me: false,
         };
         match remove_listed(&record, &scope) {
@@ -736,7 +744,7 @@ fn remove_leftovers_of(dir: &Dir) -> anyhow::Result<CleanupReport> {
         let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(".lock")) else {
             continue;
         };
-        if !is_stem(stem) || has_records(dir, stem) || cgroup_of_creator_left(stem, &hierarchy) {
+        if !is_stem(stem) || has_records(dir, stem) || cgroup_of_creator_left(stem, hierarchy()) {
             continue;
         }
         let held = match owners.remove(stem) {
