@@ -2,6 +2,7 @@
 //! v1/v2 cgroup mounts. Exercises parsing and each version's write syntax
 //! without a kernel; tests/cgroup_real.rs does the same on real kernels.
 
+mod common;
 use isolab::sys::cgroup::{
     CgroupMounts, CgroupVersion, Layout, Limit, MemoryHierarchy, read_memory, remove_leftovers_in,
     report, set_memory_limit,

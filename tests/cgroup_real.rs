@@ -5,6 +5,7 @@
 //! Only cgroups under the isolab parent are ever written.
 
 mod cgroup_support;
+mod common;
 
 use cgroup_support::*;
 use isolab::sys::cgroup::{
@@ -275,8 +276,10 @@ fn a_cgroup_isolab_did_not_create_needs_yes() {
     // untouched: we never pass --yes for it.
     let me = std::process::id() as i32;
     let dir = memory_dir_of(Path::new("/proc"), me, &h).expect("own memory dir");
-    if h.is_isolab_owned(&dir) {
-        println!("SKIPPED: this test runs inside an isolab cgroup");
+    if !common::require(
+        !h.is_isolab_owned(&dir),
+        "this test runs inside an isolab cgroup (it needs a cgroup isolab did not make)",
+    ) {
         return;
     }
     let before = read_memory(h.version, &dir).expect("read").limit;

@@ -3,6 +3,7 @@
 //! limit editor with a validation error, the confirmation for a live cgroup,
 //! and tiny sizes that must not panic.
 
+mod common;
 use isolab::app::memory::{Dialog, MemoryState};
 use isolab::sys::cgroup::{
     CgroupMounts, CgroupReport, CgroupVersion, Limit, MemoryCgroup, MemoryEvents, MemoryHierarchy,

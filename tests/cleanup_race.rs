@@ -2,20 +2,14 @@
 //! In a file of its own: its cleanups would otherwise act on the records
 //! that other tests plant for their own `isolab cleanup` to judge.
 
+mod common;
 use std::process::Command;
 use std::sync::atomic::Ordering;
 
 const ISOLAB: &str = env!("CARGO_BIN_EXE_isolab");
 
 fn need_root() -> bool {
-    if nix::unistd::geteuid().is_root() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("ISOLAB_TEST_ALLOW_SKIP").is_some_and(|v| v == "1"),
-        "this test needs root (cgroups); run it as root or set ISOLAB_TEST_ALLOW_SKIP=1"
-    );
-    false
+    common::need_root("cgroups")
 }
 
 /// A live run is never taken for dead by a cleanup that runs at the same

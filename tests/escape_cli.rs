@@ -8,6 +8,7 @@
 //! namespace of the test's own, and the cgroup has a name unique to this
 //! test process; all are removed on drop.
 
+mod common;
 use isolab::sys::cgroup::MemoryHierarchy;
 use serde_json::Value;
 use std::os::unix::ffi::OsStrExt;
@@ -62,24 +63,12 @@ fn ok_stdout(out: &Output, what: &str) -> String {
 }
 
 fn needs_root() -> bool {
-    if nix::unistd::geteuid().is_root() {
-        return true;
-    }
-    assert!(
-        std::env::var("ISOLAB_TEST_ALLOW_SKIP").as_deref() == Ok("1"),
-        "these tests need root (mount, cgroup mkdir, reading other roots); \
-         run them as root, or set ISOLAB_TEST_ALLOW_SKIP=1 to skip"
-    );
-    false
+    common::need_root("mount, cgroup mkdir, reading other roots")
 }
 
 /// Polls `cond` for up to 10 s.
 fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::wait_for_secs(10, what, || cond().then_some(()));
 }
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -340,10 +329,7 @@ fn cgroup_and_limit_escape_cgroup_paths_and_json_stays_exact() {
     let h = match MemoryHierarchy::detect() {
         Ok(h) => h,
         Err(e) => {
-            assert!(
-                std::env::var("ISOLAB_TEST_ALLOW_SKIP").as_deref() == Ok("1"),
-                "no memory cgroup hierarchy: {e:#} (set ISOLAB_TEST_ALLOW_SKIP=1 to skip)"
-            );
+            common::require(false, &format!("no memory cgroup hierarchy: {e:#}"));
             return;
         }
     };

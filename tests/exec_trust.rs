@@ -3,87 +3,24 @@
 //! (point 9). Real users (made with useradd, removed after), real
 //! namespaces, real ptrace.
 
-mod exe_copy;
+mod common;
 use std::collections::BTreeSet;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
-const ISOLAB: &str = env!("CARGO_BIN_EXE_isolab");
+use common::{ISOLAB, TestUser, is_root, pids, require, wait_for};
 
-/// A missing precondition fails the test, unless ISOLAB_TEST_ALLOW_SKIP=1.
-fn require(ok: bool, what: &str) -> bool {
-    if ok {
-        return true;
-    }
-    if std::env::var_os("ISOLAB_TEST_ALLOW_SKIP").is_some_and(|v| v == "1") {
-        eprintln!("not run (ISOLAB_TEST_ALLOW_SKIP=1): {what}");
-        return false;
-    }
-    panic!("{what} (set ISOLAB_TEST_ALLOW_SKIP=1 to let this test pass without running)");
+fn unique() -> u64 {
+    common::unique()
 }
 
-fn is_root() -> bool {
-    nix::unistd::geteuid().is_root()
-}
-
-fn unique() -> u32 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    (nanos ^ std::process::id().rotate_left(16)) % 900_000 + 100_000
-}
-
-/// Poll `cond` until it returns Some or the (generous) deadline passes.
-fn wait_for<T>(what: &str, mut cond: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(v) = cond() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// A user of the test's own, removed (with whatever it still runs) on drop.
-struct TestUser {
-    name: String,
-    uid: u32,
-    gid: u32,
-}
-
+/// What this file adds to the shared test user.
 impl TestUser {
     fn create() -> TestUser {
-        let name = format!("isxexec{}", unique());
-        let out = Command::new("useradd")
-            .args([
-                "--no-create-home",
-                "--user-group",
-                "--shell",
-                "/usr/sbin/nologin",
-                &name,
-            ])
-            .output()
-            .expect("run useradd");
-        assert!(
-            out.status.success(),
-            "useradd {name}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let user = nix::unistd::User::from_name(&name)
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| panic!("useradd made {name}, but it cannot be looked up"));
-        TestUser {
-            name,
-            uid: user.uid.as_raw(),
-            gid: user.gid.as_raw(),
-        }
+        TestUser::new("isxexec")
     }
 
     fn command(&self, program: &Path, scratch: &Scratch) -> Command {
@@ -98,65 +35,28 @@ impl TestUser {
     }
 }
 
-impl Drop for TestUser {
-    fn drop(&mut self) {
-        // Everything this uid runs is ours: the user exists for this test only.
-        for pid in pids() {
-            if proc_uid(pid) == Some(self.uid) {
-                // SAFETY: SIGKILL to a process of our own test user.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-            }
-        }
-        let _ = wait_until_gone(self.uid);
-        let removed = Command::new("userdel")
-            .args(["-r", &self.name])
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !removed {
-            let _ = Command::new("userdel").args(["-f", &self.name]).status();
-        }
-    }
-}
-
-fn wait_until_gone(uid: u32) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if !pids().into_iter().any(|p| proc_uid(p) == Some(uid)) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
-}
-
 /// A fresh 0755 directory with a copy of isolab another uid can run, and a
 /// 0700 runtime dir of the test user's own.
 struct Scratch {
     dir: PathBuf,
     bin: PathBuf,
     run_dir: PathBuf,
+    _shared: common::Scratch,
 }
 
 impl Scratch {
     fn new(user: &TestUser) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("isolab-exec-trust-{}", unique()));
-        std::fs::create_dir(&dir).expect("create the scratch dir");
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let bin = dir.join("isolab");
-        exe_copy::copy_executable(ISOLAB, &bin);
-        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let run_dir = dir.join("run");
+        let shared = common::Scratch::new("exec-trust");
+        let run_dir = shared.join("run");
         std::fs::create_dir(&run_dir).unwrap();
         std::fs::set_permissions(&run_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
         std::os::unix::fs::chown(&run_dir, Some(user.uid), Some(user.gid)).unwrap();
-        Scratch { dir, bin, run_dir }
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+        Scratch {
+            dir: shared.dir.clone(),
+            bin: shared.isolab(),
+            run_dir,
+            _shared: shared,
+        }
     }
 }
 
@@ -168,16 +68,6 @@ impl Drop for Reaped {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn pids() -> Vec<i32> {
-    std::fs::read_dir("/proc")
-        .map(|d| {
-            d.flatten()
-                .filter_map(|e| e.file_name().to_str()?.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 fn status_field(pid: i32, field: &str) -> Option<String> {
@@ -193,10 +83,6 @@ fn ids(pid: i32, field: &str) -> Vec<u32> {
         .split_whitespace()
         .filter_map(|w| w.parse().ok())
         .collect()
-}
-
-fn proc_uid(pid: i32) -> Option<u32> {
-    ids(pid, "Uid").first().copied()
 }
 
 /// The one process whose argv is exactly `argv` (markers are unique).

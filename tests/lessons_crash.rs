@@ -1,6 +1,7 @@
 //! A demo killed with SIGKILL leaves its started process behind; the next
 //! `isolab demo` finds it in the registry and stops it (and only it).
 
+mod common;
 mod lessons_support;
 
 use std::io::{BufRead, BufReader, Write};
@@ -26,10 +27,9 @@ impl Drop for KillOnDrop {
 
 #[test]
 fn leftovers_of_a_killed_demo_are_stopped_at_the_next_start() {
-    assert!(
-        !running("sleep 1010"),
-        "a `sleep 1010` runs already; cannot test"
-    );
+    // The lesson fixes the command (`sleep 1010`): other people may run one
+    // too. Ours is the one carrying our demo's lesson marker.
+    const SLEEP: [&str; 2] = ["sleep", "1010"];
     let mut demo = KillOnDrop(
         Command::new(lessons_support::isolab())
             .args(["demo", "05-namespaces"])
@@ -38,6 +38,7 @@ fn leftovers_of_a_killed_demo_are_stopped_at_the_next_start() {
             .spawn()
             .unwrap(),
     );
+    let demo_pid = demo.0.id() as i32;
     demo.0.stdin.as_mut().unwrap().write_all(b"\n").unwrap();
     let mut out = BufReader::new(demo.0.stdout.take().unwrap());
     let mut line = String::new();
@@ -52,12 +53,16 @@ fn leftovers_of_a_killed_demo_are_stopped_at_the_next_start() {
             break;
         }
     }
-    assert!(running("sleep 1010"));
+    let ours = common::lesson_processes(demo_pid, &SLEEP);
+    assert!(
+        !ours.is_empty(),
+        "no `sleep 1010` carries the demo's lesson marker"
+    );
     // A crash: no chance to clean up.
     demo.0.kill().unwrap();
     demo.0.wait().unwrap();
     assert!(
-        running("sleep 1010"),
+        ours.iter().all(|p| p.alive()),
         "the process should outlive a SIGKILLed isolab"
     );
 
@@ -69,14 +74,9 @@ fn leftovers_of_a_killed_demo_are_stopped_at_the_next_start() {
         .unwrap();
     next.stdin.as_mut().unwrap().write_all(b"q\n").unwrap();
     assert!(next.wait().unwrap().success());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while running("sleep 1010") {
-        assert!(
-            Instant::now() < deadline,
-            "the leftover `sleep 1010` was not stopped"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    common::wait_for("the leftover `sleep 1010` to be stopped", || {
+        (!ours.iter().any(|p| p.alive())).then_some(())
+    });
 }
 
 /// A lesson marker names the isolab that started a process; anyone can put

@@ -3,6 +3,7 @@
 //! visible escapes in `lessons list`, `lessons lint`, `demo` and `learn`, and
 //! on the Lessons screen; no raw control character reaches the terminal.
 
+mod common;
 mod lessons_support;
 
 use isolab::app::lessons::{LessonsState, View};

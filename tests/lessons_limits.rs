@@ -5,6 +5,7 @@
 //! forever), and quitting `isolab learn` after it returns; a worker stuck in
 //! a check never holds up quitting, and what it started is still stopped.
 
+mod common;
 mod lessons_support;
 mod tui_support;
 

@@ -2,7 +2,7 @@
 //! clean, a broken file gives line-numbered errors and exit 1, and a broken
 //! file is listed with its error instead of crashing anything.
 
-mod exe_copy;
+mod common;
 mod lessons_support;
 
 use std::process::Command;
@@ -154,7 +154,7 @@ fn built_in_lessons_work_from_anywhere() {
     // lessons can answer.
     let elsewhere = tempfile::tempdir().unwrap();
     let copy = elsewhere.path().join("isolab");
-    exe_copy::copy_executable(lessons_support::isolab(), &copy);
+    common::copy_executable(lessons_support::isolab(), &copy);
     // Another test thread may fork while the copy is still open for
     // writing (ETXTBSY until that child execs): retry a little.
     let mut tries = 0;

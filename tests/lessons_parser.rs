@@ -1,6 +1,7 @@
 //! The lesson parser and the check language: fuzzed for panics, and the
 //! evaluator's answers (and its words) against a fixture context.
 
+mod common;
 use isolab::lessons::cond::{self, Outcome};
 use isolab::lessons::context::{FixtureContext, MemoryFacts, ProcessView};
 use isolab::lessons::lesson;

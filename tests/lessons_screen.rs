@@ -2,6 +2,7 @@
 //! plain state: the list with progress and a broken file, a step with its
 //! live pane and a "not yet" reason, the hint, and the demo at 80x24.
 
+mod common;
 use isolab::app::lessons::{LessonsState, LiveRow, View};
 use isolab::lessons::catalog::Entry;
 use isolab::lessons::cond::Outcome;

@@ -2,6 +2,7 @@
 //! second tmux window while the Lessons screen watches; and a presenter
 //! plays a demo with one key per step, goes back and resets.
 
+mod common;
 mod lessons_support;
 
 use std::process::Command;
@@ -91,12 +92,24 @@ impl Drop for Tmux {
     }
 }
 
-fn no_process_runs(cmdline: &str) -> bool {
-    !Command::new("pgrep")
-        .args(["-xf", cmdline])
-        .status()
-        .unwrap()
-        .success()
+/// The isolab running in window `target` of `t` (the pane's process or a
+/// descendant of it whose executable is the built isolab).
+fn isolab_in(t: &Tmux, target: &str) -> i32 {
+    let exe = std::fs::canonicalize(lessons_support::isolab()).unwrap();
+    common::wait_for("isolab to run in the tmux pane", || {
+        let pane = t.pane_pid(target)?;
+        common::pids().into_iter().find(|p| {
+            common::descends_from(*p, pane)
+                && std::fs::read_link(format!("/proc/{p}/exe")).is_ok_and(|e| e == exe)
+        })
+    })
+}
+
+/// Whether no process `sleep SECS` that the demo at `isolab_pid` started
+/// runs (a lesson fixes the number: others may run one too; ours carries
+/// the demo's lesson marker).
+fn none_of_ours_runs(isolab_pid: i32, secs: &str) -> bool {
+    common::lesson_processes(isolab_pid, &["sleep", secs]).is_empty()
 }
 
 #[test]
@@ -170,8 +183,9 @@ fn a_demo_plays_goes_back_and_resets() {
     let t = Tmux::new("demo", 80, 24, &cmd);
     t.wait_for("0", "UTS: A HOSTNAME OF ITS OWN");
     t.wait_for("0", "WAITING");
+    let demo = isolab_in(&t, "0");
     assert!(
-        no_process_runs("sleep 1010"),
+        none_of_ours_runs(demo, "1010"),
         "a `sleep 1010` runs before the demo acted"
     );
     t.keys("0", &["Space"]);
@@ -188,13 +202,13 @@ fn a_demo_plays_goes_back_and_resets() {
     t.wait_for("0", "reset: everything the demo started is stopped");
     let screen = t.wait_for("0", "WAITING");
     assert!(screen.contains("UTS: A HOSTNAME OF ITS OWN"), "{screen}");
-    assert!(no_process_runs("sleep 1010") && no_process_runs("sleep 1011"));
+    assert!(none_of_ours_runs(demo, "1010") && none_of_ours_runs(demo, "1011"));
     // Quitting stops whatever a new run started too.
     t.keys("0", &["Space"]);
     t.wait_for("0", "✔ PASS");
     t.keys("0", &["q"]);
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !no_process_runs("sleep 1010") {
+    while !none_of_ours_runs(demo, "1010") {
         assert!(
             Instant::now() < deadline,
             "the demo left `sleep 1010` running after q"

@@ -6,14 +6,13 @@
 //! lesson file or directory another user owns or can write is refused, and
 //! a FIFO or symlink named as a lesson is refused without hanging.
 
-mod exe_copy;
+mod common;
 mod lessons_support;
 mod tui_support;
 
 use lessons_support::{Ran, run_in};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// A lesson whose `start:` and `cleanup:` lines each create a marker file.
 fn marker_lesson(title: &str, start: &Path, cleanup: &Path) -> String {
@@ -56,7 +55,7 @@ fn a_lessons_dir_in_the_cwd_or_beside_the_binary_is_never_read() {
     let bin = cwd.path().join("bin");
     std::fs::create_dir(&bin).unwrap();
     let copy = bin.join("isolab");
-    exe_copy::copy_executable(lessons_support::isolab(), &copy);
+    common::copy_executable(lessons_support::isolab(), &copy);
     std::fs::create_dir(bin.join("lessons")).unwrap();
     std::fs::write(
         bin.join("lessons/01-processes.lesson"),
@@ -219,46 +218,6 @@ fn the_demo_screen_asks_before_a_foreign_command_runs() {
     assert!(!cleanup.exists(), "the cleanup ran without a yes");
 }
 
-/// A user of the test's own, removed when the test ends (even on failure).
-struct TestUser {
-    name: String,
-    uid: u32,
-}
-
-impl TestUser {
-    fn add() -> TestUser {
-        let name = format!("ilsn{}x{}", std::process::id(), rand_suffix());
-        let ok = Command::new("useradd")
-            .args(["--no-create-home", "--shell", "/usr/sbin/nologin", &name])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "useradd {name} failed");
-        let uid = nix::unistd::User::from_name(&name)
-            .unwrap()
-            .expect("the new user")
-            .uid
-            .as_raw();
-        TestUser { name, uid }
-    }
-}
-
-impl Drop for TestUser {
-    fn drop(&mut self) {
-        let _ = Command::new("userdel")
-            .args(["-r", &self.name])
-            .stderr(std::process::Stdio::null())
-            .status();
-    }
-}
-
-fn rand_suffix() -> u32 {
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap();
-    t.subsec_nanos() % 100_000
-}
-
 fn chmod(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
@@ -324,7 +283,7 @@ fn as_root_lesson_files_other_users_own_or_can_write_are_refused() {
     refused("a file its group can write", &file_shown, "chmod go-w");
     chmod(&file, 0o644);
 
-    let user = TestUser::add();
+    let user = common::TestUser::new("ilsn");
     let (them, root) = (
         Some(nix::unistd::Uid::from_raw(user.uid)),
         Some(nix::unistd::Uid::from_raw(0)),

@@ -1,6 +1,7 @@
 //! The real binary: `isolab tree [--ns] [--json]` and `isolab ns PID [OTHER]`
 //! on the real kernel, with a spawned tree partly in new namespaces.
 
+mod common;
 #[path = "procs_own_support/mod.rs"]
 mod procs_support;
 

@@ -3,6 +3,7 @@
 //! out of fds and loses processes (an open that fails for lack of fds looks
 //! like an exited process). Its own test binary: it lowers RLIMIT_NOFILE.
 
+mod common;
 mod procs_support;
 
 use isolab::sys::procs::ProcReader;
@@ -14,8 +15,10 @@ fn two_readers_share_the_kept_fd_budget_and_lose_no_process() {
     // 2,100 fds: the budget is 2,100 - 1,024 = 1,076 kept stat files. Two
     // readers each keeping that many would need 2,152: more than there are.
     let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).expect("getrlimit");
-    if hard < 2100 {
-        println!("SKIPPED: the hard open-files limit ({hard}) is below 2,100");
+    if !common::require(
+        hard >= 2100,
+        &format!("the hard open-files limit ({hard}) is below 2,100 (raise it: ulimit -Hn)"),
+    ) {
         return;
     }
     setrlimit(Resource::RLIMIT_NOFILE, 2100, 2100).expect("setrlimit");

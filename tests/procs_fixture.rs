@@ -1,6 +1,7 @@
 //! The /proc reader over a fixture proc root in a temp dir: the same code
 //! that reads the real kernel, on files whose every byte we chose.
 
+mod common;
 use isolab::sys::container::Runtime;
 use isolab::sys::ns::NsKind;
 use isolab::sys::procs::{ProcError, ProcReader, read_process};

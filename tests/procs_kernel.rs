@@ -2,6 +2,7 @@
 //! new PID/UTS/net namespaces, found with the right parents, namespace
 //! differences and NSpid.
 
+mod common;
 #[path = "procs_own_support/mod.rs"]
 mod procs_support;
 

@@ -2,6 +2,7 @@
 //! in new namespaces, found with the right parents, namespace differences
 //! and NSpid.
 
+mod common;
 mod procs_support;
 
 use isolab::sys::ns::NsKind;

@@ -1,5 +1,6 @@
 //! The same reader pointed at a fixture proc root in a temp dir.
 
+mod common;
 use isolab::sys::container::Runtime;
 use isolab::sys::procs::ProcReader;
 use std::fs;

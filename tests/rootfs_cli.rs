@@ -2,7 +2,7 @@
 //! one-line messages; and the article's journey (create from the host, see
 //! it inside; create inside, see it from the host).
 
-mod exe_copy;
+mod common;
 mod rootfs_support;
 
 use rootfs_support::*;
@@ -213,8 +213,10 @@ fn journey_create_from_host_and_from_inside() {
 /// openat2 with ENOSYS: isolab refuses clearly instead of falling back.
 #[test]
 fn no_openat2_is_a_clear_refusal() {
-    if !cfg!(target_arch = "x86_64") {
-        println!("SKIPPED: the seccomp filter in this test is written for x86_64");
+    if !common::require(
+        cfg!(target_arch = "x86_64"),
+        "the seccomp filter in this test is written for x86_64",
+    ) {
         return;
     }
     use std::os::unix::process::CommandExt;

@@ -8,7 +8,7 @@
 //! The directories live on /dev/shm (tmpfs): 300,000 files take seconds to
 //! make there, minutes on a VM's disk.
 
-mod exe_copy;
+mod common;
 mod rootfs_support;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};

@@ -4,7 +4,7 @@
 //! a different root under that PID — and the old ProcRoot says "exited"
 //! instead of showing the newcomer's files.
 
-mod exe_copy;
+mod common;
 mod rootfs_support;
 
 use isolab::sys::rootfs::{ProcRoot, RootfsError};

@@ -3,7 +3,7 @@
 //! one), a file made inside marked new on refresh, the mount table, and the
 //! process exiting.
 
-mod exe_copy;
+mod common;
 mod rootfs_support;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};

@@ -3,7 +3,7 @@
 //! with bad names and a good one, a file made inside showing up marked NEW,
 //! the mount table, the host path, a preview, and the process exiting.
 
-mod exe_copy;
+mod common;
 mod rootfs_support;
 
 use rootfs_support::tmux::Tmux;
@@ -23,12 +23,10 @@ fn tab_number(screen: &str, title: &str) -> String {
 
 #[test]
 fn journey_through_the_root_tab_and_the_new_file_dialog() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        assert!(
-            std::env::var("ISOLAB_TEST_ALLOW_SKIP").as_deref() == Ok("1"),
-            "tmux is not installed (scripts/test.sh installs it; ISOLAB_TEST_ALLOW_SKIP=1 skips)"
-        );
-        println!("not run: tmux is not installed (ISOLAB_TEST_ALLOW_SKIP=1)");
+    if !common::require(
+        Command::new("tmux").arg("-V").output().is_ok(),
+        "tmux is not installed (scripts/test.sh installs it)",
+    ) {
         return;
     }
     let f = fixture("tmux");

@@ -2,6 +2,7 @@
 //! through the spawn, see PID 1 and the hostname inside (table and a shell
 //! entered with `e`), stop the child, quit; nothing of isolab is left.
 
+mod common;
 mod spawn_support;
 
 use isolab::sys::registry::{self, ProcessId};
@@ -16,8 +17,7 @@ fn child_pid_on(screen: &str) -> Option<i32> {
 
 #[test]
 fn lab_journey_pid_uts_mnt_step_by_step() {
-    if !is_root() {
-        println!("SKIPPED: needs root");
+    if !common::need_root("it spawns namespaces from the Lab") {
         return;
     }
     let Some(t) = Tmux::start(180, 50) else {
@@ -78,8 +78,7 @@ fn lab_journey_pid_uts_mnt_step_by_step() {
 
 #[test]
 fn quitting_the_tui_stops_a_running_lab_child() {
-    if !is_root() {
-        println!("SKIPPED: needs root");
+    if !common::need_root("it spawns namespaces from the Lab") {
         return;
     }
     let Some(t) = Tmux::start(160, 45) else {
@@ -116,8 +115,7 @@ fn tui_with_lab_child(flags: &[&str]) -> Option<(Tmux, i32, ProcessId)> {
 
 #[test]
 fn sigterm_to_the_tui_removes_the_lab_child() {
-    if !is_root() {
-        println!("SKIPPED: needs root");
+    if !common::need_root("it spawns namespaces from the Lab") {
         return;
     }
     // pid + net (Space on row 1, then row 3).
@@ -135,8 +133,7 @@ fn sigterm_to_the_tui_removes_the_lab_child() {
 
 #[test]
 fn kill_9_of_the_tui_then_cleanup_leaves_nothing() {
-    if !is_root() {
-        println!("SKIPPED: needs root");
+    if !common::need_root("it spawns namespaces from the Lab") {
         return;
     }
     let Some((_t, tui, child)) = tui_with_lab_child(&["Space"]) else {

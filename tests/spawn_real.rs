@@ -1,5 +1,6 @@
 //! `isolab run` / `exec` / `cleanup` on the real kernel (as root).
 
+mod common;
 mod spawn_support;
 
 use isolab::sys::registry::{self, ProcessId};
@@ -20,8 +21,7 @@ const KINDS: [(&str, &str); 8] = [
 
 macro_rules! need_root {
     () => {
-        if !is_root() {
-            println!("SKIPPED: needs root");
+        if !common::need_root("namespaces, cgroups, mounts") {
             return;
         }
     };
@@ -353,6 +353,10 @@ cat /proc/self/mountinfo > {d}/control
 #[test]
 fn unprivileged_user_namespace_works_or_says_why() {
     need_root!();
+    // uid 65534 must be able to run the binary: a copy in a 0755 directory
+    // of this test's own (the checkout may sit in a 0700 home).
+    let scratch = common::Scratch::new("spawn-real");
+    let bin = scratch.isolab().display().to_string();
     let r = from_output(
         Command::new("setpriv")
             .args([
@@ -365,7 +369,7 @@ fn unprivileged_user_namespace_works_or_says_why() {
                 "-u",
                 "XDG_RUNTIME_DIR",
                 "HOME=/nonexistent",
-                ISOLAB,
+                &bin,
                 "run",
                 "--user",
                 "--",
@@ -396,7 +400,7 @@ fn unprivileged_user_namespace_works_or_says_why() {
                 "--regid",
                 "65534",
                 "--clear-groups",
-                ISOLAB,
+                &bin,
                 "run",
                 "--uts",
                 "--",

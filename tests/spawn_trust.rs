@@ -4,7 +4,7 @@
 //! looked up inside `--rootfs DIR`; no descendant outlives isolab; a
 //! refused `limit` says why once.
 
-mod exe_copy;
+mod common;
 mod spawn_support;
 
 use isolab::sys::registry;
@@ -14,16 +14,9 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-/// Fails (or, with ISOLAB_TEST_ALLOW_SKIP=1, passes quietly) without root.
+/// Fails without root (with ISOLAB_TEST_ALLOW_SKIP=1: says "not run").
 fn need_root() -> bool {
-    if is_root() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("ISOLAB_TEST_ALLOW_SKIP").is_some_and(|v| v == "1"),
-        "this test needs root (set ISOLAB_TEST_ALLOW_SKIP=1 to let it pass without running)"
-    );
-    false
+    common::need_root("namespaces, mounts, cgroups, useradd")
 }
 
 /// A number no other test or helper uses for its sleeps: this test
@@ -254,7 +247,7 @@ fn small_root() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let bin = dir.path().join("bin");
     std::fs::create_dir_all(&bin).unwrap();
-    exe_copy::copy_executable(busybox, bin.join("busybox"));
+    common::copy_executable(busybox, bin.join("busybox"));
     std::os::unix::fs::symlink("busybox", bin.join("sh")).unwrap();
     dir
 }
@@ -442,36 +435,6 @@ fn setsid_grandchild_is_gone_after_kill_9_and_cleanup() {
 // ---------------------------------------------------------------------------
 // Point 9: `limit --yes` on a limit that cannot be written.
 
-/// A user made for one test, removed (with its home) when dropped.
-struct TestUser {
-    name: String,
-    uid: u32,
-    gid: u32,
-}
-
-impl TestUser {
-    fn new() -> TestUser {
-        let name = format!("spawnt{}x{}", std::process::id(), marker() % 1000);
-        let ok = Command::new("useradd")
-            .args(["-M", "-s", "/bin/sh", &name])
-            .status()
-            .expect("useradd");
-        assert!(ok.success(), "useradd {name}");
-        let id = |flag: &str| -> u32 {
-            let out = Command::new("id").args([flag, &name]).output().unwrap();
-            String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
-        };
-        let (uid, gid) = (id("-u"), id("-g"));
-        TestUser { name, uid, gid }
-    }
-}
-
-impl Drop for TestUser {
-    fn drop(&mut self) {
-        let _ = Command::new("userdel").args(["-r", &self.name]).output();
-    }
-}
-
 /// A cgroup this test makes in the memory hierarchy (not isolab's), with
 /// a marked sleep in it; both removed on drop.
 struct TestCgroup {
@@ -505,11 +468,11 @@ fn limit_yes_on_an_unwritable_limit_prints_one_error() {
     let cg = TestCgroup { dir, sleep };
     std::fs::write(cg.dir.join("cgroup.procs"), cg.sleep.id().to_string()).unwrap();
     // A user that may not write it: the kernel answers EACCES.
-    let user = TestUser::new();
+    let user = common::TestUser::new("spawnt");
     let bin_dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(bin_dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let bin = bin_dir.path().join("isolab");
-    exe_copy::copy_executable(ISOLAB, &bin);
+    common::copy_executable(ISOLAB, &bin);
     let (uid, gid) = (user.uid, user.gid);
     let mut cmd = Command::new(&bin);
     cmd.args(["limit", "--yes", &cg.sleep.id().to_string(), "64M"]);

@@ -6,91 +6,31 @@
 //! cgroup and directory survive. They need root (useradd, cgroups, mounts).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod exe_copy;
+mod common;
 use isolab::sys::registry::{ProcessId, Record};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
 
-const ISOLAB: &str = env!("CARGO_BIN_EXE_isolab");
+use std::time::Duration;
+
+use common::{ISOLAB, Scratch, TestUser, random_hex, wait_for};
 
 /// Fails unless root, or returns false when skipping is allowed.
 fn need_root() -> bool {
-    // SAFETY: geteuid cannot fail.
-    if unsafe { libc::geteuid() } == 0 {
-        return true;
-    }
-    assert!(
-        std::env::var_os("ISOLAB_TEST_ALLOW_SKIP").is_some_and(|v| v == "1"),
-        "these tests need root (useradd, cgroups, mounts); run them as root or set ISOLAB_TEST_ALLOW_SKIP=1"
-    );
-    false
+    common::need_root("useradd, cgroups, mounts")
 }
 
-fn unique() -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!(
-        "{}{}{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst),
-        nanos % 10_000
-    )
+fn unique() -> u64 {
+    common::unique()
 }
 
-fn random_hex() -> String {
-    let mut buf = [0u8; 8];
-    // SAFETY: getrandom fills our buffer.
-    unsafe { libc::getrandom(buf.as_mut_ptr().cast(), 8, 0) };
-    buf.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn wait_for<T>(what: &str, mut cond: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(v) = cond() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// A user made for one test, removed (with what it left in /tmp) on drop.
-struct TestUser {
-    name: String,
-    uid: u32,
-    gid: u32,
-}
-
+/// What this file adds to the shared test user.
 impl TestUser {
-    fn new(role: &str) -> TestUser {
-        let name = format!("trec{role}{}", &random_hex()[..8]);
-        let out = Command::new("useradd")
-            .args(["-M", "-s", "/bin/sh", &name])
-            .output()
-            .expect("useradd");
-        assert!(out.status.success(), "useradd {name}: {out:?}");
-        let id = |flag: &str| -> u32 {
-            let out = Command::new("id").args([flag, &name]).output().unwrap();
-            String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
-        };
-        TestUser {
-            uid: id("-u"),
-            gid: id("-g"),
-            name,
-        }
-    }
-
     /// A command run as this user with an empty environment (no HOME, no
     /// XDG_*): isolab must fall back to /tmp.
-    fn command(&self, program: &str) -> Command {
+    fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut cmd = Command::new(program);
         cmd.uid(self.uid)
             .gid(self.gid)
@@ -106,44 +46,8 @@ impl TestUser {
     }
 }
 
-impl Drop for TestUser {
-    fn drop(&mut self) {
-        // Their processes first (only this fresh uid's), then their /tmp dirs.
-        let _ = Command::new("pkill")
-            .args(["-KILL", "-U", &self.uid.to_string()])
-            .status();
-        for kind in ["", "-cache", "-state"] {
-            let _ = std::fs::remove_dir_all(format!("/tmp/isolab{kind}-{}", self.uid));
-            let _ = std::fs::remove_file(format!("/tmp/isolab{kind}-{}", self.uid));
-        }
-        let _ = Command::new("userdel").args(["-r", &self.name]).output();
-    }
-}
-
-/// A fresh directory of the test's own under /tmp, removed on drop; it holds
-/// the isolab binary (0755) so other uids can run it.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new() -> Scratch {
-        let dir = PathBuf::from(format!("/tmp/trec-{}", unique()));
-        std::fs::create_dir(&dir).unwrap();
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-        exe_copy::copy_executable(ISOLAB, dir.join("isolab"));
-        std::fs::set_permissions(dir.join("isolab"), std::fs::Permissions::from_mode(0o755))
-            .unwrap();
-        Scratch(dir)
-    }
-
-    fn isolab(&self) -> String {
-        self.0.join("isolab").display().to_string()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+fn scratch() -> Scratch {
+    Scratch::new("trec")
 }
 
 /// A process with a unique command line, killed on drop.
@@ -222,19 +126,19 @@ fn a_registry_dir_planted_in_tmp_is_refused() {
     if !need_root() {
         return;
     }
-    let scratch = Scratch::new();
-    let attacker = TestUser::new("a");
-    let victim = TestUser::new("v");
+    let scratch = scratch();
+    let attacker = TestUser::new("treca");
+    let victim = TestUser::new("trecv");
     let mut sleep = victim.command("sleep");
     sleep.arg0("sleep");
     let sleeper = Sleeper::start(sleep);
-    let victim_dir = scratch.0.join("victim-dir");
+    let victim_dir = scratch.join("victim-dir");
     std::fs::create_dir(&victim_dir).unwrap();
     std::fs::write(victim_dir.join("keep"), b"mine").unwrap();
     victim.chown(&victim_dir);
     let record = planted(vec![sleeper.id], vec![], vec![], vec![victim_dir.clone()]);
     let fallback = PathBuf::from(format!("/tmp/isolab-{}", victim.uid));
-    let attacker_dir = scratch.0.join("attacker-dir");
+    let attacker_dir = scratch.join("attacker-dir");
 
     for shape in ["dir", "symlink"] {
         let _ = std::fs::remove_dir_all(&fallback);
@@ -308,9 +212,9 @@ fn a_minimal_root_planted_in_tmp_is_never_run() {
     if !need_root() {
         return;
     }
-    let scratch = Scratch::new();
-    let attacker = TestUser::new("a");
-    let victim = TestUser::new("v");
+    let scratch = scratch();
+    let attacker = TestUser::new("treca");
+    let victim = TestUser::new("trecv");
     let cache = PathBuf::from(format!("/tmp/isolab-cache-{}", victim.uid));
     let root = cache.join(isolab::sys::minroot::root_name());
     // A working root (the host's busybox) with the attacker's marker in it.
@@ -320,7 +224,7 @@ fn a_minimal_root_planted_in_tmp_is_never_run() {
     for dev in ["null", "zero", "full", "random", "urandom", "tty"] {
         std::fs::write(root.join("dev").join(dev), b"").unwrap();
     }
-    exe_copy::copy_executable("/bin/busybox", root.join("bin/busybox"));
+    common::copy_executable("/bin/busybox", root.join("bin/busybox"));
     for applet in ["sh", "cat"] {
         std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).unwrap();
     }
@@ -364,8 +268,8 @@ fn progress_is_read_only_from_our_own_regular_file() {
         return;
     }
     use isolab::lessons::progress::Progress;
-    let scratch = Scratch::new();
-    let dir = scratch.0.join("state");
+    let scratch = scratch();
+    let dir = scratch.join("state");
     std::fs::create_dir(&dir).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
     let fifo = dir.join("progress.json");
@@ -387,8 +291,8 @@ fn progress_is_read_only_from_our_own_regular_file() {
     assert!(loaded.1.unwrap().contains("not a regular file"));
 
     // A directory (and file) of another user: not read, not written.
-    let attacker = TestUser::new("a");
-    let theirs = scratch.0.join("theirs");
+    let attacker = TestUser::new("treca");
+    let theirs = scratch.join("theirs");
     std::fs::create_dir(&theirs).unwrap();
     let file = theirs.join("progress.json");
     std::fs::write(&file, br#"{"lessons":{"01-processes":3}}"#).unwrap();
@@ -421,14 +325,14 @@ fn cleanup_leaves_alone_what_a_record_cannot_prove() {
     if !need_root() {
         return;
     }
-    let scratch = Scratch::new();
+    let scratch = scratch();
     // An unrelated process (started after the record's "owner", by anyone).
     let mut sleep = Command::new("sleep");
     sleep.arg0("sleep");
     let sleeper = Sleeper::start(sleep);
     // An arbitrary bind mount.
-    let src = scratch.0.join("src");
-    let mnt = scratch.0.join("mnt");
+    let src = scratch.join("src");
+    let mnt = scratch.join("mnt");
     std::fs::create_dir(&src).unwrap();
     std::fs::create_dir(&mnt).unwrap();
     std::fs::write(src.join("seen"), b"x").unwrap();
@@ -448,7 +352,7 @@ fn cleanup_leaves_alone_what_a_record_cannot_prove() {
     }
     let _unmount = Unmount(mnt.clone());
     // An arbitrary directory.
-    let victim_dir = scratch.0.join("victim-dir");
+    let victim_dir = scratch.join("victim-dir");
     std::fs::create_dir(&victim_dir).unwrap();
     std::fs::write(victim_dir.join("keep"), b"x").unwrap();
     // A cgroup with an `isolab` component, not directly under the parent,
@@ -604,7 +508,7 @@ fn an_isolab_in_another_pid_namespace_is_not_taken_for_dead() {
     if !need_root() {
         return;
     }
-    let scratch = Scratch::new();
+    let scratch = scratch();
     let tag = format!("4{}", unique());
     let mut unshare = Command::new("unshare")
         .args(["--pid", "--fork", "--mount-proc", "--kill-child"])
@@ -666,9 +570,9 @@ fn a_run_that_cannot_be_recorded_does_not_start() {
     if !need_root() {
         return;
     }
-    let scratch = Scratch::new();
-    let victim = TestUser::new("v");
-    let home = scratch.0.join("home");
+    let scratch = scratch();
+    let victim = TestUser::new("trecv");
+    let home = scratch.join("home");
     let run = home.join("run");
     let registry = run.join("isolab");
     std::fs::create_dir_all(&registry).unwrap();

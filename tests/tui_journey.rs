@@ -2,6 +2,7 @@
 //! for a spawned process, quit; and the terminal comes back after q,
 //! Ctrl-C, SIGTERM, SIGHUP and a panic; resizing never breaks it.
 
+mod common;
 mod procs_support;
 mod tui_support;
 
@@ -13,7 +14,13 @@ fn start_isolab(t: &Tmux, env: &str) {
 }
 
 fn start_isolab_with(t: &Tmux, env: &str, interval: &str) {
-    launch_isolab(t, env, interval);
+    start_binary(t, env, bin(), interval);
+}
+
+/// `start_isolab_with` for the isolab at `binary` (a copy another uid can
+/// run, say).
+fn start_binary(t: &Tmux, env: &str, binary: &str, interval: &str) {
+    launch_binary(t, env, binary, interval);
     // The first snapshot is in (tree art is drawn): on a busy host it takes
     // a moment, and a search typed before it would find nothing.
     t.wait_for("\\_ ", 20);
@@ -21,7 +28,11 @@ fn start_isolab_with(t: &Tmux, env: &str, interval: &str) {
 
 /// Starts isolab and waits for its screen, not for its first snapshot.
 fn launch_isolab(t: &Tmux, env: &str, interval: &str) {
-    t.type_line(&format!("{env} {} --interval {interval}", bin()));
+    launch_binary(t, env, bin(), interval);
+}
+
+fn launch_binary(t: &Tmux, env: &str, binary: &str, interval: &str) {
+    t.type_line(&format!("{env} {binary} --interval {interval}"));
     t.wait_for("1 Processes", 20);
     assert!(t.alternate_on());
 }
@@ -178,19 +189,31 @@ fn bang_suspends_to_a_shell_and_the_tui_comes_back() {
 
 #[test]
 fn not_root_shows_dashes_and_the_reason_in_the_detail_pane() {
-    if std::process::Command::new("setpriv")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        println!("SKIPPED: setpriv (util-linux) is not installed");
+    if !common::need_root("setpriv to uid 65534") {
+        return;
+    }
+    if !common::require(
+        std::process::Command::new("setpriv")
+            .arg("--version")
+            .output()
+            .is_ok(),
+        "setpriv (util-linux) is not installed",
+    ) {
         return;
     }
     let Some(t) = Tmux::start(200, 50) else {
         return;
     };
-    // As nobody, PID 1's namespace links cannot be read.
-    start_isolab(&t, "setpriv --reuid=65534 --regid=65534 --clear-groups");
+    // As nobody, PID 1's namespace links cannot be read. nobody runs a copy
+    // in a 0755 directory (the checkout may sit in a 0700 home).
+    let scratch = common::Scratch::new("tui-journey");
+    let copy = scratch.isolab().display().to_string();
+    start_binary(
+        &t,
+        "setpriv --reuid=65534 --regid=65534 --clear-groups",
+        &copy,
+        "0.5",
+    );
     t.keys(&["g"]);
     let s = t.wait_until(10, "PID 1's detail with the reason", |s| {
         s.contains("PID 1 ·") && s.contains("ns: — permission denied")

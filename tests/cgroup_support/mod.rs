@@ -6,10 +6,9 @@
 use isolab::sys::cgroup::{CgroupVersion, MemoryHierarchy};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
-/// The memory hierarchy to test, or None (and a SKIPPED line) if the host
-/// has none. ISOLAB_EXPECT_CGROUP=v1|v2 (set by the qemu harness) makes a
+/// The memory hierarchy to test. A host without one fails the test, unless
+/// ISOLAB_TEST_ALLOW_SKIP=1 (then None, and a "not run" line). ISOLAB_EXPECT_CGROUP=v1|v2 (set by the qemu harness) makes a
 /// mismatch a failure instead, so a v2 run cannot silently test v1.
 pub fn hierarchy(test: &str) -> Option<MemoryHierarchy> {
     let found = MemoryHierarchy::detect();
@@ -22,7 +21,7 @@ pub fn hierarchy(test: &str) -> Option<MemoryHierarchy> {
         (Ok(h), None) => Some(h),
         (Err(e), Some(want)) => panic!("{test}: expected cgroup {want}, found none: {e:#}"),
         (Err(e), None) => {
-            println!("SKIPPED: {test}: {e:#}");
+            crate::common::require(false, &format!("{test}: no memory cgroup hierarchy: {e:#}"));
             None
         }
     }
@@ -72,11 +71,7 @@ pub fn spawn_in(dir: &Path, argv: &[&str]) -> Reaped {
 /// (software-emulated qemu is slow). Not a timing assertion: only a guard
 /// against hanging forever.
 pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !condition() {
-        assert!(Instant::now() < deadline, "gave up waiting for: {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    crate::common::wait_for_secs(120, what, || condition().then_some(()));
 }
 
 pub fn is_v1(h: &MemoryHierarchy) -> bool {

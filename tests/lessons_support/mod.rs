@@ -98,17 +98,9 @@ pub fn run_in(exe: Option<&Path>, args: &[&str], cwd: &Path, stdin: &str, state:
 
 /// Whether the test may run as root-only: fails unless it is root, or
 /// ISOLAB_TEST_ALLOW_SKIP=1 allows a skip (then says so).
+#[track_caller]
 pub fn require_root(test: &str) -> bool {
-    if nix::unistd::geteuid().is_root() {
-        return true;
-    }
-    assert!(
-        std::env::var("ISOLAB_TEST_ALLOW_SKIP").as_deref() == Ok("1"),
-        "{test} must run as root (it checks what isolab refuses as root); \
-         run the tests as root, or set ISOLAB_TEST_ALLOW_SKIP=1 to skip it"
-    );
-    println!("SKIPPED (ISOLAB_TEST_ALLOW_SKIP=1): {test} needs root");
-    false
+    crate::common::need_root(&format!("{test} checks what isolab refuses as root"))
 }
 
 /// A number no other test (or helper) uses for its `sleep`: unique per

@@ -8,7 +8,6 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid as NixPid;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 /// A process group this test started; SIGKILLed as a whole on drop, so
 /// nothing outlives the test even when an assertion fails.
@@ -75,15 +74,10 @@ pub fn wait_for<T>(
     what: &str,
     mut done: impl FnMut(&Snapshot) -> Option<T>,
 ) -> (Snapshot, T) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
+    crate::common::wait_for(what, || {
         let snap = reader.snapshot().expect("snapshot of /proc");
-        if let Some(found) = done(&snap) {
-            return (snap, found);
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+        done(&snap).map(|found| (snap, found))
+    })
 }
 
 /// The children of `pid` in a snapshot, by PID.

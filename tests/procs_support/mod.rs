@@ -4,7 +4,6 @@
 #![allow(dead_code)]
 
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 /// Kills the whole process group of a spawned child when dropped.
 pub struct Spawned(pub Child);
@@ -39,28 +38,15 @@ impl Drop for Spawned {
 }
 
 /// Polls `f` until it returns Some, or panics after `secs`.
-pub fn wait_for<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+pub use crate::common::wait_for_secs as wait_for;
 
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_isolab")
 }
 
-/// Prints `SKIPPED: why` and returns true when not root: these tests
-/// need to see and create namespaces.
+/// True when the test must not go on: not root, and ISOLAB_TEST_ALLOW_SKIP=1
+/// (without it, not being root fails the test). These tests need to see
+/// and create namespaces.
 pub fn skip_unless_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        println!("SKIPPED: needs root to create namespaces and read every process");
-        return true;
-    }
-    false
+    !crate::common::need_root("to create namespaces and read every process")
 }

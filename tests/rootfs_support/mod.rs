@@ -105,7 +105,7 @@ pub fn fixture(what: &str) -> Fixture {
     for d in ["bin", "etc", "tmp", "proc", "oldroot", "d/tmp", "d/etc"] {
         std::fs::create_dir_all(r.join(d)).unwrap();
     }
-    crate::exe_copy::copy_executable("/bin/busybox", r.join("bin/busybox"));
+    crate::common::copy_executable("/bin/busybox", r.join("bin/busybox"));
     std::fs::write(r.join("etc/hostname"), "INSIDE-HOSTNAME\n").unwrap();
     let secret_name = secret
         .path
@@ -353,7 +353,7 @@ pub fn userns_child() -> RootChild {
 /// The lab's own child: `isolab run --mount --rootfs DIR -- busybox sleep`
 /// (pivot_root done by isolab's spawner). `None` when this build's `run` is
 /// not there yet (set ISOLAB_LAB_BIN to another isolab binary to use it).
-pub fn lab_child(f: &Fixture) -> Option<RootChild> {
+pub fn lab_child(f: &Fixture) -> RootChild {
     let bin = std::env::var("ISOLAB_LAB_BIN")
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_isolab").to_string());
     let dir = f.root().display().to_string();
@@ -378,9 +378,6 @@ pub fn lab_child(f: &Fixture) -> Option<RootChild> {
                 use std::io::Read;
                 let _ = e.read_to_string(&mut err);
             }
-            if err.contains("not built yet") {
-                return None;
-            }
             panic!("isolab run exited early: {err}");
         }
         let children = std::fs::read_to_string(format!("/proc/{run_pid}/task/{run_pid}/children"))
@@ -395,13 +392,13 @@ pub fn lab_child(f: &Fixture) -> Option<RootChild> {
                 let inner = Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) });
                 let root = isolab::sys::rootfs::ProcRoot::open(Path::new("/proc"), pid).unwrap();
                 let proc_inside = root.lstat("/proc/self").is_ok();
-                return Some(RootChild {
+                return RootChild {
                     child,
                     pid,
                     kind: "isolab run --mount --rootfs",
                     proc_inside,
                     inner,
-                });
+                };
             }
         }
         assert!(

@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 pub const ISOLAB: &str = env!("CARGO_BIN_EXE_isolab");
 
@@ -38,22 +37,7 @@ pub fn isolab(args: &[&str]) -> Run {
     )
 }
 
-pub fn is_root() -> bool {
-    // SAFETY: geteuid cannot fail.
-    unsafe { libc::geteuid() == 0 }
-}
-
-/// Poll `cond` until it returns Some or the (generous) deadline passes.
-pub fn wait_for<T>(what: &str, mut cond: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(v) = cond() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+pub use crate::common::wait_for;
 
 pub fn registry_dir() -> PathBuf {
     isolab::sys::registry::registry_dir()

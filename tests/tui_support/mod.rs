@@ -11,11 +11,20 @@ pub struct Tmux {
 }
 
 impl Tmux {
-    /// A private tmux server with one `bash` window of `w`x`h`. Returns
-    /// None (after printing SKIPPED) when tmux is not installed.
+    /// Whether tmux is installed; if not, the test fails unless
+    /// ISOLAB_TEST_ALLOW_SKIP=1 (then false: the caller returns).
+    #[track_caller]
+    pub fn available() -> bool {
+        crate::common::require(
+            Command::new("tmux").arg("-V").output().is_ok(),
+            "tmux is not installed (scripts/test.sh installs it)",
+        )
+    }
+
+    /// A private tmux server with one `bash` window of `w`x`h`. Without
+    /// tmux the test fails, unless ISOLAB_TEST_ALLOW_SKIP=1 (then None).
     pub fn start(w: u16, h: u16) -> Option<Tmux> {
-        if Command::new("tmux").arg("-V").output().is_err() {
-            println!("SKIPPED: tmux is not installed (scripts/test.sh installs it)");
+        if !Tmux::available() {
             return None;
         }
         let t = Tmux::start_program(w, h, &["PS1=$ ", "bash", "--norc", "--noprofile"]);
