@@ -6,7 +6,6 @@ mod lessons_support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 fn running(cmdline: &str) -> bool {
     Command::new("pgrep")
@@ -116,11 +115,10 @@ fn a_dead_marker_in_another_users_process_is_not_obeyed() {
             .spawn()
             .unwrap(),
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !(running(&format!("sleep {theirs_secs}")) && running(&format!("sleep {ours_secs}"))) {
-        assert!(Instant::now() < deadline, "the marked sleeps did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::wait_for_secs(10, "the marked sleeps to start", || {
+        (running(&format!("sleep {theirs_secs}")) && running(&format!("sleep {ours_secs}")))
+            .then_some(())
+    });
     // Planted only now: any isolab that starts from here on (this test's,
     // or another test's) may act on it.
     std::fs::write(&file, b"").unwrap();
@@ -132,14 +130,10 @@ fn a_dead_marker_in_another_users_process_is_not_obeyed() {
         .unwrap();
     next.stdin.as_mut().unwrap().write_all(b"q\n").unwrap();
     assert!(next.wait().unwrap().success());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while running(&format!("sleep {ours_secs}")) {
-        assert!(
-            Instant::now() < deadline,
-            "our own marked process was not stopped (the mechanism did not run)"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    common::wait_for(
+        "our own marked process to be stopped (else the mechanism did not run)",
+        || (!running(&format!("sleep {ours_secs}"))).then_some(()),
+    );
     assert!(
         running(&format!("sleep {theirs_secs}")),
         "another user's process was killed because of a variable it set itself"

@@ -93,9 +93,10 @@ pub fn unique() -> u64 {
     10_000_000_000 + u64::from(std::process::id()) * 100_000 + NEXT.fetch_add(1, Ordering::SeqCst)
 }
 
-/// Eight random hex digits (for names: a user, a directory).
+/// Sixteen random hex digits (8 bytes: the nonce of a registry record's
+/// name has that shape).
 pub fn random_hex() -> String {
-    let mut buf = [0u8; 4];
+    let mut buf = [0u8; 8];
     std::fs::File::open("/dev/urandom")
         .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut buf))
         .expect("read /dev/urandom");
@@ -221,9 +222,9 @@ pub struct TestUser {
 }
 
 impl TestUser {
-    /// `prefix` (a few letters naming the test) plus random hex.
+    /// `prefix` (a few letters naming the test) plus 8 random hex digits.
     pub fn new(prefix: &str) -> TestUser {
-        let name = format!("{prefix}{}", random_hex());
+        let name = format!("{prefix}{}", &random_hex()[..8]);
         assert!(name.len() <= 32, "user name {name} is too long for useradd");
         let out = Command::new("useradd")
             .args([
