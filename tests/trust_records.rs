@@ -162,7 +162,7 @@ fn a_registry_dir_planted_in_tmp_is_refused() {
         }
 
         let out = victim
-            .command(&scratch.isolab())
+            .command(scratch.isolab())
             .arg("cleanup")
             .output()
             .unwrap();
@@ -187,7 +187,7 @@ fn a_registry_dir_planted_in_tmp_is_refused() {
         assert!(all.contains("remove it"), "{shape}: {all}");
 
         let out = victim
-            .command(&scratch.isolab())
+            .command(scratch.isolab())
             .args(["run", "--", "true"])
             .output()
             .unwrap();
@@ -239,7 +239,7 @@ fn a_minimal_root_planted_in_tmp_is_never_run() {
     std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777)).unwrap();
 
     let out = victim
-        .command(&scratch.isolab())
+        .command(scratch.isolab())
         .args([
             "run",
             "--user",
@@ -584,7 +584,7 @@ fn a_run_that_cannot_be_recorded_does_not_start() {
     std::fs::set_permissions(&registry, std::fs::Permissions::from_mode(0o500)).unwrap();
     let marker = home.join("ran");
     let out = victim
-        .command(&scratch.isolab())
+        .command(scratch.isolab())
         .env("XDG_RUNTIME_DIR", &run)
         .args(["run", "--", "sh", "-c"])
         .arg(format!("touch {}", marker.display()))

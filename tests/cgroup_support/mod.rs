@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 /// The memory hierarchy to test. A host without one fails the test, unless
-/// ISOLAB_TEST_ALLOW_SKIP=1 (then None, and a "not run" line). ISOLAB_EXPECT_CGROUP=v1|v2 (set by the qemu harness) makes a
-/// mismatch a failure instead, so a v2 run cannot silently test v1.
+/// ISOLAB_TEST_ALLOW_SKIP=1 (then None, and a "not run" line).
+/// ISOLAB_EXPECT_CGROUP=v1|v2 (set by the qemu harness) makes a mismatch a
+/// failure even then, so a v2 run cannot silently test v1.
 pub fn hierarchy(test: &str) -> Option<MemoryHierarchy> {
     let found = MemoryHierarchy::detect();
     let expected = std::env::var("ISOLAB_EXPECT_CGROUP").ok();
