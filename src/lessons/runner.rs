@@ -305,7 +305,7 @@ pub fn remove_leftovers(proc_root: &Path) -> usize {
     for pid in pids {
         // The pidfd is opened before the owner and environment are read, so
         // the process checked is the process signalled.
-        let Some(fd) = registry::pidfd_open(pid) else {
+        let Some(fd) = crate::sys::pidfd::open(pid).ok() else {
             continue;
         };
         let proc_dir = proc_root.join(pid.to_string());
@@ -319,7 +319,7 @@ pub fn remove_leftovers(proc_root: &Path) -> usize {
         let ours = environ
             .split(|b| *b == 0)
             .any(|var| dead.iter().any(|(m, _)| var == m.as_bytes()));
-        if ours && registry::pidfd_send_signal(&fd, libc::SIGKILL) {
+        if ours && crate::sys::pidfd::send_signal(&fd, libc::SIGKILL) {
             stopped += 1;
         }
     }

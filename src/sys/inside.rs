@@ -10,7 +10,9 @@
 //! setns(), reads, and writes the answers back on a pipe (forked so the
 //! caller, possibly multi-threaded, never changes namespace itself).
 
+use crate::sys::idmap::IdMap;
 use crate::sys::ns::NsKind;
+use crate::sys::procs::parse_cgroups;
 use std::ffi::CString;
 use std::io::Read;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -79,19 +81,6 @@ fn status_id(status: &str, key: &str) -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
-/// Map an outside id to the inside one through an id_map read from outside.
-pub fn inside_id(map: &str, outside: u64) -> Option<u64> {
-    map.lines().find_map(|l| {
-        let v: Vec<u64> = l
-            .split_whitespace()
-            .filter_map(|x| x.parse().ok())
-            .collect();
-        let (inside_start, outside_start, len) = (*v.first()?, *v.get(1)?, *v.get(2)?);
-        (outside >= outside_start && outside - outside_start < len)
-            .then(|| inside_start + (outside - outside_start))
-    })
-}
-
 fn boottime_offset(pid: i32) -> i64 {
     read(format!("/proc/{pid}/timens_offsets"))
         .lines()
@@ -128,9 +117,9 @@ fn sysvipc_summary() -> String {
 }
 
 fn cgroup_summary(text: &str) -> String {
-    let mut paths: Vec<&str> = text
-        .lines()
-        .filter_map(|l| l.splitn(3, ':').nth(2))
+    let mut paths: Vec<String> = parse_cgroups(text.as_bytes())
+        .into_iter()
+        .map(|l| l.path)
         .collect();
     paths.dedup();
     paths.join(" ")
@@ -246,8 +235,15 @@ pub fn compare(pid: i32) -> Vec<CompareRow> {
     let status = read(format!("/proc/{pid}/status"));
     let (uid, gid) = (status_id(&status, "Uid:"), status_id(&status, "Gid:"));
     let show = |v: Option<u64>| v.map_or("?".into(), |v| v.to_string());
-    let uid_in = uid.and_then(|u| inside_id(&read(format!("/proc/{pid}/uid_map")), u));
-    let gid_in = gid.and_then(|g| inside_id(&read(format!("/proc/{pid}/gid_map")), g));
+    let inside_id = |map: &str, outside: u64| {
+        let inside = IdMap::parse(&read(format!("/proc/{pid}/{map}")))
+            .to_inside(u32::try_from(outside).ok()?)?;
+        Some(u64::from(inside))
+    };
+    let (uid_in, gid_in) = (
+        uid.and_then(|u| inside_id("uid_map", u)),
+        gid.and_then(|g| inside_id("gid_map", g)),
+    );
     rows.push(CompareRow {
         what: "uid/gid",
         kind: NsKind::User,
@@ -281,19 +277,6 @@ pub fn compare(pid: i32) -> Vec<CompareRow> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn id_maps() {
-        assert_eq!(
-            inside_id("         0       1000          1\n", 1000),
-            Some(0)
-        );
-        assert_eq!(
-            inside_id("         0          0 4294967295\n", 42),
-            Some(42)
-        );
-        assert_eq!(inside_id("         0       1000          1\n", 1001), None);
-    }
 
     #[test]
     fn interface_names() {

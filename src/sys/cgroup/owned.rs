@@ -8,7 +8,7 @@
 use super::memory::{LimitOutcome, MemoryStats, SetLimitError, read_memory, set_memory_limit};
 use super::mounts::{CgroupVersion, MemoryHierarchy};
 use super::size::Limit;
-use anyhow::{Context, bail};
+use anyhow::Context;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -279,11 +279,25 @@ fn kill_members(version: CgroupVersion, dir: &Path) -> anyhow::Result<()> {
         return write_file(&kill_file, "1");
     }
     for pid in member_pids(dir)? {
-        // ESRCH: it already exited, which is what we want.
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid),
-            nix::sys::signal::Signal::SIGKILL,
-        );
+        match crate::sys::pidfd::open(pid) {
+            // The pidfd pins one process: if its PID is still listed here
+            // after it was opened, the pinned process is the member, not a
+            // process that reused the PID of one that just exited.
+            Ok(pidfd) => {
+                if member_pids(dir)?.contains(&pid) {
+                    crate::sys::pidfd::send_signal(&pidfd, libc::SIGKILL);
+                }
+            }
+            // A kernel before 5.3 has no pidfds: the PID is all there is.
+            Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            // ESRCH: it already exited, which is what we want.
+            Err(_) => {}
+        }
     }
     Ok(())
 }
@@ -411,19 +425,6 @@ fn remove_created_by(
         removed.push(dir);
     }
     Ok(removed)
-}
-
-/// Refuses a directory outside the isolab parent: a guard for callers that
-/// are about to kill or remove.
-pub fn ensure_isolab_owned(hierarchy: &MemoryHierarchy, dir: &Path) -> anyhow::Result<()> {
-    if !hierarchy.is_isolab_owned(dir) {
-        bail!(
-            "{} is not a cgroup isolab created (those live under {})",
-            dir.display(),
-            hierarchy.isolab_parent().display()
-        );
-    }
-    Ok(())
 }
 
 #[cfg(test)]
