@@ -134,21 +134,6 @@ impl LiveContext {
     }
 }
 
-/// The hostname of the UTS namespace at `ns_path`, read by a short-lived
-/// thread that joins it (setns of UTS affects only the calling thread).
-fn hostname_in(ns_path: PathBuf) -> Option<String> {
-    std::thread::spawn(move || {
-        let file = std::fs::File::open(&ns_path).ok()?;
-        nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWUTS).ok()?;
-        nix::unistd::gethostname()
-            .ok()
-            .map(|h| h.to_string_lossy().into_owned())
-    })
-    .join()
-    .ok()
-    .flatten()
-}
-
 impl Context for LiveContext {
     fn processes(&self) -> &[ProcessView] {
         &self.procs
@@ -162,8 +147,8 @@ impl Context for LiveContext {
         if let Some(known) = self.hostnames.borrow().get(&uts) {
             return known.clone();
         }
-        let ns_path = self.proc_root.join(pid.to_string()).join("ns").join("uts");
-        let name = hostname_in(ns_path);
+        let ns_dir = self.proc_root.join(pid.to_string()).join("ns");
+        let name = crate::sys::ns::hostname_in(ns_dir);
         self.hostnames.borrow_mut().insert(uts, name.clone());
         name
     }
