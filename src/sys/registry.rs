@@ -1,5 +1,6 @@
-//! The record of everything isolab creates: children, mounts, cgroups and
-//! temp dirs, kept in the runtime directory (`sys::paths::runtime_path`,
+//! The record of everything isolab creates: children, cgroups and temp
+//! dirs (and mounts: none are recorded now, but cleanup still detaches those
+//! an older isolab listed, inside its temp dirs), kept in the runtime directory (`sys::paths::runtime_path`,
 //! created 0700 and checked to be ours before use).
 //!
 //! # Who is alive
