@@ -183,7 +183,7 @@ mod tests {
             );
             return;
         }
-        let ours = nix::unistd::gethostname().unwrap();
+        let ours = nix::unistd::gethostname().expect("gethostname");
         assert_eq!(
             hostname_in(PathBuf::from("/proc/self/ns")),
             Some(ours.to_string_lossy().into_owned())
