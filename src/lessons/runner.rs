@@ -250,14 +250,13 @@ fn markers_dir() -> anyhow::Result<crate::sys::paths::Dir> {
 /// lock is held (across PID namespaces); an isolab from before locks is
 /// judged by its pid and start time. Never dead on a doubt.
 fn marker_owner_alive(pid: i32, start_ticks: u64) -> bool {
-    let creator = crate::sys::cgroup::owned::Creator { pid, start_ticks };
-    match registry::creator_lock_held(&creator) {
+    let id = registry::ProcessId {
+        pid,
+        start_time: start_ticks,
+    };
+    match registry::creator_lock_held(&id.into()) {
         Some(held) => held,
-        None => registry::ProcessId {
-            pid,
-            start_time: start_ticks,
-        }
-        .is_alive(),
+        None => id.is_alive(),
     }
 }
 

@@ -751,10 +751,7 @@ impl Scope<'_> {
             .file_name()
             .and_then(|n| n.to_str())
             .and_then(Creator::from_dir_name);
-        let owner = record.owner.map(|o| Creator {
-            pid: o.pid,
-            start_ticks: o.start_time,
-        });
+        let owner = record.owner.map(Creator::from);
         if creator.is_none() || creator != owner {
             return Err("not named for this record's owner".into());
         }
