@@ -335,7 +335,8 @@ impl ProcessesState {
         self.clamp_scroll();
     }
 
-    /// Scrolls the view without moving the selection off screen (mouse wheel).
+    /// The mouse wheel: moves the selection by `delta` rows (the view
+    /// follows it), like the arrow keys.
     pub fn scroll_by(&mut self, delta: isize) {
         self.move_by(delta);
     }
@@ -385,8 +386,8 @@ impl ProcessesState {
             .filter(|r| r.has_children)
             .map(|r| r.pid)
             .collect();
-        // Keep the roots' children visible would hide everything; collapse
-        // all below the roots instead, as pstree users expect to see the tops.
+        // Collapsing the roots too would hide everything: keep them open,
+        // so their children (the tops of the tree) stay visible.
         for r in self.rows.iter().filter(|r| r.depth == 0) {
             self.collapsed.remove(&r.pid);
         }

@@ -86,11 +86,6 @@ impl Entry {
         }
     }
 
-    /// Whether this lesson is one isolab ships (its commands need no asking).
-    pub fn is_shipped(&self) -> bool {
-        self.path.is_none()
-    }
-
     /// Where the lesson comes from, escaped for a terminal.
     pub fn source(&self) -> String {
         match &self.path {

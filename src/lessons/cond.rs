@@ -262,20 +262,17 @@ fn lex(text: &str) -> Result<Vec<(usize, Tok)>, CondError> {
 }
 
 /// A plain number or a binary size (`64M` = 64 MiB), as cgroup limits are
-/// written.
+/// written. Sizes use the one size grammar, [`crate::sys::cgroup::parse_size`]
+/// (so `1.5G`, `64MB` and `1T` work here as in `isolab limit`); a plain
+/// number is any u64, as before (ids and counts, not only sizes).
 fn parse_number(word: &str) -> Option<u64> {
-    let digits_end = word
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(word.len());
-    let n: u64 = word[..digits_end].parse().ok()?;
-    let unit = match &word[digits_end..] {
-        "" => 1,
-        "K" | "k" | "KiB" => 1 << 10,
-        "M" | "m" | "MiB" => 1 << 20,
-        "G" | "g" | "GiB" => 1 << 30,
-        _ => return None,
-    };
-    n.checked_mul(unit)
+    if word.bytes().all(|b| b.is_ascii_digit()) {
+        return word.parse().ok();
+    }
+    match crate::sys::cgroup::parse_size(word).ok()? {
+        crate::sys::cgroup::Limit::Bytes(n) => Some(n),
+        crate::sys::cgroup::Limit::Max => None,
+    }
 }
 
 // ---------------------------------------------------------------- parser
@@ -966,6 +963,38 @@ mod tests {
         let chain = vec!["pid = 1"; 5000].join(" and ");
         let e = parse(&format!("process where {chain}")).unwrap_err();
         assert!(e.message.contains("joins more than"), "{e:?}");
+    }
+
+    #[test]
+    fn numbers_and_sizes_use_the_one_size_grammar() {
+        // What the lesson language accepted before it shared the grammar.
+        for (word, n) in [
+            ("42", 42),
+            ("18446744073709551615", u64::MAX),
+            ("64M", 64 << 20),
+            ("64m", 64 << 20),
+            ("64MiB", 64 << 20),
+            ("512K", 512 << 10),
+            ("512k", 512 << 10),
+            ("512KiB", 512 << 10),
+            ("1G", 1 << 30),
+            ("1g", 1 << 30),
+            ("1GiB", 1 << 30),
+        ] {
+            assert_eq!(parse_number(word), Some(n), "{word}");
+        }
+        // What it gains: the forms `isolab limit` takes.
+        assert_eq!(parse_number("1.5G"), Some(3 << 29));
+        assert_eq!(parse_number("64MB"), Some(64 << 20));
+        // Still refused.
+        for word in [
+            "64Q",
+            "0x10",
+            "99999999999999999999G",
+            "18446744073709551616",
+        ] {
+            assert_eq!(parse_number(word), None, "{word}");
+        }
     }
 
     #[test]

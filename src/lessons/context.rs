@@ -5,6 +5,7 @@
 use crate::sys::cgroup::{self, MemoryHierarchy};
 use crate::sys::ns::{NsKind, NsSet};
 use crate::sys::procs::{self, Pid, ProcReader, Process};
+use crate::sys::rootfs::ProcRoot;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -76,8 +77,13 @@ pub struct LiveContext {
     host_index: Option<usize>,
     /// Hostnames by UTS namespace id: one setns per namespace per snapshot.
     hostnames: RefCell<HashMap<u64, Option<String>>>,
+    /// Process roots opened so far in this snapshot (`None`: cannot open).
+    roots: RefCell<HashMap<Pid, Option<ProcRoot>>>,
     memory: Option<MemoryHierarchy>,
 }
+
+/// How much of a file a check reads (`read_file`).
+const READ_LIMIT: usize = 64 * 1024;
 
 impl LiveContext {
     pub fn read(proc_root: &Path) -> anyhow::Result<Self> {
@@ -105,48 +111,20 @@ impl LiveContext {
             procs,
             host_index,
             hostnames: RefCell::new(HashMap::new()),
+            roots: RefCell::new(HashMap::new()),
             memory: MemoryHierarchy::detect().ok(),
         })
     }
 
-    fn open_in_root(&self, pid: Pid, path: &str) -> Option<std::os::fd::OwnedFd> {
-        use nix::fcntl::{OFlag, OpenHow, ResolveFlag, openat2};
-        let root_path = self.proc_root.join(pid.to_string()).join("root");
-        let root = nix::fcntl::open(
-            &root_path,
-            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-            nix::sys::stat::Mode::empty(),
-        )
-        .ok()?;
-        // Absolute symlinks inside the process's root must resolve against
-        // that root, not ours (see DESIGN.md): RESOLVE_IN_ROOT.
-        let how = OpenHow::new()
-            .flags(OFlag::O_PATH | OFlag::O_CLOEXEC)
-            .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
-        for _ in 0..8 {
-            match openat2(&root, path.trim_start_matches('/'), how) {
-                Ok(fd) => return Some(fd),
-                Err(nix::errno::Errno::EAGAIN) => continue,
-                Err(_) => return None,
-            }
-        }
-        None
+    /// PID's root, opened once per snapshot (see [`ProcRoot`]: every path
+    /// is resolved inside it with openat2, RESOLVE_IN_ROOT).
+    fn with_root<T>(&self, pid: Pid, f: impl FnOnce(&ProcRoot) -> Option<T>) -> Option<T> {
+        let mut roots = self.roots.borrow_mut();
+        let root = roots
+            .entry(pid)
+            .or_insert_with(|| ProcRoot::open(&self.proc_root, pid).ok());
+        f(root.as_ref()?)
     }
-}
-
-/// The hostname of the UTS namespace at `ns_path`, read by a short-lived
-/// thread that joins it (setns of UTS affects only the calling thread).
-fn hostname_in(ns_path: PathBuf) -> Option<String> {
-    std::thread::spawn(move || {
-        let file = std::fs::File::open(&ns_path).ok()?;
-        nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWUTS).ok()?;
-        nix::unistd::gethostname()
-            .ok()
-            .map(|h| h.to_string_lossy().into_owned())
-    })
-    .join()
-    .ok()
-    .flatten()
 }
 
 impl Context for LiveContext {
@@ -162,47 +140,20 @@ impl Context for LiveContext {
         if let Some(known) = self.hostnames.borrow().get(&uts) {
             return known.clone();
         }
-        let ns_path = self.proc_root.join(pid.to_string()).join("ns").join("uts");
-        let name = hostname_in(ns_path);
+        let ns_dir = self.proc_root.join(pid.to_string()).join("ns");
+        let name = crate::sys::ns::hostname_in(ns_dir);
         self.hostnames.borrow_mut().insert(uts, name.clone());
         name
     }
     fn file_exists(&self, pid: Pid, path: &str) -> bool {
-        self.open_in_root(pid, path).is_some()
+        self.with_root(pid, |root| root.stat(path).ok()).is_some()
     }
     fn read_file(&self, pid: Pid, path: &str) -> Option<String> {
-        use nix::fcntl::OFlag;
-        use nix::sys::stat::{Mode, SFlag};
-        use std::io::Read;
-        let fd = self.open_in_root(pid, path)?;
-        // Only a regular file is read: opening a FIFO for reading waits for
-        // a writer (forever), and opening a device can have effects. The
-        // O_PATH fd opened nothing yet; fstat tells what it is.
-        let is_regular = |fd: &std::os::fd::OwnedFd| {
-            nix::sys::stat::fstat(fd).is_ok_and(|st| {
-                SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFREG
-            })
-        };
-        if !is_regular(&fd) {
-            return None;
-        }
-        // Reopen that same inode for reading through its /proc/self/fd link;
-        // O_NONBLOCK in case it is not what fstat said after all.
-        let file = nix::fcntl::open(
-            format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fd)).as_str(),
-            OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .ok()?;
-        if !is_regular(&file) {
-            return None;
-        }
-        let mut text = String::new();
-        std::fs::File::from(file)
-            .take(64 * 1024)
-            .read_to_string(&mut text)
-            .ok()?;
-        Some(text)
+        // ProcRoot::read_file reads only a regular file (a FIFO would wait
+        // for a writer forever, a device can have effects), O_NONBLOCK, at
+        // most the limit. Text that is not UTF-8 is no answer, as before.
+        let content = self.with_root(pid, |root| root.read_file(path, READ_LIMIT).ok())?;
+        String::from_utf8(content.bytes).ok()
     }
     fn memory(&self, pid: Pid) -> Option<MemoryFacts> {
         let hierarchy = self.memory.as_ref()?;

@@ -250,14 +250,13 @@ fn markers_dir() -> anyhow::Result<crate::sys::paths::Dir> {
 /// lock is held (across PID namespaces); an isolab from before locks is
 /// judged by its pid and start time. Never dead on a doubt.
 fn marker_owner_alive(pid: i32, start_ticks: u64) -> bool {
-    let creator = crate::sys::cgroup::owned::Creator { pid, start_ticks };
-    match registry::creator_lock_held(&creator) {
+    let id = registry::ProcessId {
+        pid,
+        start_time: start_ticks,
+    };
+    match registry::creator_lock_held(&id.into()) {
         Some(held) => held,
-        None => registry::ProcessId {
-            pid,
-            start_time: start_ticks,
-        }
-        .is_alive(),
+        None => id.is_alive(),
     }
 }
 
@@ -305,7 +304,7 @@ pub fn remove_leftovers(proc_root: &Path) -> usize {
     for pid in pids {
         // The pidfd is opened before the owner and environment are read, so
         // the process checked is the process signalled.
-        let Some(fd) = registry::pidfd_open(pid) else {
+        let Some(fd) = crate::sys::pidfd::open(pid).ok() else {
             continue;
         };
         let proc_dir = proc_root.join(pid.to_string());
@@ -319,7 +318,7 @@ pub fn remove_leftovers(proc_root: &Path) -> usize {
         let ours = environ
             .split(|b| *b == 0)
             .any(|var| dead.iter().any(|(m, _)| var == m.as_bytes()));
-        if ours && registry::pidfd_send_signal(&fd, libc::SIGKILL) {
+        if ours && crate::sys::pidfd::send_signal(&fd, libc::SIGKILL) {
             stopped += 1;
         }
     }

@@ -1,6 +1,7 @@
 //! Entering a running process's namespaces and root, like `nsenter -a -r`:
 //! `isolab exec PID -- CMD` and the `e` key of the TUI.
 
+use crate::sys::idmap::IdMap;
 use crate::sys::ns::NsKind;
 use crate::sys::spawn::child::{child_fail, errno, exec_command, os_err, set_signal};
 use crate::sys::spawn::{ExitOutcome, clone_flag, pipe_cloexec};
@@ -22,17 +23,6 @@ fn fd_inode(fd: RawFd) -> Option<u64> {
         let mut st: libc::stat = std::mem::zeroed();
         (libc::fstat(fd, &mut st) == 0).then_some(st.st_ino)
     }
-}
-
-/// `pidfd_open(2)`, keeping the errno (ESRCH: no such process).
-fn pidfd_open(pid: i32) -> std::io::Result<OwnedFd> {
-    // SAFETY: plain syscall; the fd is fresh from the kernel when non-negative.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: see above.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
 /// A pidfd turns readable once its process has exited (a zombie too), so
@@ -60,29 +50,6 @@ pub(crate) struct Identity {
     pub gid: u32,
 }
 
-/// The lines of a uid_map/gid_map: (first id inside, first id outside, count).
-fn parse_id_map(text: &str) -> Vec<(u32, u32, u32)> {
-    text.lines()
-        .filter_map(|l| {
-            let mut it = l.split_whitespace().map(|w| w.parse::<u32>().ok());
-            Some((it.next()??, it.next()??, it.next()??))
-        })
-        .collect()
-}
-
-/// The id inside that `outside` maps to, if any.
-fn inside_of(map: &[(u32, u32, u32)], outside: u32) -> Option<u32> {
-    map.iter().find_map(|&(inside, out, count)| {
-        let off = outside.checked_sub(out)?;
-        (off < count).then(|| inside + off)
-    })
-}
-
-fn maps_inside(map: &[(u32, u32, u32)], id: u32) -> bool {
-    map.iter()
-        .any(|&(inside, _, count)| id.checked_sub(inside).is_some_and(|off| off < count))
-}
-
 /// The identity to take inside a user namespace owned by `owner` (a uid as
 /// we see it), given its uid_map and gid_map as we read them. Root entering
 /// a user's namespace must not stay root on the host: that user holds every
@@ -93,20 +60,22 @@ fn maps_inside(map: &[(u32, u32, u32)], id: u32) -> bool {
 /// inside, as `nsenter` does, which is an id the namespace's maker chose.
 /// The gid: root's inside (as `nsenter`), else the first one mapped.
 pub(crate) fn identity_in(uid_map: &str, gid_map: &str, owner: u32) -> Result<Identity, String> {
-    let (umap, gmap) = (parse_id_map(uid_map), parse_id_map(gid_map));
-    let uid = inside_of(&umap, owner)
-        .or_else(|| maps_inside(&umap, 0).then_some(0))
+    let (umap, gmap) = (IdMap::parse(uid_map), IdMap::parse(gid_map));
+    let uid = umap
+        .to_inside(owner)
+        .or_else(|| umap.maps_inside(0).then_some(0))
         .ok_or_else(|| {
             let map = uid_map.trim();
             format!(
                 "its user namespace maps neither its owner (uid {owner}) nor root (uid_map {map:?})"
             )
         })?;
-    let gid = if maps_inside(&gmap, 0) {
+    let gid = if gmap.maps_inside(0) {
         0
     } else {
-        gmap.first()
-            .map(|&(inside, _, _)| inside)
+        gmap.ranges
+            .first()
+            .map(|r| r.inside)
             .ok_or("its user namespace has no gid_map yet")?
     };
     Ok(Identity { uid, gid })
@@ -147,7 +116,7 @@ pub fn exec_in(pid: i32, argv: &[String]) -> anyhow::Result<ExitOutcome> {
     let Some(program) = argv.first() else {
         return crate::usage("no command given: add one after --");
     };
-    let pidfd = match pidfd_open(pid) {
+    let pidfd = match crate::sys::pidfd::open(pid) {
         Ok(fd) => fd,
         Err(e) if e.raw_os_error() == Some(libc::ESRCH) => anyhow::bail!(
             "no process with PID {pid}: it has exited, or never existed in this PID namespace"
@@ -486,20 +455,5 @@ mod tests {
         assert!(identity_in("5 100005 1\n", "5 100005 1\n", 1001).is_err());
         assert!(identity_in("", "", 1001).is_err()); // no map written yet
         assert!(identity_in("0 1001 1\n", "", 1001).is_err());
-    }
-
-    #[test]
-    fn maps_are_parsed_as_the_kernel_prints_them() {
-        let map =
-            parse_id_map("         0       1001          1\n       100     200000   5\nbad\n");
-        assert_eq!(map, vec![(0, 1001, 1), (100, 200000, 5)]);
-        assert_eq!(inside_of(&map, 200004), Some(104));
-        assert_eq!(inside_of(&map, 200005), None);
-        assert!(maps_inside(&map, 0) && !maps_inside(&map, 1));
-        // No overflow at the top of the id space.
-        assert_eq!(
-            inside_of(&[(0, 0, u32::MAX)], u32::MAX - 1),
-            Some(u32::MAX - 1)
-        );
     }
 }

@@ -6,14 +6,13 @@
 //! kernel answers in the target's namespaces (mountinfo, net/dev, root/proc,
 //! timens_offsets, uid_map). Three need the reader to *be* in the namespace:
 //! the hostname (uts), SysV IPC objects (ipc) and the cgroup paths (cgroup).
-//! For those a probe process is forked, joins just those namespaces with
-//! setns(), reads, and writes the answers back on a pipe (forked so the
-//! caller, possibly multi-threaded, never changes namespace itself).
+//! For those a short-lived thread joins just those namespaces with setns()
+//! and reads ([`crate::sys::ns::read_in`]); the caller's own threads never
+//! change namespace.
 
+use crate::sys::idmap::IdMap;
 use crate::sys::ns::NsKind;
-use std::ffi::CString;
-use std::io::Read;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use crate::sys::procs::parse_cgroups;
 use std::path::Path;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,19 +78,6 @@ fn status_id(status: &str, key: &str) -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
-/// Map an outside id to the inside one through an id_map read from outside.
-pub fn inside_id(map: &str, outside: u64) -> Option<u64> {
-    map.lines().find_map(|l| {
-        let v: Vec<u64> = l
-            .split_whitespace()
-            .filter_map(|x| x.parse().ok())
-            .collect();
-        let (inside_start, outside_start, len) = (*v.first()?, *v.get(1)?, *v.get(2)?);
-        (outside >= outside_start && outside - outside_start < len)
-            .then(|| inside_start + (outside - outside_start))
-    })
-}
-
 fn boottime_offset(pid: i32) -> i64 {
     read(format!("/proc/{pid}/timens_offsets"))
         .lines()
@@ -128,77 +114,33 @@ fn sysvipc_summary() -> String {
 }
 
 fn cgroup_summary(text: &str) -> String {
-    let mut paths: Vec<&str> = text
-        .lines()
-        .filter_map(|l| l.splitn(3, ':').nth(2))
+    let mut paths: Vec<String> = parse_cgroups(text.as_bytes())
+        .into_iter()
+        .map(|l| l.path)
         .collect();
     paths.dedup();
     paths.join(" ")
 }
 
 /// Hostname, SysV IPC summary and cgroup view of `pid`, read from inside
-/// its uts, ipc and cgroup namespaces by a forked probe.
+/// its uts, ipc and cgroup namespaces by a thread that joins them.
 fn probe_inside(pid: i32) -> Option<[String; 3]> {
-    let mut fds = [0; 2];
-    // SAFETY: valid array for pipe2.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return None;
-    }
-    // SAFETY: fresh fds from the kernel.
-    let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    let ns: Vec<(i32, OwnedFd)> = [
-        (libc::CLONE_NEWUTS, "uts"),
-        (libc::CLONE_NEWIPC, "ipc"),
-        (libc::CLONE_NEWCGROUP, "cgroup"),
-    ]
-    .into_iter()
-    .filter_map(|(flag, name)| {
-        let path = CString::new(format!("/proc/{pid}/ns/{name}")).ok()?;
-        // SAFETY: open of a valid C string.
-        let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
-        // SAFETY: fresh fd.
-        (fd >= 0).then(|| (flag, unsafe { OwnedFd::from_raw_fd(fd) }))
-    })
-    .collect();
-    if ns.len() != 3 {
-        return None;
-    }
-    // SAFETY: fork; the child only reads and writes to the pipe, then _exits.
-    let child = unsafe { libc::fork() };
-    if child < 0 {
-        return None;
-    }
-    if child == 0 {
-        drop(rd);
-        let mut out = String::new();
-        for (flag, fd) in &ns {
-            // SAFETY: setns on an open namespace fd.
-            if unsafe { libc::setns(fd.as_raw_fd(), *flag) } != 0 {
-                // SAFETY: leaving the probe.
-                unsafe { libc::_exit(1) };
-            }
-        }
-        out.push_str(read("/proc/sys/kernel/hostname").trim());
-        out.push('\n');
-        out.push_str(&sysvipc_summary());
-        out.push('\n');
-        out.push_str(&cgroup_summary(&read(format!("/proc/{pid}/cgroup"))));
-        out.push('\n');
-        // SAFETY: writing our buffer to the pipe, then leaving.
-        unsafe {
-            libc::write(wr.as_raw_fd(), out.as_ptr().cast(), out.len());
-            libc::_exit(0);
-        }
-    }
-    drop(wr);
-    drop(ns);
-    let mut text = String::new();
-    let _ = std::fs::File::from(rd).read_to_string(&mut text);
-    let mut status = 0;
-    // SAFETY: reaping our own probe.
-    unsafe { libc::waitpid(child, &mut status, 0) };
-    let mut lines = text.lines().map(str::to_string);
-    Some([lines.next()?, lines.next()?, lines.next()?])
+    use nix::sched::CloneFlags;
+    crate::sys::ns::read_in(
+        Path::new(&format!("/proc/{pid}/ns")),
+        &[
+            (CloneFlags::CLONE_NEWUTS, "uts"),
+            (CloneFlags::CLONE_NEWIPC, "ipc"),
+            (CloneFlags::CLONE_NEWCGROUP, "cgroup"),
+        ],
+        move || {
+            [
+                read("/proc/sys/kernel/hostname").trim().to_string(),
+                sysvipc_summary(),
+                cgroup_summary(&read(format!("/proc/{pid}/cgroup"))),
+            ]
+        },
+    )
 }
 
 /// The inside-vs-outside table for `pid` (the host side is this process's view).
@@ -246,8 +188,15 @@ pub fn compare(pid: i32) -> Vec<CompareRow> {
     let status = read(format!("/proc/{pid}/status"));
     let (uid, gid) = (status_id(&status, "Uid:"), status_id(&status, "Gid:"));
     let show = |v: Option<u64>| v.map_or("?".into(), |v| v.to_string());
-    let uid_in = uid.and_then(|u| inside_id(&read(format!("/proc/{pid}/uid_map")), u));
-    let gid_in = gid.and_then(|g| inside_id(&read(format!("/proc/{pid}/gid_map")), g));
+    let inside_id = |map: &str, outside: u64| {
+        let inside = IdMap::parse(&read(format!("/proc/{pid}/{map}")))
+            .to_inside(u32::try_from(outside).ok()?)?;
+        Some(u64::from(inside))
+    };
+    let (uid_in, gid_in) = (
+        uid.and_then(|u| inside_id("uid_map", u)),
+        gid.and_then(|g| inside_id("gid_map", g)),
+    );
     rows.push(CompareRow {
         what: "uid/gid",
         kind: NsKind::User,
@@ -281,19 +230,6 @@ pub fn compare(pid: i32) -> Vec<CompareRow> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn id_maps() {
-        assert_eq!(
-            inside_id("         0       1000          1\n", 1000),
-            Some(0)
-        );
-        assert_eq!(
-            inside_id("         0          0 4294967295\n", 42),
-            Some(42)
-        );
-        assert_eq!(inside_id("         0       1000          1\n", 1001), None);
-    }
 
     #[test]
     fn interface_names() {

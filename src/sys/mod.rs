@@ -5,11 +5,13 @@
 pub mod cgroup;
 pub mod container;
 pub mod enter;
+pub mod idmap;
 pub mod inside;
 pub mod minroot;
 pub mod mounts;
 pub mod ns;
 pub mod paths;
+pub mod pidfd;
 pub mod procs;
 pub mod registry;
 pub mod rootfs;

@@ -1,6 +1,7 @@
 //! Namespace kinds and the set of namespace ids (inode numbers) of a process.
 
 use serde::Serialize;
+use std::path::{Path, PathBuf};
 
 /// A namespace kind as named under /proc/PID/ns. The first eight are the
 /// isolating kinds a user toggles; the `*ForChildren` links say which
@@ -108,5 +109,102 @@ impl Serialize for NsSet {
             }
         }
         map.end()
+    }
+}
+
+/// Runs `read` on a fresh thread that first joins the namespaces at
+/// `/proc/PID/ns/<name>` for each `(flag, name)`: the one way isolab reads
+/// what only a member of a namespace can see (a hostname, SysV IPC objects,
+/// cgroup paths). setns(2) of UTS, IPC, net and cgroup namespaces changes
+/// only the calling thread, so no fork is needed (a fork of this
+/// multi-threaded process could only run async-signal-safe code). The
+/// thread is spawned for this one read and ends with it: it never returns to
+/// a pool, so nothing else ever runs in the namespaces it joined. Mount,
+/// user and PID namespaces cannot be joined this way (the kernel refuses
+/// them to a thread sharing its process's filesystem info, or changes only
+/// children), so they are refused here. `None` if a namespace cannot be
+/// opened or joined.
+pub fn read_in<T: Send + 'static>(
+    ns_dir: &Path,
+    kinds: &[(nix::sched::CloneFlags, &str)],
+    read: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    use nix::sched::CloneFlags;
+    let per_thread = CloneFlags::CLONE_NEWUTS
+        | CloneFlags::CLONE_NEWIPC
+        | CloneFlags::CLONE_NEWNET
+        | CloneFlags::CLONE_NEWCGROUP;
+    let mut files = Vec::with_capacity(kinds.len());
+    for &(flag, name) in kinds {
+        if !per_thread.contains(flag) {
+            return None;
+        }
+        // Opened here, before the thread: the PID is read once.
+        files.push((std::fs::File::open(ns_dir.join(name)).ok()?, flag));
+    }
+    std::thread::spawn(move || {
+        for (file, flag) in &files {
+            nix::sched::setns(file, *flag).ok()?;
+        }
+        Some(read())
+    })
+    .join()
+    .ok()
+    .flatten()
+}
+
+/// The hostname of the UTS namespace of the process whose `/proc/PID/ns`
+/// directory is `ns_dir`, read from inside it (see [`read_in`]).
+pub fn hostname_in(ns_dir: PathBuf) -> Option<String> {
+    read_in(
+        &ns_dir,
+        &[(nix::sched::CloneFlags::CLONE_NEWUTS, "uts")],
+        || {
+            nix::unistd::gethostname()
+                .ok()
+                .map(|h| h.to_string_lossy().into_owned())
+        },
+    )
+    .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nix::sched::CloneFlags;
+
+    #[test]
+    fn our_own_hostname_is_read_through_our_uts_namespace() {
+        if !nix::unistd::geteuid().is_root() {
+            // setns needs CAP_SYS_ADMIN, even into our own namespace.
+            assert!(
+                std::env::var_os("ISOLAB_TEST_ALLOW_SKIP").is_some(),
+                "this test needs root (setns); set ISOLAB_TEST_ALLOW_SKIP=1 to not run it"
+            );
+            return;
+        }
+        let ours = nix::unistd::gethostname().expect("gethostname");
+        assert_eq!(
+            hostname_in(PathBuf::from("/proc/self/ns")),
+            Some(ours.to_string_lossy().into_owned())
+        );
+    }
+
+    #[test]
+    fn namespaces_a_thread_cannot_join_are_refused() {
+        let ran = read_in(
+            Path::new("/proc/self/ns"),
+            &[(CloneFlags::CLONE_NEWNS, "mnt")],
+            || (),
+        );
+        assert_eq!(ran, None);
+        assert_eq!(
+            read_in(
+                Path::new("/nonexistent/ns"),
+                &[(CloneFlags::CLONE_NEWUTS, "uts")],
+                || ()
+            ),
+            None
+        );
     }
 }

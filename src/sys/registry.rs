@@ -1,5 +1,6 @@
-//! The record of everything isolab creates: children, mounts, cgroups and
-//! temp dirs, kept in the runtime directory (`sys::paths::runtime_path`,
+//! The record of everything isolab creates: children, cgroups and temp
+//! dirs (and mounts: none are recorded now, but cleanup still detaches those
+//! an older isolab listed, inside its temp dirs), kept in the runtime directory (`sys::paths::runtime_path`,
 //! created 0700 and checked to be ours before use).
 //!
 //! # Who is alive
@@ -28,6 +29,7 @@
 
 use crate::sys::cgroup::{Creator, MemoryHierarchy};
 use crate::sys::paths::{self, Dir};
+use crate::sys::pidfd;
 use anyhow::Context;
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
@@ -62,19 +64,6 @@ impl ProcessId {
         // A zombie (Z) or dead (X) process has ended; it only waits to be reaped.
         !matches!(stat.state, 'Z' | 'X') && stat.start_ticks == self.start_time
     }
-
-    /// SIGKILL this process if, and only if, it is still the same process.
-    /// Returns whether a signal was sent.
-    pub fn kill_if_same(&self) -> bool {
-        let Some(pidfd) = pidfd_open(self.pid) else {
-            return false;
-        };
-        // The pidfd now pins one process; if its start time still matches, it is ours.
-        let same = self.is_alive();
-        let sent = same && pidfd_send_signal(&pidfd, libc::SIGKILL);
-        drop(pidfd);
-        sent
-    }
 }
 
 /// Field 22 of `<proc_root>/PID/stat` (start time), parsed after the last ')'
@@ -87,34 +76,6 @@ pub fn start_time(proc_root: &Path, pid: i32) -> Option<u64> {
 fn read_stat(proc_root: &Path, pid: i32) -> Option<crate::sys::procs::Stat> {
     let text = std::fs::read(proc_root.join(pid.to_string()).join("stat")).ok()?;
     crate::sys::procs::parse_stat(&text)
-}
-
-/// A pidfd as an owned fd.
-pub fn pidfd_open(pid: i32) -> Option<std::os::fd::OwnedFd> {
-    use std::os::fd::FromRawFd;
-    // SAFETY: plain syscall; on success it returns a new fd that we own.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return None;
-    }
-    // SAFETY: fd is a fresh descriptor returned by the kernel.
-    Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) })
-}
-
-/// Send `sig` through a pidfd; false when the process has gone.
-pub fn pidfd_send_signal(pidfd: &std::os::fd::OwnedFd, sig: i32) -> bool {
-    use std::os::fd::AsRawFd;
-    // SAFETY: plain syscall on a valid fd with a null siginfo.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_pidfd_send_signal,
-            pidfd.as_raw_fd(),
-            sig,
-            std::ptr::null::<libc::siginfo_t>(),
-            0,
-        )
-    };
-    rc == 0
 }
 
 /// What one isolab process has created and must remove. Exactly these
@@ -383,30 +344,6 @@ impl Registration {
         self.save()?;
         self.lock.dir.subdir(&name)?;
         Ok(path)
-    }
-
-    /// Records a mount isolab made at (or directly inside) one of this
-    /// record's temp dirs; cleanup detaches nothing else.
-    pub fn add_mount(&mut self, path: &Path) -> anyhow::Result<()> {
-        if !self.is_own_temp_path(path) {
-            anyhow::bail!(
-                "isolab only records mounts inside its own temp dirs, not {}",
-                crate::text::escape_os(path.as_os_str())
-            );
-        }
-        self.record.mounts.push(path.to_path_buf());
-        self.save()
-    }
-
-    fn is_own_temp_path(&self, path: &Path) -> bool {
-        let ours = |p: &Path| self.record.temp_dirs.iter().any(|t| t == p);
-        ours(path) || path.parent().is_some_and(ours)
-    }
-
-    /// Forget a child that has been reaped (its PID may be reused now).
-    pub fn remove_child(&mut self, pid: i32) -> anyhow::Result<()> {
-        self.record.children.retain(|c| c.pid != pid);
-        self.save()
     }
 
     fn save(&mut self) -> anyhow::Result<()> {
@@ -814,10 +751,7 @@ impl Scope<'_> {
             .file_name()
             .and_then(|n| n.to_str())
             .and_then(Creator::from_dir_name);
-        let owner = record.owner.map(|o| Creator {
-            pid: o.pid,
-            start_ticks: o.start_time,
-        });
+        let owner = record.owner.map(Creator::from);
         if creator.is_none() || creator != owner {
             return Err("not named for this record's owner".into());
         }
@@ -882,7 +816,7 @@ fn remove_listed(record: &Record, scope: &Scope) -> anyhow::Result<CleanupReport
         }
     }
     for child in &record.children {
-        let Some(pidfd) = pidfd_open(child.pid) else {
+        let Some(pidfd) = pidfd::open(child.pid).ok() else {
             continue;
         };
         // The pidfd pins one process; its start time says whether it is the one recorded.
@@ -900,7 +834,7 @@ fn remove_listed(record: &Record, scope: &Scope) -> anyhow::Result<CleanupReport
             ));
             continue;
         }
-        if pidfd_send_signal(&pidfd, libc::SIGKILL) {
+        if pidfd::send_signal(&pidfd, libc::SIGKILL) {
             report.children_killed += 1;
         }
     }

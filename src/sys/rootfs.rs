@@ -17,7 +17,7 @@ use nix::fcntl::{AtFlags, OFlag, OpenHow, ResolveFlag, openat, openat2, readlink
 use nix::sys::stat::{FileStat, Mode, fstat, fstatat, mkdirat};
 use std::ffi::OsStr;
 use std::io::Read;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -202,57 +202,7 @@ pub fn mode_string(mode: u32) -> String {
     s
 }
 
-/// One line of /proc/PID/uid_map or gid_map: ids `inside..inside+count` in
-/// the process's user namespace are `outside..outside+count` for us.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IdRange {
-    pub inside: u32,
-    pub outside: u32,
-    pub count: u32,
-}
-
-/// The id mapping of a process's user namespace as seen from ours.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct IdMap {
-    pub ranges: Vec<IdRange>,
-}
-
-impl IdMap {
-    pub fn parse(text: &str) -> IdMap {
-        let ranges = text
-            .lines()
-            .filter_map(|line| {
-                let mut it = line.split_whitespace().map(|w| w.parse::<u32>());
-                match (it.next(), it.next(), it.next()) {
-                    (Some(Ok(inside)), Some(Ok(outside)), Some(Ok(count))) => Some(IdRange {
-                        inside,
-                        outside,
-                        count,
-                    }),
-                    _ => None,
-                }
-            })
-            .collect();
-        IdMap { ranges }
-    }
-
-    /// The full identity map of the initial user namespace.
-    pub fn is_identity(&self) -> bool {
-        self.ranges.len() == 1
-            && self.ranges[0].inside == 0
-            && self.ranges[0].outside == 0
-            && self.ranges[0].count == u32::MAX
-    }
-
-    /// The id inside the namespace for a host id, or `None` if unmapped (the
-    /// process then sees the overflow id, usually 65534 `nobody`).
-    pub fn to_inside(&self, host_id: u32) -> Option<u32> {
-        self.ranges.iter().find_map(|r| {
-            let offset = host_id.checked_sub(r.outside)?;
-            (offset < r.count).then(|| r.inside + offset)
-        })
-    }
-}
+pub use crate::sys::idmap::{IdMap, IdRange};
 
 /// The user namespace of the process, when it has its own.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -713,17 +663,6 @@ pub struct ProcRoot {
     userns: Option<UserNs>,
 }
 
-fn pidfd_open(pid: Pid) -> Option<OwnedFd> {
-    // SAFETY: plain syscall with integer arguments; a non-negative result is a
-    // new fd that we own.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return None;
-    }
-    // SAFETY: the kernel just returned this fd to us.
-    Some(unsafe { OwnedFd::from_raw_fd(fd as i32) })
-}
-
 impl ProcRoot {
     /// Open PID's root. `proc_root` is where procfs is mounted (`/proc`).
     pub fn open(proc_root: &Path, pid: Pid) -> Result<ProcRoot, RootfsError> {
@@ -749,7 +688,7 @@ impl ProcRoot {
         })?;
         // The pidfd is taken after the dir fd and checked against it below:
         // if the PID had been reused in between, the dir fd would be dead.
-        let pidfd = pidfd_open(pid);
+        let pidfd = crate::sys::pidfd::open(pid).ok();
         // Following the `root` magic link here is intended: it is how we get
         // hold of the process's root. Everything after uses openat2.
         let root = openat(

@@ -62,9 +62,10 @@
 
 pub(crate) mod child;
 
-use crate::sys::cgroup::{Limit, OwnedCgroup};
+use crate::sys::cgroup::{Limit, OwnedCgroup, size_arg};
 pub use crate::sys::enter::exec_in;
 use crate::sys::ns::NsKind;
+use crate::sys::pidfd;
 use crate::sys::registry::{self, Registration};
 use anyhow::Context;
 use child::setup_main;
@@ -320,9 +321,9 @@ impl Plan {
         {
             return Err(format!(
                 "the memory limit {} is too small to start a process: the minimum is {} (below it the OOM killer kills the command at once); give --memory {} or more",
-                human_bytes(bytes),
-                human_bytes(MIN_MEMORY_BYTES),
-                human_bytes(MIN_MEMORY_BYTES)
+                size_arg(bytes),
+                size_arg(MIN_MEMORY_BYTES),
+                size_arg(MIN_MEMORY_BYTES)
             ));
         }
         if let Some(off) = self.boottime_offset {
@@ -562,7 +563,7 @@ pub fn steps(plan: &Plan) -> Vec<Step> {
             "write(cgroup.procs, SETUP_PID)".into(),
             format!(
                 "the setup process joins a new memory cgroup limited to {} (before the cgroup namespace, so that becomes its /)",
-                human_bytes(bytes)
+                size_arg(bytes)
             ),
         );
     }
@@ -1075,7 +1076,7 @@ impl Spawner {
         drop(ctl_rd);
         drop(rep_wr);
         drop(st_wr);
-        let setup_pidfd = registry::pidfd_open(pid);
+        let setup_pidfd = pidfd::open(pid).ok();
         // The setup process is recorded right after its first go byte is
         // sent (`record_setup`), so the disk write overlaps its work; until
         // then the parent-death signal covers a crash.
@@ -1113,11 +1114,6 @@ impl Spawner {
 
     pub fn steps(&self) -> &[Step] {
         &self.steps
-    }
-
-    /// How many steps are done (the fork of the setup process is step 0).
-    pub fn steps_done(&self) -> usize {
-        self.next
     }
 
     pub fn is_running_command(&self) -> bool {
@@ -1220,7 +1216,7 @@ impl Spawner {
         self.failed = true;
         self.failure.get_or_insert_with(|| msg.clone());
         for fd in [&self.child_pidfd, &self.setup_pidfd].into_iter().flatten() {
-            registry::pidfd_send_signal(fd, libc::SIGKILL);
+            pidfd::send_signal(fd, libc::SIGKILL);
         }
         msg
     }
@@ -1280,7 +1276,7 @@ impl Spawner {
                     {
                         {
                             self.child_pid = Some(pid);
-                            self.child_pidfd = registry::pidfd_open(pid);
+                            self.child_pidfd = pidfd::open(pid).ok();
                             self.record_child(pid)?;
                             return Ok(format!("child is PID {pid} on the host, PID 1 inside"));
                         }
@@ -1387,8 +1383,8 @@ impl Spawner {
     /// Send a signal to the command (through a pidfd, so never to a reused PID).
     pub fn signal(&self, sig: i32) -> bool {
         match (&self.child_pidfd, &self.setup_pidfd) {
-            (Some(fd), _) => registry::pidfd_send_signal(fd, sig),
-            (None, Some(fd)) => registry::pidfd_send_signal(fd, sig),
+            (Some(fd), _) => pidfd::send_signal(fd, sig),
+            (None, Some(fd)) => pidfd::send_signal(fd, sig),
             _ => false,
         }
     }
@@ -1438,7 +1434,7 @@ impl Spawner {
             .is_some_and(|s| s.kind == StepKind::ForkInit);
         if let (true, Ok(pid)) = (is_fork, line.trim_start_matches("ok").trim().parse::<i32>()) {
             self.child_pid = Some(pid);
-            self.child_pidfd = registry::pidfd_open(pid);
+            self.child_pidfd = pidfd::open(pid).ok();
             let _ = self.record_child(pid);
         }
     }
@@ -1465,7 +1461,7 @@ impl Spawner {
     pub fn stop(&mut self) {
         if self.outcome.is_none() {
             if let Some(fd) = &self.child_pidfd {
-                registry::pidfd_send_signal(fd, libc::SIGKILL);
+                pidfd::send_signal(fd, libc::SIGKILL);
                 // Dead before we return (its parent, killed too, cannot reap
                 // it; someone else will): the pidfd turns readable then.
                 let mut pfd = libc::pollfd {
@@ -1477,7 +1473,7 @@ impl Spawner {
                 unsafe { libc::poll(&mut pfd, 1, 2000) };
             }
             if let Some(fd) = &self.setup_pidfd {
-                registry::pidfd_send_signal(fd, libc::SIGKILL);
+                pidfd::send_signal(fd, libc::SIGKILL);
             }
             let _ = self.wait();
         }
@@ -1698,15 +1694,10 @@ pub fn shell_join(argv: &[String]) -> String {
         .join(" ")
 }
 
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [(&str, u64); 3] = [("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)];
-    for (name, size) in UNITS {
-        if bytes >= size && bytes.is_multiple_of(size) {
-            return format!("{}{name}", bytes / size);
-        }
-    }
-    format!("{bytes} bytes")
-}
+/// The size as `--memory` is written (`32M`); the owner is
+/// [`crate::sys::cgroup::size_arg`]. Kept under this name for callers of the
+/// spawn API.
+pub use crate::sys::cgroup::size_arg as human_bytes;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

@@ -19,24 +19,10 @@ pub struct Membership {
     pub explanation: String,
 }
 
-/// Parses /proc/PID/cgroup text (`hierarchy-id:controllers:path`).
+/// Parses /proc/PID/cgroup text (`hierarchy-id:controllers:path`); the
+/// parser is [`crate::sys::procs::parse_cgroups`], this takes text.
 pub fn parse_cgroup_lines(text: &str) -> Vec<CgroupLine> {
-    text.lines()
-        .filter_map(|line| {
-            let mut parts = line.splitn(3, ':');
-            let hierarchy = parts.next()?.parse().ok()?;
-            let controllers = parts.next()?;
-            Some(CgroupLine {
-                hierarchy,
-                controllers: controllers
-                    .split(',')
-                    .filter(|c| !c.is_empty())
-                    .map(str::to_string)
-                    .collect(),
-                path: parts.next()?.to_string(),
-            })
-        })
-        .collect()
+    crate::sys::procs::parse_cgroups(text.as_bytes())
 }
 
 pub fn read_cgroup_lines(proc_root: &Path, pid: i32) -> anyhow::Result<Vec<CgroupLine>> {

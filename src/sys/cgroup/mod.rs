@@ -24,4 +24,4 @@ pub use mounts::{
 pub use oom::{OomWatch, memory_line, oom_kill_count};
 pub use owned::{Creator, OwnedCgroup, remove_leftovers, remove_leftovers_in, remove_own};
 pub use report::{CgroupReport, MemoryCgroup, report};
-pub use size::{Limit, SizeError, human_bytes, parse_rate, parse_size};
+pub use size::{Limit, SizeError, human_bytes, parse_rate, parse_size, size_arg};

@@ -8,7 +8,7 @@
 use super::memory::{LimitOutcome, MemoryStats, SetLimitError, read_memory, set_memory_limit};
 use super::mounts::{CgroupVersion, MemoryHierarchy};
 use super::size::Limit;
-use anyhow::{Context, bail};
+use anyhow::Context;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -28,18 +28,29 @@ pub struct OwnedCgroup {
     _alive: crate::sys::registry::Alive,
 }
 
-/// Who created an isolab cgroup, decoded from its directory name.
+/// Who created an isolab cgroup, decoded from its directory name: the
+/// identity of [`crate::sys::registry::ProcessId`] (pid + start time), as a
+/// cgroup's name carries it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Creator {
     pub pid: i32,
     pub start_ticks: u64,
 }
 
+impl From<crate::sys::registry::ProcessId> for Creator {
+    fn from(id: crate::sys::registry::ProcessId) -> Creator {
+        Creator {
+            pid: id.pid,
+            start_ticks: id.start_time,
+        }
+    }
+}
+
 impl Creator {
     /// The calling process: its pid and its start time from /proc/self/stat.
     pub fn current() -> anyhow::Result<Creator> {
         let pid = std::process::id() as i32;
-        let start_ticks = start_ticks(Path::new("/proc"), pid)?
+        let start_ticks = crate::sys::registry::start_time(Path::new("/proc"), pid)
             .context("reading /proc/self/stat: no start time")?;
         Ok(Creator { pid, start_ticks })
     }
@@ -56,19 +67,7 @@ impl Creator {
     /// Whether the creator still runs: same pid AND same start time, so a
     /// reused pid does not keep a leftover alive.
     pub fn is_alive(&self, proc_root: &Path) -> bool {
-        matches!(start_ticks(proc_root, self.pid), Ok(Some(s)) if s == self.start_ticks)
-    }
-}
-
-/// A process's start time (stat field 22), `None` if it is gone.
-fn start_ticks(proc_root: &Path, pid: i32) -> anyhow::Result<Option<u64>> {
-    let path = proc_root.join(pid.to_string()).join("stat");
-    match std::fs::read(&path) {
-        Ok(text) => Ok(crate::sys::procs::parse_stat(&text).map(|s| s.start_ticks)),
-        Err(e) if e.kind() == ErrorKind::NotFound || e.raw_os_error() == Some(libc::ESRCH) => {
-            Ok(None)
-        }
-        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        crate::sys::registry::start_time(proc_root, self.pid) == Some(self.start_ticks)
     }
 }
 
@@ -279,11 +278,25 @@ fn kill_members(version: CgroupVersion, dir: &Path) -> anyhow::Result<()> {
         return write_file(&kill_file, "1");
     }
     for pid in member_pids(dir)? {
-        // ESRCH: it already exited, which is what we want.
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid),
-            nix::sys::signal::Signal::SIGKILL,
-        );
+        match crate::sys::pidfd::open(pid) {
+            // The pidfd pins one process: if its PID is still listed here
+            // after it was opened, the pinned process is the member, not a
+            // process that reused the PID of one that just exited.
+            Ok(pidfd) => {
+                if member_pids(dir)?.contains(&pid) {
+                    crate::sys::pidfd::send_signal(&pidfd, libc::SIGKILL);
+                }
+            }
+            // A kernel before 5.3 has no pidfds: the PID is all there is.
+            Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            // ESRCH: it already exited, which is what we want.
+            Err(_) => {}
+        }
     }
     Ok(())
 }
@@ -411,19 +424,6 @@ fn remove_created_by(
         removed.push(dir);
     }
     Ok(removed)
-}
-
-/// Refuses a directory outside the isolab parent: a guard for callers that
-/// are about to kill or remove.
-pub fn ensure_isolab_owned(hierarchy: &MemoryHierarchy, dir: &Path) -> anyhow::Result<()> {
-    if !hierarchy.is_isolab_owned(dir) {
-        bail!(
-            "{} is not a cgroup isolab created (those live under {})",
-            dir.display(),
-            hierarchy.isolab_parent().display()
-        );
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -186,6 +186,20 @@ pub fn human_bytes(bytes: u64) -> String {
     }
 }
 
+/// `32M`, `1G`, `4K`: a size as a user types it for `--memory` (the largest
+/// binary unit that divides it exactly, which [`parse_size`] reads back),
+/// else `4097 bytes`. For messages that tell the user what to type;
+/// [`human_bytes`] is the one for showing an amount.
+pub fn size_arg(bytes: u64) -> String {
+    const UNITS: [(&str, u64); 3] = [("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)];
+    for (name, size) in UNITS {
+        if bytes >= size && bytes.is_multiple_of(size) {
+            return format!("{}{name}", bytes / size);
+        }
+    }
+    format!("{bytes} bytes")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,5 +258,9 @@ mod tests {
     fn human() {
         assert_eq!(human_bytes(512), "512 B");
         assert_eq!(human_bytes(64 << 20), "64.0 MiB");
+        assert_eq!(size_arg(32 << 20), "32M");
+        assert_eq!(size_arg(1 << 30), "1G");
+        assert_eq!(size_arg(4097), "4097 bytes");
+        assert_eq!(parse_size(&size_arg(48 << 20)), Ok(Limit::Bytes(48 << 20)));
     }
 }
