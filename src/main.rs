@@ -9,6 +9,9 @@ fn main() {
     let mut cli = isolab::cli::Cli::parse();
     let result = isolab::config::resolve(&mut cli).and_then(|()| {
         // Every screen draws with this theme (the TUI runs on this thread).
+        // crossterm drops colours by itself when NO_COLOR is set: tell it
+        // our decision, so `--color always` wins over NO_COLOR as it should.
+        crossterm::style::force_color_output(cli.use_color);
         isolab::ui::theme::install(isolab::ui::theme::Theme::new(cli.theme, cli.use_color));
         isolab::commands::dispatch(cli)
     });

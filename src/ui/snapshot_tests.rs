@@ -451,7 +451,11 @@ fn the_projector_is_bold_and_has_no_dim_grey() {
     use ratatui::style::{Color, Modifier};
     for buf in frames_with(crate::ui::theme::Theme::new(ThemeName::Projector, true)) {
         for cell in &buf.content {
-            assert!(cell.modifier.contains(Modifier::BOLD), "{:?}", cell.symbol());
+            assert!(
+                cell.modifier.contains(Modifier::BOLD),
+                "{:?}",
+                cell.symbol()
+            );
             assert!(!cell.modifier.contains(Modifier::DIM));
             assert!(
                 ![Color::DarkGray, Color::Gray].contains(&cell.fg),
@@ -464,7 +468,10 @@ fn the_projector_is_bold_and_has_no_dim_grey() {
     crate::ui::theme::install(crate::ui::theme::Theme::new(ThemeName::Projector, true));
     let mut a = app();
     let text = draw(&mut a, 120, 30);
-    assert!(text.starts_with(" isolab    1 Processes    2 Lab "), "{text}");
+    assert!(
+        text.starts_with(" isolab    1 Processes    2 Lab "),
+        "{text}"
+    );
     let col = text.find("2 Lab").expect("tab 2") as u16;
     assert_eq!(crate::ui::tab_at(&a, col), Some(1));
     crate::ui::theme::install(crate::ui::theme::Theme::default());
@@ -483,13 +490,19 @@ fn colours_are_chosen_only_in_the_theme() {
         ("processes.rs", include_str!("processes.rs")),
         ("rootfs.rs", include_str!("rootfs.rs")),
     ] {
-        assert!(!text.contains("Color::"), "src/ui/{file} picks a colour itself");
+        assert!(
+            !text.contains("Color::"),
+            "src/ui/{file} picks a colour itself"
+        );
     }
     // And no colour theme style carries a colour when colour is off.
     use crate::cli::ThemeName;
     for name in [ThemeName::Default, ThemeName::Projector] {
         let t = crate::ui::theme::Theme::new(name, false);
         let dbg = format!("{t:?}");
-        assert!(!dbg.contains("fg: Some") && !dbg.contains("bg: Some"), "{dbg}");
+        assert!(
+            !dbg.contains("fg: Some") && !dbg.contains("bg: Some"),
+            "{dbg}"
+        );
     }
 }
