@@ -130,8 +130,13 @@ fn read(path: &Path) -> anyhow::Result<Option<String>> {
             path,
             format!(
                 "is owned by uid {}, not by you (uid {euid}) or root; isolab does not take \
-                 settings from another user's file: remove it, or run isolab as that user",
-                st.st_uid
+                 settings from another user's file: remove it, or run isolab as that user{}",
+                st.st_uid,
+                if euid == 0 {
+                    " (with sudo: `sudo -H` uses root's own config)"
+                } else {
+                    ""
+                }
             ),
         ));
     }

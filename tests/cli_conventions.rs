@@ -273,8 +273,11 @@ fn tui(flags: &str, no_color: Option<&str>) -> Vec<u8> {
         std::thread::sleep(Duration::from_millis(20));
     }
     reader.join().expect("reader");
-    let out = out.lock().expect("lock").clone();
-    out
+    // The reader has ended: its clone of `out` is gone.
+    Arc::try_unwrap(out)
+        .expect("the only owner")
+        .into_inner()
+        .expect("lock")
 }
 
 #[test]
