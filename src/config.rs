@@ -112,6 +112,13 @@ fn read(path: &Path) -> anyhow::Result<Option<String>> {
     ) {
         Ok(fd) => fd,
         Err(Errno::ENOENT | Errno::ENOTDIR) => return Ok(None),
+        // A directory on the way we may not search: HOME is someone else's
+        // (`setpriv`, `su` without `-l` keep root's HOME). No file there
+        // can be ours, so there is no config; a file we can see but not
+        // read is an error below.
+        Err(Errno::EACCES) if nix::sys::stat::stat(path).is_err_and(|e| e == Errno::EACCES) => {
+            return Ok(None);
+        }
         Err(Errno::ELOOP) => {
             return Err(bad(
                 path,

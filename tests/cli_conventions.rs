@@ -338,3 +338,71 @@ fn a_bad_config_file_is_one_error_with_file_and_line_and_exit_2() {
     c.arg("man");
     assert!(run(c, "").status.success(), "man does not read the config");
 }
+
+#[test]
+fn as_another_user_a_home_it_cannot_enter_has_no_config_but_an_unreadable_file_is_an_error() {
+    use std::os::unix::fs::PermissionsExt;
+    if !nix::unistd::geteuid().is_root() {
+        assert!(
+            std::env::var("ISOLAB_TEST_ALLOW_SKIP").as_deref() == Ok("1"),
+            "this test needs root (it runs isolab as uid 65534); run it as root or set ISOLAB_TEST_ALLOW_SKIP=1"
+        );
+        eprintln!("not run: needs root (ISOLAB_TEST_ALLOW_SKIP=1)");
+        return;
+    }
+    if !need("setpriv") {
+        return;
+    }
+    let mode = |p: &Path, m| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m));
+    // What uid 65534 must run and reach: a fresh 0755 directory of ours.
+    let dir = tempfile::tempdir().expect("tempdir");
+    mode(dir.path(), 0o755).expect("chmod");
+    let bin = dir.path().join("isolab");
+    std::fs::copy(BIN, &bin).expect("copy isolab");
+    // A config home it cannot enter (as `setpriv` keeping root's HOME).
+    let closed = dir.path().join("closed");
+    std::fs::create_dir_all(closed.join("isolab")).expect("mkdir");
+    std::fs::write(closed.join("isolab/config.toml"), "nonsense").expect("write");
+    mode(&closed, 0o700).expect("chmod");
+    // A config file it can see but not read.
+    let open = dir.path().join("open");
+    std::fs::create_dir_all(open.join("isolab")).expect("mkdir");
+    mode(&open, 0o755).expect("chmod");
+    mode(&open.join("isolab"), 0o755).expect("chmod");
+    std::fs::write(open.join("isolab/config.toml"), "theme = \"default\"\n").expect("write");
+    mode(&open.join("isolab/config.toml"), 0o600).expect("chmod");
+    let as_nobody = |config_home: &Path| {
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&bin)
+            .args(["completions", "bash"])
+            .env("XDG_CONFIG_HOME", config_home)
+            .output()
+            .expect("setpriv")
+    };
+    // `completions` skips the config: a baseline that the binary runs.
+    assert!(as_nobody(&closed).status.success());
+    let run_as_nobody = |config_home: &Path| {
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&bin)
+            .args(["--proc-root", "/proc", "lessons", "list"])
+            .env("XDG_CONFIG_HOME", config_home)
+            .env("XDG_STATE_HOME", dir.path().join("no-state"))
+            .output()
+            .expect("setpriv")
+    };
+    let out = run_as_nobody(&closed);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !err.contains("config file"),
+        "a closed home has no config: {err}"
+    );
+    let out = run_as_nobody(&open);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("config file") && err.contains("cannot be opened"),
+        "{err}"
+    );
+}
