@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 
 need=()
 # passwd: useradd/userdel, for the tests that attack isolab as another user.
-for pkg_cmd in tmux:tmux busybox-static:/bin/busybox iproute2:ip procps:ps psmisc:pstree util-linux:unshare passwd:useradd; do
+# man-db, groff-base, zsh, fish: the man page renders, the completions parse.
+for pkg_cmd in tmux:tmux busybox-static:/bin/busybox iproute2:ip procps:ps psmisc:pstree util-linux:unshare passwd:useradd man-db:man groff-base:groff zsh:zsh fish:fish; do
     pkg=${pkg_cmd%%:*}; cmd=${pkg_cmd#*:}
     command -v "$cmd" >/dev/null 2>&1 || [ -x "$cmd" ] || need+=("$pkg")
 done

@@ -1,7 +1,8 @@
 //! The command line: every subcommand and flag, as clap definitions only.
 //! Behaviour lives in `commands/`, one file per group of subcommands.
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::Deserialize;
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
@@ -12,9 +13,34 @@ use std::path::PathBuf;
     long_about = None
 )]
 pub struct Cli {
-    /// Refresh interval of the live screens, in seconds (0.1 to 60).
-    #[arg(long, global = true, default_value_t = 1.0, value_name = "SECS")]
+    /// Refresh interval of the live screens, in seconds (0.1 to 60) [default: 1,
+    /// or the config file's `interval`].
+    #[arg(long = "interval", global = true, value_name = "SECS")]
+    pub interval_flag: Option<f64>,
+
+    /// When to colour the output: auto (a terminal, and NO_COLOR unset or
+    /// empty), always, never [default: auto, or the config file's `color`].
+    #[arg(long = "color", global = true, value_name = "WHEN")]
+    pub color_flag: Option<ColorChoice>,
+
+    /// The TUI's look: default, or projector (high contrast, bold, no dim
+    /// greys: for workshops) [default: the config file's `theme`, else default].
+    #[arg(long = "theme", global = true, value_name = "THEME")]
+    pub theme_flag: Option<ThemeName>,
+
+    /// The refresh interval in force: --interval, else the config file's,
+    /// else 1 s (filled in by `config::resolve`, which main calls).
+    #[arg(skip = 1.0)]
     pub interval: f64,
+
+    /// Whether to colour: --color, else the config file's `color`, else
+    /// auto (see `config::color_enabled`). Filled in by `config::resolve`.
+    #[arg(skip = true)]
+    pub use_color: bool,
+
+    /// The theme in force (flag, else config file, else default).
+    #[arg(skip)]
+    pub theme: ThemeName,
 
     /// Where procfs is mounted (tests point this at a fixture).
     #[arg(
@@ -64,6 +90,36 @@ pub enum Command {
     Lessons(LessonsArgs),
     /// Play a lesson for an audience, one key per step.
     Demo(DemoArgs),
+    /// Print a shell completion script: `isolab completions bash > /usr/share/bash-completion/completions/isolab`.
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff): `isolab man > isolab.1; man -l isolab.1`.
+    Man,
+}
+
+/// `--color`: the usual three (as ls, grep, cargo).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ColorChoice {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+/// `--theme`: how the TUI looks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ThemeName {
+    #[default]
+    Default,
+    /// High contrast, bold, no dim greys: for a projector in a workshop.
+    Projector,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to print the script for.
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]

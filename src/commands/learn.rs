@@ -317,7 +317,7 @@ pub fn learn(cli: &Cli, a: &LearnArgs) -> anyhow::Result<i32> {
         lesson,
         path: source,
     } = open(a.dir.as_deref(), &name)?;
-    let color = std::io::stdout().is_terminal();
+    let color = cli.use_color;
     let mut reader = ProcReader::new(&cli.proc_root)?;
     let mut runner = Runner::for_current_exe();
     let keys = stdin_lines();
@@ -438,7 +438,7 @@ pub fn demo(cli: &Cli, a: &DemoArgs) -> anyhow::Result<i32> {
             index,
         );
     }
-    let color = std::io::stdout().is_terminal();
+    let color = cli.use_color;
     let (green, bold, reset) = if color {
         ("\x1b[1;32m", "\x1b[1m", "\x1b[0m")
     } else {

@@ -5,6 +5,7 @@ use crate::cli::{Cli, Command};
 
 mod fs;
 mod learn;
+mod manual;
 mod memory;
 mod run;
 mod tree;
@@ -35,5 +36,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Some(Command::Learn(ref a)) => learn::learn(&cli, a),
         Some(Command::Lessons(ref a)) => learn::lessons(&cli, a),
         Some(Command::Demo(ref a)) => learn::demo(&cli, a),
+        Some(Command::Completions(ref a)) => manual::completions(a),
+        Some(Command::Man) => manual::man(),
     }
 }

@@ -3,15 +3,16 @@
 
 use crate::app::keys::{HelpSection, compact_digits};
 use crate::ui::centered;
+use crate::ui::theme;
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
 pub fn render(f: &mut Frame, body: Rect, sections: &[HelpSection], scroll: usize) {
-    let key_style = Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD);
-    let title_style = Style::new().fg(Color::Yellow);
+    let key_style = theme::current().accent.add_modifier(Modifier::BOLD);
+    let title_style = theme::current().heading;
     let mut lines: Vec<Line> = Vec::new();
     for s in sections {
         lines.push(Line::styled(format!(" {}", s.title), title_style));
@@ -24,7 +25,7 @@ pub fn render(f: &mut Frame, body: Rect, sections: &[HelpSection], scroll: usize
     }
     lines.push(Line::styled(
         " any key closes this help",
-        Style::new().fg(Color::DarkGray),
+        theme::current().dim,
     ));
     let area = centered(body, 80, lines.len() as u16 + 2);
     let scroll = scroll.min(lines.len().saturating_sub(visible_lines(body)));
@@ -45,7 +46,7 @@ pub fn render(f: &mut Frame, body: Rect, sections: &[HelpSection], scroll: usize
             .block(
                 Block::bordered()
                     .title(title)
-                    .border_style(Style::new().fg(Color::Cyan)),
+                    .border_style(theme::current().accent),
             ),
         area,
     );

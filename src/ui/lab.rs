@@ -7,14 +7,15 @@ use crate::app::lab::{LabState, ROWS, Row};
 use crate::sys::ns::NsKind;
 use crate::sys::spawn::{self, Actor};
 use crate::text::{escape, escape_command};
+use crate::ui::theme;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row as TableRow, Table, Wrap};
 
 fn dim() -> Style {
-    Style::new().fg(Color::DarkGray)
+    theme::current().dim
 }
 
 pub fn render(f: &mut Frame, area: Rect, lab: &LabState, _shared: &Shared) {
@@ -46,7 +47,7 @@ fn checklist(f: &mut Frame, area: Rect, lab: &LabState) {
     for (i, row) in ROWS.iter().enumerate() {
         let selected = i == lab.cursor && !lab.spawned();
         let base = if selected {
-            Style::new().add_modifier(Modifier::REVERSED)
+            theme::current().selected
         } else {
             Style::new()
         };
@@ -57,14 +58,14 @@ fn checklist(f: &mut Frame, area: Rect, lab: &LabState) {
                     Span::styled(
                         format!("[{}] {:<7}", if on { "x" } else { " " }, kind.proc_name()),
                         if on {
-                            base.fg(Color::Green).add_modifier(Modifier::BOLD)
+                            base.patch(theme::current().ok).add_modifier(Modifier::BOLD)
                         } else {
                             base
                         },
                     ),
                     Span::styled(
                         format!(" {}", spawn::explain_kind(kind)),
-                        base.fg(Color::Gray),
+                        base.patch(theme::current().quiet),
                     ),
                 ])
             }
@@ -87,7 +88,10 @@ fn checklist(f: &mut Frame, area: Rect, lab: &LabState) {
                     _ => "",
                 };
                 Line::from(vec![
-                    Span::styled(format!("    {:<9}", option.label()), base.fg(Color::Cyan)),
+                    Span::styled(
+                        format!("    {:<9}", option.label()),
+                        base.patch(theme::current().accent),
+                    ),
                     Span::styled(value, base),
                     Span::styled(note, dim()),
                 ])
@@ -102,14 +106,14 @@ fn checklist(f: &mut Frame, area: Rect, lab: &LabState) {
         lines.push(Line::from(""));
         lines.push(Line::from(Span::styled(
             spawn::explain_kind_long(kind),
-            Style::new().fg(Color::Yellow),
+            theme::current().warn,
         )));
     }
     if lab.rootless && !lab.namespaces.contains(&NsKind::User) && !lab.namespaces.is_empty() {
         lines.push(Line::from(""));
         lines.push(Line::from(Span::styled(
             "not root: tick user first; the other namespaces then need no privilege",
-            Style::new().fg(Color::Yellow),
+            theme::current().warn,
         )));
     }
     f.render_widget(
@@ -146,7 +150,7 @@ fn equivalents(f: &mut Frame, area: Rect, lab: &LabState) {
         }
         Err(e) => vec![Line::from(Span::styled(
             escape(&e).into_owned(),
-            Style::new().fg(Color::Red),
+            theme::current().error,
         ))],
     };
     f.render_widget(
@@ -165,12 +169,10 @@ fn step_list(f: &mut Frame, area: Rect, lab: &LabState) {
         let (mark, style, detail) = match lab.reports.get(i) {
             Some(r) => match &r.outcome {
                 // Details quote paths, names and kernel errors: escaped.
-                Ok(d) => ("✓", Style::new().fg(Color::Green), escape(d).into_owned()),
-                Err(e) => ("✗", Style::new().fg(Color::Red), escape(e).into_owned()),
+                Ok(d) => ("✓", theme::current().ok, escape(d).into_owned()),
+                Err(e) => ("✗", theme::current().error, escape(e).into_owned()),
             },
-            None if i == done && lab.spawned() => {
-                ("▶", Style::new().fg(Color::Yellow), String::new())
-            }
+            None if i == done && lab.spawned() => ("▶", theme::current().warn, String::new()),
             None => (" ", dim(), String::new()),
         };
         let actor = match step.actor {
@@ -198,7 +200,7 @@ fn step_list(f: &mut Frame, area: Rect, lab: &LabState) {
     if let Some(outcome) = lab.exited {
         lines.push(Line::from(Span::styled(
             format!("the child ended: {outcome:?} (x removes what is left)"),
-            Style::new().fg(Color::Yellow),
+            theme::current().warn,
         )));
     }
     // Keep the current step in view.
@@ -223,7 +225,7 @@ fn compare_table(f: &mut Frame, area: Rect, lab: &LabState) {
         } else {
             (
                 "DIFFERENT",
-                Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+                theme::current().warn.add_modifier(Modifier::BOLD),
             )
         };
         TableRow::new(vec![
@@ -279,17 +281,14 @@ fn key_line(f: &mut Frame, area: Rect, lab: &LabState) {
     };
     let mut spans = Vec::new();
     for (k, what) in hints {
-        spans.push(Span::styled(
-            *k,
-            Style::new().fg(Color::Black).bg(Color::Cyan),
-        ));
+        spans.push(Span::styled(*k, theme::current().key));
         spans.push(Span::raw(*what));
     }
     if let Some((error, msg)) = &lab.message {
         let style = if *error {
-            Style::new().fg(Color::White).bg(Color::Red)
+            theme::current().alert
         } else {
-            Style::new().fg(Color::Cyan)
+            theme::current().accent
         };
         spans.push(Span::styled(format!(" {}", escape(msg)), style));
     }

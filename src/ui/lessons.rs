@@ -5,9 +5,10 @@ use crate::app::lessons::{LessonsState, LiveRow, View};
 use crate::lessons::cond::Outcome;
 use crate::lessons::lesson::{Block, Step};
 use crate::lessons::render::{Style as TextStyle, spans};
+use crate::ui::theme;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Block as Frame_, Borders, Clear, Paragraph, Wrap};
 
@@ -21,6 +22,7 @@ fn esc(s: &str) -> String {
 
 pub fn render(f: &mut Frame, s: &LessonsState) {
     render_in(f, f.area(), s);
+    theme::finish(f.buffer_mut());
 }
 
 /// Draws into `area` only, so the main TUI can show the Lessons screen as
@@ -69,7 +71,7 @@ fn confirm(f: &mut Frame, area: Rect, c: &crate::app::lessons::Confirm) {
     for cmd in &c.commands {
         lines.push(Line::styled(
             format!("$ {}", esc(cmd)),
-            Style::new().fg(Color::Cyan),
+            theme::current().accent,
         ));
     }
     lines.push(Line::raw(""));
@@ -93,24 +95,21 @@ fn confirm(f: &mut Frame, area: Rect, c: &crate::app::lessons::Confirm) {
             Frame_::new()
                 .borders(Borders::ALL)
                 .title(" Run a command? ")
-                .border_style(Style::new().fg(Color::Yellow)),
+                .border_style(theme::current().warn),
         ),
         popup,
     );
 }
 
 fn key(k: &str) -> Span<'static> {
-    Span::styled(
-        format!(" {k} "),
-        Style::new().fg(Color::Black).bg(Color::Cyan),
-    )
+    Span::styled(format!(" {k} "), theme::current().key)
 }
 
 fn footer(f: &mut Frame, area: Rect, s: &LessonsState, keys: &[(&str, &str)]) {
     let line = match &s.message {
         Some(m) => Line::from(Span::styled(
             format!(" {} ", esc(m)),
-            Style::new().fg(Color::Cyan),
+            theme::current().accent,
         )),
         None => Line::from(
             keys.iter()
@@ -130,13 +129,7 @@ fn list(f: &mut Frame, area: Rect, s: &LessonsState) {
     .areas(area);
     f.render_widget(
         Line::from(vec![
-            Span::styled(
-                " isolab ",
-                Style::new()
-                    .fg(Color::Black)
-                    .bg(Color::Cyan)
-                    .add_modifier(Modifier::BOLD),
-            ),
+            Span::styled(" isolab ", theme::current().brand),
             Span::styled(
                 " Lessons ",
                 Style::new().add_modifier(Modifier::BOLD | Modifier::REVERSED),
@@ -148,7 +141,7 @@ fn list(f: &mut Frame, area: Rect, s: &LessonsState) {
     for (i, e) in s.entries.iter().enumerate() {
         let marker = if i == s.selected { "▶ " } else { "  " };
         let style = if i == s.selected {
-            Style::new().add_modifier(Modifier::REVERSED)
+            theme::current().selected
         } else {
             Style::new()
         };
@@ -176,7 +169,7 @@ fn list(f: &mut Frame, area: Rect, s: &LessonsState) {
         {
             lines.push(Line::styled(
                 format!("          {}", esc(&l.about)),
-                Style::new().fg(Color::DarkGray),
+                theme::current().dim,
             ));
         }
     }
@@ -202,7 +195,7 @@ pub fn body_text(step: &Step) -> Text<'static> {
                     .into_iter()
                     .map(|(t, st)| match st {
                         TextStyle::Plain => Span::raw(esc(&t)),
-                        TextStyle::Code => Span::styled(esc(&t), Style::new().fg(Color::Cyan)),
+                        TextStyle::Code => Span::styled(esc(&t), theme::current().accent),
                         TextStyle::Emphasis => {
                             Span::styled(esc(&t), Style::new().add_modifier(Modifier::BOLD))
                         }
@@ -215,7 +208,7 @@ pub fn body_text(step: &Step) -> Text<'static> {
                 for l in code {
                     lines.push(Line::styled(
                         format!("  {}", esc(l)),
-                        Style::new().fg(Color::Cyan),
+                        theme::current().accent,
                     ));
                 }
                 lines.push(Line::raw(""));
@@ -229,15 +222,14 @@ fn status_line(s: &LessonsState, step: &Step) -> Line<'static> {
     match (&s.outcome, step.check.is_some()) {
         (_, false) => Line::styled(
             "📖 a reading step: n when you are done",
-            Style::new().fg(Color::Cyan),
+            theme::current().accent,
         ),
-        (None, true) => Line::styled("… checking", Style::new().fg(Color::DarkGray)),
-        (Some(Outcome::Pass), true) => Line::styled(
-            "✔ PASS",
-            Style::new().fg(Color::Green).add_modifier(Modifier::BOLD),
-        ),
+        (None, true) => Line::styled("… checking", theme::current().dim),
+        (Some(Outcome::Pass), true) => {
+            Line::styled("✔ PASS", theme::current().ok.add_modifier(Modifier::BOLD))
+        }
         (Some(Outcome::NotYet(why)), true) => Line::from(vec![
-            Span::styled("○ not yet: ", Style::new().fg(Color::Yellow)),
+            Span::styled("○ not yet: ", theme::current().warn),
             Span::raw(esc(why)),
         ]),
     }
@@ -247,7 +239,7 @@ fn live_lines(rows: &[LiveRow], wide: bool) -> Vec<Line<'static>> {
     if rows.is_empty() {
         return vec![Line::styled(
             "no process matches the check yet",
-            Style::new().fg(Color::DarkGray),
+            theme::current().dim,
         )];
     }
     let mut out = Vec::new();
@@ -267,17 +259,14 @@ fn live_lines(rows: &[LiveRow], wide: bool) -> Vec<Line<'static>> {
         if !r.own_ns.is_empty() {
             out.push(Line::styled(
                 format!("  own ns: {}", r.own_ns),
-                Style::new().fg(Color::Magenta),
+                theme::current().special,
             ));
         }
         let cmd: String = esc(&r.command)
             .chars()
             .take(if wide { 60 } else { 34 })
             .collect();
-        out.push(Line::styled(
-            format!("  {cmd}"),
-            Style::new().fg(Color::DarkGray),
-        ));
+        out.push(Line::styled(format!("  {cmd}"), theme::current().dim));
     }
     out
 }
@@ -296,18 +285,12 @@ fn step_view(f: &mut Frame, area: Rect, s: &LessonsState) {
     .areas(area);
     f.render_widget(
         Line::from(vec![
-            Span::styled(
-                " isolab ",
-                Style::new()
-                    .fg(Color::Black)
-                    .bg(Color::Cyan)
-                    .add_modifier(Modifier::BOLD),
-            ),
+            Span::styled(" isolab ", theme::current().brand),
             Span::styled(
                 format!(" {} ", esc(&lesson.title)),
                 Style::new().add_modifier(Modifier::BOLD),
             ),
-            Span::styled(format!(" [{}]", esc(id)), Style::new().fg(Color::DarkGray)),
+            Span::styled(format!(" [{}]", esc(id)), theme::current().dim),
         ]),
         top,
     );
@@ -320,7 +303,7 @@ fn step_view(f: &mut Frame, area: Rect, s: &LessonsState) {
                 "hint: {}",
                 esc(step.hint.as_deref().unwrap_or("this step has no hint"))
             ),
-            Style::new().fg(Color::Yellow),
+            theme::current().warn,
         ));
     }
     f.render_widget(
@@ -405,12 +388,12 @@ fn demo_view(f: &mut Frame, area: Rect, s: &LessonsState) {
     let counter = big(&format!("{}/{}", s.step + 1, lesson.steps.len()));
     let mut head_lines: Vec<Line> = counter
         .iter()
-        .map(|r| Line::styled(r.clone(), Style::new().fg(Color::Cyan)))
+        .map(|r| Line::styled(r.clone(), theme::current().accent))
         .collect();
     if let Some(first) = head_lines.first_mut() {
         first.spans.push(Span::styled(
             format!("   {}", esc(&lesson.title.to_uppercase())),
-            Style::new().fg(Color::DarkGray),
+            theme::current().dim,
         ));
     }
     f.render_widget(Paragraph::new(head_lines), head);
@@ -428,26 +411,20 @@ fn demo_view(f: &mut Frame, area: Rect, s: &LessonsState) {
         .map(|a| format!("$ {}", esc(&a.command)))
         .unwrap_or_else(|| "(nothing to run: a talking point)".into());
     f.render_widget(
-        Paragraph::new(Line::styled(cmd, Style::new().fg(Color::Cyan)))
+        Paragraph::new(Line::styled(cmd, theme::current().accent))
             .wrap(Wrap { trim: true })
             .block(Frame_::new().borders(Borders::ALL)),
         command,
     );
     let green = s.passed.contains(&s.step);
     let (text, style) = match (&s.outcome, step.check.is_some(), green) {
-        (_, false, _) => (
-            "  TALK  ".to_string(),
-            Style::new().fg(Color::Black).bg(Color::Cyan),
-        ),
-        (_, true, true) => (
-            "  ✔ PASS  ".to_string(),
-            Style::new().fg(Color::Black).bg(Color::Green),
-        ),
+        (_, false, _) => ("  TALK  ".to_string(), theme::current().key),
+        (_, true, true) => ("  ✔ PASS  ".to_string(), theme::current().badge_ok),
         (Some(Outcome::NotYet(why)), true, false) => (
             format!("  ○ WAITING  {}", esc(why)),
-            Style::new().fg(Color::Black).bg(Color::Yellow),
+            theme::current().badge_warn,
         ),
-        _ => ("  … checking".to_string(), Style::new().fg(Color::DarkGray)),
+        _ => ("  … checking".to_string(), theme::current().dim),
     };
     f.render_widget(
         Paragraph::new(Line::styled(text, style.add_modifier(Modifier::BOLD)))

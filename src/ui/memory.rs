@@ -5,9 +5,10 @@
 use crate::app::memory::{Dialog, MemoryState, WINDOW_SECS};
 use crate::sys::cgroup::{CgroupVersion, Limit, MemoryStats, human_bytes};
 use crate::text::{escape, escape_os};
+use crate::ui::theme;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::{Modifier, Style};
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Block, Borders, Chart, Clear, Dataset, GraphType, Paragraph, Wrap};
@@ -43,14 +44,14 @@ pub fn render(f: &mut Frame, area: Rect, m: &MemoryState) {
             )),
             Line::styled(
                 "Change it anyway?  y: yes   n/Esc: no",
-                Style::new().fg(Color::Yellow),
+                theme::current().warn,
             ),
         ];
         f.render_widget(
             Paragraph::new(text).wrap(Wrap { trim: true }).block(
                 Block::bordered()
                     .title(" change a live cgroup? ")
-                    .border_style(Style::new().fg(Color::Red)),
+                    .border_style(theme::current().error),
             ),
             popup,
         );
@@ -66,7 +67,7 @@ fn limit_text(l: Option<Limit>) -> String {
 }
 
 fn stat_lines(s: &MemoryStats) -> Vec<Line<'static>> {
-    let key = |k: &str| Span::styled(format!("{k:<9}"), Style::new().fg(Color::Cyan));
+    let key = |k: &str| Span::styled(format!("{k:<9}"), theme::current().accent);
     let mut lines = vec![
         Line::from(vec![key("usage"), Span::raw(human_bytes(s.usage))]),
         Line::from(vec![key("limit"), Span::raw(limit_text(Some(s.limit)))]),
@@ -96,7 +97,7 @@ fn stat_lines(s: &MemoryStats) -> Vec<Line<'static>> {
         Span::styled(
             kills.to_string(),
             if kills > 0 {
-                Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)
+                theme::current().error.add_modifier(Modifier::BOLD)
             } else {
                 Style::new()
             },
@@ -150,9 +151,9 @@ fn render_numbers(f: &mut Frame, area: Rect, m: &MemoryState) {
     let mut lines = Vec::new();
     if let Some(dir) = &m.dir {
         let owner = if m.created_by_isolab() {
-            Span::styled("isolab's cgroup", Style::new().fg(Color::Green))
+            Span::styled("isolab's cgroup", theme::current().ok)
         } else {
-            Span::styled("live cgroup, not isolab's", Style::new().fg(Color::Yellow))
+            Span::styled("live cgroup, not isolab's", theme::current().warn)
         };
         let version = m
             .stats
@@ -162,15 +163,12 @@ fn render_numbers(f: &mut Frame, area: Rect, m: &MemoryState) {
         lines.push(Line::from(vec![Span::raw(format!("{version} ")), owner]));
         lines.push(Line::styled(
             escape_os(dir.as_os_str()).into_owned(),
-            Style::new().fg(Color::DarkGray),
+            theme::current().dim,
         ));
     }
     match (&m.stats, &m.error) {
         (Some(s), _) => lines.extend(stat_lines(s)),
-        (None, Some(e)) => lines.push(Line::styled(
-            escape(e).into_owned(),
-            Style::new().fg(Color::Yellow),
-        )),
+        (None, Some(e)) => lines.push(Line::styled(escape(e).into_owned(), theme::current().warn)),
         (None, None) => lines.push(Line::raw("reading…")),
     }
     f.render_widget(
@@ -184,7 +182,7 @@ fn render_cgroups(f: &mut Frame, area: Rect, m: &MemoryState) {
     if let Some(r) = &m.report {
         lines.push(Line::styled(
             r.layout_explained.to_string(),
-            Style::new().fg(Color::DarkGray),
+            theme::current().dim,
         ));
         for c in &r.cgroups {
             let head = format!(
@@ -207,7 +205,7 @@ fn render_cgroups(f: &mut Frame, area: Rect, m: &MemoryState) {
                 Span::styled(head, style),
                 Span::styled(
                     format!("  {}", escape(&c.explanation)),
-                    Style::new().fg(Color::DarkGray),
+                    theme::current().dim,
                 ),
             ]));
         }
@@ -269,7 +267,7 @@ fn render_graph(f: &mut Frame, area: Rect, m: &MemoryState) {
         Dataset::default()
             .marker(Marker::Braille)
             .graph_type(GraphType::Line)
-            .style(Style::new().fg(Color::Cyan))
+            .style(theme::current().accent)
             .data(&usage),
     ];
     if !limit.is_empty() {
@@ -277,7 +275,7 @@ fn render_graph(f: &mut Frame, area: Rect, m: &MemoryState) {
             Dataset::default()
                 .marker(Marker::Braille)
                 .graph_type(GraphType::Line)
-                .style(Style::new().fg(Color::Yellow))
+                .style(theme::current().warn)
                 .data(&limit),
         );
     }
@@ -286,14 +284,14 @@ fn render_graph(f: &mut Frame, area: Rect, m: &MemoryState) {
             Dataset::default()
                 .marker(Marker::Block)
                 .graph_type(GraphType::Scatter)
-                .style(Style::new().fg(Color::Red).add_modifier(Modifier::BOLD))
+                .style(theme::current().error.add_modifier(Modifier::BOLD))
                 .data(&ooms),
         );
     }
     // The legend lives in the title: a legend box would cover the lines.
     let mut title = vec![
         Span::raw(" "),
-        Span::styled("usage", Style::new().fg(Color::Cyan)),
+        Span::styled("usage", theme::current().accent),
         Span::raw(" vs "),
         Span::styled(
             if latest.limit.is_none() {
@@ -301,14 +299,14 @@ fn render_graph(f: &mut Frame, area: Rect, m: &MemoryState) {
             } else {
                 "limit"
             },
-            Style::new().fg(Color::Yellow),
+            theme::current().warn,
         ),
     ];
     if !ooms.is_empty() {
         title.push(Span::raw(" · "));
         title.push(Span::styled(
             format!("█ OOM kill ×{}", ooms.len()),
-            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+            theme::current().error.add_modifier(Modifier::BOLD),
         ));
     }
     title.push(Span::raw(format!(" · last {span:.0}s ")));
@@ -319,13 +317,13 @@ fn render_graph(f: &mut Frame, area: Rect, m: &MemoryState) {
             Axis::default()
                 .bounds([x0, end])
                 .labels([format!("-{span:.0}s"), "now".to_string()])
-                .style(Style::new().fg(Color::DarkGray)),
+                .style(theme::current().dim),
         )
         .y_axis(
             Axis::default()
                 .bounds([0.0, top])
                 .labels(["0".to_string(), format!("{:.0} MiB", top)])
-                .style(Style::new().fg(Color::DarkGray)),
+                .style(theme::current().dim),
         );
     f.render_widget(chart, area);
 }
@@ -336,31 +334,21 @@ fn render_bottom(f: &mut Frame, area: Rect, m: &MemoryState) {
     let line = match &m.dialog {
         Dialog::EditLimit { text, error } => {
             let mut spans = vec![
-                Span::styled(
-                    " new limit: ",
-                    Style::new().fg(Color::Black).bg(Color::Yellow),
-                ),
+                Span::styled(" new limit: ", theme::current().badge_warn),
                 Span::raw(format!(" {}█ ", escape(text))),
             ];
             match error {
-                Some(e) => spans.push(Span::styled(
-                    escape(e).into_owned(),
-                    Style::new().fg(Color::Red),
-                )),
+                Some(e) => spans.push(Span::styled(escape(e).into_owned(), theme::current().error)),
                 None => spans.push(Span::styled(
                     "64M, 1G, 512KiB, 1.5G, bytes or max · Enter: set · Esc: cancel",
-                    Style::new().fg(Color::DarkGray),
+                    theme::current().dim,
                 )),
             }
             Line::from(spans)
         }
         _ => match &m.message {
-            Some((true, msg)) => {
-                Line::styled(format!(" {}", escape(msg)), Style::new().fg(Color::Green))
-            }
-            Some((false, msg)) => {
-                Line::styled(format!(" {}", escape(msg)), Style::new().fg(Color::Red))
-            }
+            Some((true, msg)) => Line::styled(format!(" {}", escape(msg)), theme::current().ok),
+            Some((false, msg)) => Line::styled(format!(" {}", escape(msg)), theme::current().error),
             None => Line::raw(""),
         },
     };
@@ -372,7 +360,7 @@ fn render_bottom(f: &mut Frame, area: Rect, m: &MemoryState) {
         },
         None => String::new(),
     };
-    let key = |k: &'static str| Span::styled(k, Style::new().fg(Color::Black).bg(Color::Cyan));
+    let key = |k: &'static str| Span::styled(k, theme::current().key);
     f.render_widget(
         Line::from(vec![
             key("L"),
@@ -381,7 +369,7 @@ fn render_bottom(f: &mut Frame, area: Rect, m: &MemoryState) {
             Span::raw(" start hog  "),
             key("K"),
             Span::raw(" stop hog   "),
-            Span::styled(hog, Style::new().fg(Color::Magenta)),
+            Span::styled(hog, theme::current().special),
         ]),
         hints,
     );

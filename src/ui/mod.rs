@@ -8,6 +8,7 @@ pub mod memory;
 pub mod processes;
 // Screens other helpers add: one `pub mod <screen>;` line each, here.
 pub mod rootfs;
+pub mod theme;
 
 #[cfg(test)]
 mod escape_tests;
@@ -16,7 +17,7 @@ use crate::app::{App, Level};
 use crate::text::escape;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph, Wrap};
 
@@ -30,6 +31,7 @@ pub fn render(f: &mut Frame, app: &App) {
     let area = f.area();
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         too_small(f, area);
+        theme::finish(f.buffer_mut());
         return;
     }
     let [top, body, bottom] = frame_areas(area);
@@ -39,6 +41,7 @@ pub fn render(f: &mut Frame, app: &App) {
     if app.help {
         help::render(f, body, &app.help_sections(), app.help_scroll);
     }
+    theme::finish(f.buffer_mut());
 }
 
 /// The tab line, the screen body and the status line.
@@ -60,7 +63,7 @@ fn too_small(f: &mut Frame, area: Rect) {
     f.render_widget(
         Paragraph::new(msg)
             .wrap(Wrap { trim: true })
-            .style(Style::new().fg(Color::Yellow)),
+            .style(theme::current().warn),
         area,
     );
 }
@@ -76,7 +79,7 @@ fn tab_label(i: usize, title: &str) -> String {
 pub fn tab_at(app: &App, column: u16) -> Option<usize> {
     let mut x = BRAND.chars().count();
     for (i, s) in app.screens().iter().enumerate() {
-        x += 1; // the gap before each tab
+        x += theme::current().tab_gap; // the gap before each tab
         let w = tab_label(i, s.title()).chars().count();
         if (x..x + w).contains(&(column as usize)) {
             return Some(i);
@@ -87,20 +90,14 @@ pub fn tab_at(app: &App, column: u16) -> Option<usize> {
 }
 
 fn tabs(f: &mut Frame, area: Rect, app: &App) {
-    let mut spans = vec![Span::styled(
-        BRAND,
-        Style::new()
-            .fg(Color::Black)
-            .bg(Color::Cyan)
-            .add_modifier(Modifier::BOLD),
-    )];
+    let mut spans = vec![Span::styled(BRAND, theme::current().brand)];
     for (i, s) in app.screens().iter().enumerate() {
         let style = if i == app.active {
-            Style::new().add_modifier(Modifier::BOLD | Modifier::REVERSED)
+            theme::current().tab_active
         } else {
             Style::new()
         };
-        spans.push(Span::raw(" "));
+        spans.push(Span::raw(" ".repeat(theme::current().tab_gap)));
         spans.push(Span::styled(tab_label(i, s.title()), style));
     }
     let p = &app.shared.processes;
@@ -114,7 +111,7 @@ fn tabs(f: &mut Frame, area: Rect, app: &App) {
             String::new()
         }
     );
-    spans.push(Span::styled(info, Style::new().fg(Color::DarkGray)));
+    spans.push(Span::styled(info, theme::current().dim));
     f.render_widget(Line::from(spans), area);
 }
 
@@ -122,13 +119,13 @@ fn status_line(f: &mut Frame, area: Rect, app: &App) {
     let screen = app.active_screen();
     let line = if let Some((label, text)) = screen.prompt(&app.shared) {
         Line::from(vec![
-            Span::styled(label, Style::new().fg(Color::Black).bg(Color::Yellow)),
+            Span::styled(label, theme::current().badge_warn),
             Span::raw(format!(" {}█  (Enter: find, Esc: cancel)", escape(&text))),
         ])
     } else if let Some((level, msg)) = &app.shared.status {
         let style = match level {
-            Level::Info => Style::new().fg(Color::Cyan),
-            Level::Error => Style::new().fg(Color::White).bg(Color::Red),
+            Level::Info => theme::current().accent,
+            Level::Error => theme::current().alert,
         };
         // Messages quote names and paths (an error about a file, the
         // command a shell ran): escaped, like the CLI's.
@@ -138,12 +135,7 @@ fn status_line(f: &mut Frame, area: Rect, app: &App) {
             screen
                 .hints()
                 .iter()
-                .flat_map(|&(k, what)| {
-                    [
-                        Span::styled(k, Style::new().fg(Color::Black).bg(Color::Cyan)),
-                        Span::raw(what),
-                    ]
-                })
+                .flat_map(|&(k, what)| [Span::styled(k, theme::current().key), Span::raw(what)])
                 .collect::<Vec<_>>(),
         )
     };

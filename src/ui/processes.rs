@@ -8,10 +8,11 @@ use crate::sys::ns::{NsKind, NsSet};
 use crate::sys::procs::{Process, format_cpu_time};
 use crate::sys::tree;
 use crate::text::escape;
+use crate::ui::theme;
 use crate::ui::{centered, human_bytes};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
@@ -221,10 +222,11 @@ fn render_list(f: &mut Frame, area: Rect, s: &ProcessesState) {
     let mut lines = Vec::with_capacity(area.height as usize);
     lines.push(Line::styled(
         format!("{title:<width$}", width = area.width as usize),
-        Style::new().fg(Color::Black).bg(Color::Green),
+        theme::current().badge_ok,
     ));
     let visible = area.height.saturating_sub(1) as usize;
     let command_width = (area.width as usize).saturating_sub(header(w).len() - "COMMAND".len());
+    let t = theme::current();
     for (i, row) in s.rows.iter().enumerate().skip(s.scroll).take(visible) {
         let p = &s.snap.procs[row.index];
         let fold = if row.collapsed { "[+]" } else { "" };
@@ -236,19 +238,16 @@ fn render_list(f: &mut Frame, area: Rect, s: &ProcessesState) {
         );
         let mut style = Style::new();
         if oom {
-            style = style
-                .fg(Color::White)
-                .bg(Color::Red)
-                .add_modifier(Modifier::BOLD);
+            style = t.alert.add_modifier(Modifier::BOLD);
         } else if s.gone.contains(&p.pid) {
-            style = style.fg(Color::Red).add_modifier(Modifier::CROSSED_OUT);
+            style = t.error.add_modifier(Modifier::CROSSED_OUT);
         } else if s.is_new(p.pid) {
-            style = style.fg(Color::Green).add_modifier(Modifier::BOLD);
+            style = t.ok.add_modifier(Modifier::BOLD);
         } else if p.is_kernel_thread() {
-            style = style.fg(Color::DarkGray);
+            style = t.dim;
         }
         if i == s.selected {
-            style = style.add_modifier(Modifier::REVERSED);
+            style = style.patch(t.selected);
         }
         let text = row_text(p, &art, w, s);
         lines.push(Line::styled(text, style));
@@ -261,7 +260,7 @@ fn render_list(f: &mut Frame, area: Rect, s: &ProcessesState) {
 
 fn key_value(k: &str, v: impl Into<String>) -> Line<'static> {
     Line::from(vec![
-        Span::styled(format!("{k:<10}"), Style::new().fg(Color::Cyan)),
+        Span::styled(format!("{k:<10}"), theme::current().accent),
         Span::raw(v.into()),
     ])
 }
@@ -372,24 +371,24 @@ pub fn detail_lines(p: &Process, s: &ProcessesState) -> Vec<Line<'static>> {
     out.push(key_value("NSpid", nspid_words(p)));
     out.push(Line::styled(
         format!("namespaces (≠ differs from {})", short_label(&s.host.label)),
-        Style::new().fg(Color::Yellow),
+        theme::current().warn,
     ));
     for kind in NsKind::ALL {
         let (id, mark, style) = match (p.facts.ns.get(kind), s.host.ns.get(kind)) {
             (Some(a), Some(b)) if a != b => (
                 a.to_string(),
                 "≠ own",
-                Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD),
+                theme::current().special.add_modifier(Modifier::BOLD),
             ),
             (Some(a), _) => (a.to_string(), "  host", Style::new()),
-            (None, _) => ("—".to_string(), "", Style::new().fg(Color::DarkGray)),
+            (None, _) => ("—".to_string(), "", theme::current().dim),
         };
         out.push(Line::styled(
             format!("  {:<18} {id:<12} {mark}", kind.proc_name()),
             style,
         ));
     }
-    out.push(Line::styled("cgroups", Style::new().fg(Color::Yellow)));
+    out.push(Line::styled("cgroups", theme::current().heading));
     if p.facts.cgroups.is_empty() {
         out.push(Line::raw("  —"));
     }
@@ -404,7 +403,7 @@ pub fn detail_lines(p: &Process, s: &ProcessesState) -> Vec<Line<'static>> {
     for u in &p.facts.unreadable {
         out.push(Line::styled(
             format!("{}: — {}", u.what, escape(&u.reason)),
-            Style::new().fg(Color::Red),
+            theme::current().error,
         ));
     }
     out
@@ -468,7 +467,7 @@ pub fn compact_detail_lines(p: &Process, s: &ProcessesState) -> Vec<Line<'static
     for u in &p.facts.unreadable {
         out.push(Line::styled(
             format!("{}: — {}", u.what, escape(&u.reason)),
-            Style::new().fg(Color::Red),
+            theme::current().error,
         ));
     }
     let cgroups: Vec<String> = p
@@ -490,7 +489,7 @@ pub fn compact_detail_lines(p: &Process, s: &ProcessesState) -> Vec<Line<'static
     ));
     out.push(Line::styled(
         "(d hides this pane; a taller terminal shows every id)",
-        Style::new().fg(Color::DarkGray),
+        theme::current().dim,
     ));
     out
 }
@@ -518,7 +517,7 @@ fn render_detail(f: &mut Frame, area: Rect, s: &ProcessesState) {
     let block = Block::new()
         .borders(Borders::LEFT | Borders::TOP)
         .title(" detail ")
-        .border_style(Style::new().fg(Color::DarkGray));
+        .border_style(theme::current().dim);
     let room = area.height.saturating_sub(1) as usize;
     let lines = match s.selected_process() {
         Some(p) => {
@@ -560,10 +559,10 @@ fn render_compare(f: &mut Frame, body: Rect, s: &ProcessesState) {
         let (verdict, style) = match (x, y) {
             (Some(x), Some(y)) if x == y => {
                 shared += 1;
-                ("shared", Style::new().fg(Color::Green))
+                ("shared", theme::current().ok)
             }
-            (Some(_), Some(_)) => ("separate", Style::new().fg(Color::Magenta)),
-            _ => ("unknown", Style::new().fg(Color::DarkGray)),
+            (Some(_), Some(_)) => ("separate", theme::current().special),
+            _ => ("unknown", theme::current().dim),
         };
         lines.push(Line::styled(
             format!(
@@ -585,7 +584,7 @@ fn render_compare(f: &mut Frame, body: Rect, s: &ProcessesState) {
         Paragraph::new(lines).block(
             Block::bordered()
                 .title(" compare namespaces ")
-                .border_style(Style::new().fg(Color::Cyan)),
+                .border_style(theme::current().accent),
         ),
         area,
     );

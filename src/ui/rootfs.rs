@@ -6,9 +6,10 @@ use crate::app::rootfs::{NewDialog, Preview, RootState};
 use crate::sys::mounts::MountMark;
 use crate::sys::rootfs::{Entry, FileKind, mode_string};
 use crate::text::escape;
+use crate::ui::theme;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
@@ -51,10 +52,7 @@ pub fn render(f: &mut Frame, body: Rect, state: &RootState) {
 fn render_header(f: &mut Frame, area: Rect, state: &RootState) {
     let pid = state.pid.map_or("-".to_string(), |p| p.to_string());
     let mut first = vec![
-        Span::styled(
-            format!(" root of PID {pid} "),
-            Style::new().fg(Color::Black).bg(Color::Cyan),
-        ),
+        Span::styled(format!(" root of PID {pid} "), theme::current().key),
         Span::raw(" "),
         // Paths and names below are the process's (or its owner's) choice:
         // escaped, like `isolab ls`, so none can steer the terminal.
@@ -62,30 +60,21 @@ fn render_header(f: &mut Frame, area: Rect, state: &RootState) {
             escape(&state.cwd).into_owned(),
             Style::new().add_modifier(Modifier::BOLD),
         ),
-        Span::styled(
-            "  (as the process sees it)",
-            Style::new().fg(Color::DarkGray),
-        ),
+        Span::styled("  (as the process sees it)", theme::current().dim),
     ];
     if state.exited {
         first.push(Span::styled(
             "  PROCESS EXITED",
-            Style::new()
-                .fg(Color::White)
-                .bg(Color::Red)
-                .add_modifier(Modifier::BOLD),
+            theme::current().alert.add_modifier(Modifier::BOLD),
         ));
     }
     let second = if state.show_host_path {
         Line::from(vec![
-            Span::styled(" host path: ", Style::new().fg(Color::DarkGray)),
-            Span::styled(
-                escape(&state.host_cwd).into_owned(),
-                Style::new().fg(Color::Yellow),
-            ),
+            Span::styled(" host path: ", theme::current().dim),
+            Span::styled(escape(&state.host_cwd).into_owned(), theme::current().warn),
             Span::styled(
                 "  (a naive tool following links here would escape to the host)",
-                Style::new().fg(Color::DarkGray),
+                theme::current().dim,
             ),
         ])
     } else {
@@ -105,21 +94,18 @@ fn render_header(f: &mut Frame, area: Rect, state: &RootState) {
             }
             None => "links and .. resolve inside this root (openat2 RESOLVE_IN_ROOT)".to_string(),
         };
-        Line::from(Span::styled(
-            format!(" {userns}"),
-            Style::new().fg(Color::DarkGray),
-        ))
+        Line::from(Span::styled(format!(" {userns}"), theme::current().dim))
     };
     f.render_widget(Paragraph::new(vec![Line::from(first), second]), area);
 }
 
 fn kind_style(e: &Entry) -> Style {
     match e.kind {
-        FileKind::Dir => Style::new().fg(Color::Blue).add_modifier(Modifier::BOLD),
-        FileKind::Symlink => Style::new().fg(Color::Cyan),
-        FileKind::File if e.mode & 0o111 != 0 => Style::new().fg(Color::Green),
+        FileKind::Dir => theme::current().dir,
+        FileKind::Symlink => theme::current().accent,
+        FileKind::File if e.mode & 0o111 != 0 => theme::current().ok,
         FileKind::File => Style::new(),
-        _ => Style::new().fg(Color::Yellow),
+        _ => theme::current().warn,
     }
 }
 
@@ -156,10 +142,7 @@ fn render_listing(f: &mut Frame, area: Rect, state: &RootState) {
         } else {
             "(empty directory)".to_string()
         };
-        f.render_widget(
-            Paragraph::new(msg).style(Style::new().fg(Color::DarkGray)),
-            inner,
-        );
+        f.render_widget(Paragraph::new(msg).style(theme::current().dim), inner);
         return;
     };
     let (owner_w, size_w) = (list.owner_width, list.size_width);
@@ -173,9 +156,11 @@ fn render_listing(f: &mut Frame, area: Rect, state: &RootState) {
             Span::raw(if selected { "▸" } else { " " }),
             Span::styled(
                 if is_new { "NEW " } else { "    " },
-                Style::new()
-                    .fg(Color::Black)
-                    .bg(if is_new { Color::Green } else { Color::Reset }),
+                if is_new {
+                    theme::current().badge_ok
+                } else {
+                    Style::new()
+                },
             ),
             Span::raw(format!(
                 "{} {:>ow$} {:>sw$} ",
@@ -193,12 +178,12 @@ fn render_listing(f: &mut Frame, area: Rect, state: &RootState) {
         if let Some(t) = &e.link_target {
             spans.push(Span::styled(
                 format!(" -> {}", escape(t)),
-                Style::new().fg(Color::DarkGray),
+                theme::current().dim,
             ));
         }
         let mut line = Line::from(spans);
         if selected {
-            line = line.style(Style::new().add_modifier(Modifier::REVERSED));
+            line = line.style(theme::current().selected);
         }
         lines.push(line);
     }
@@ -221,13 +206,13 @@ fn render_preview(f: &mut Frame, area: Rect, p: &Preview) {
                 crate::ui::human_bytes(p.content.size),
                 p.content.size
             ),
-            Style::new().fg(Color::Black).bg(Color::Yellow),
+            theme::current().badge_warn,
         )));
     }
     if p.lines.is_empty() {
         lines.push(Line::from(Span::styled(
             "(empty file)",
-            Style::new().fg(Color::DarkGray),
+            theme::current().dim,
         )));
     }
     let room = (inner.height as usize).saturating_sub(lines.len());
@@ -249,15 +234,16 @@ fn render_mounts(f: &mut Frame, area: Rect, state: &RootState) {
     f.render_widget(block, area);
     let mut lines = vec![Line::from(Span::styled(
         "= same  ~ changed  + only process  - only host",
-        Style::new().fg(Color::DarkGray),
+        theme::current().dim,
     ))];
     let room = (inner.height as usize).saturating_sub(1);
     for r in state.mounts.iter().skip(state.mounts_scroll).take(room) {
-        let colour = match r.mark {
-            MountMark::Same => Color::Reset,
-            MountMark::Changed => Color::Yellow,
-            MountMark::OnlyProcess => Color::Green,
-            MountMark::OnlyHost => Color::Red,
+        let t = theme::current();
+        let style = match r.mark {
+            MountMark::Same => Style::new(),
+            MountMark::Changed => t.warn,
+            MountMark::OnlyProcess => t.ok,
+            MountMark::OnlyHost => t.error,
         };
         let mut text = format!(
             "{} {} {} {}",
@@ -269,7 +255,7 @@ fn render_mounts(f: &mut Frame, area: Rect, state: &RootState) {
         if !r.changes.is_empty() {
             text.push_str(&format!(" ({})", escape(&r.changes.join("; "))));
         }
-        lines.push(Line::from(Span::styled(text, Style::new().fg(colour))));
+        lines.push(Line::from(Span::styled(text, style)));
     }
     f.render_widget(Paragraph::new(lines), inner);
 }
@@ -281,7 +267,7 @@ fn render_dialog(f: &mut Frame, area: Rect, state: &RootState, d: &NewDialog) {
     let block = Block::default()
         .borders(Borders::ALL)
         .title(format!(" New {what} in {} ", escape(&state.cwd)))
-        .border_style(Style::new().fg(Color::Cyan));
+        .border_style(theme::current().accent);
     let inner = block.inner(rect);
     f.render_widget(block, rect);
     let mut lines = vec![
@@ -294,17 +280,17 @@ fn render_dialog(f: &mut Frame, area: Rect, state: &RootState, d: &NewDialog) {
         ]),
         Line::from(Span::styled(
             "created from the host, inside the process's root",
-            Style::new().fg(Color::DarkGray),
+            theme::current().dim,
         )),
     ];
     match &d.error {
         Some(e) => lines.push(Line::from(Span::styled(
             escape(e).into_owned(),
-            Style::new().fg(Color::White).bg(Color::Red),
+            theme::current().alert,
         ))),
         None => lines.push(Line::from(Span::styled(
             "Enter: create · Esc: cancel",
-            Style::new().fg(Color::DarkGray),
+            theme::current().dim,
         ))),
     }
     f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), inner);

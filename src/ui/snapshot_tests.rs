@@ -392,3 +392,117 @@ fn random_keys_sizes_and_snapshots_never_panic() {
         a.shared.take_foreground();
     }
 }
+
+/// Every screen (each tab, and the help overlay) drawn with `theme`, as
+/// the cells of the frame.
+fn frames_with(theme: crate::ui::theme::Theme) -> Vec<ratatui::buffer::Buffer> {
+    crate::ui::theme::install(theme);
+    let mut a = app();
+    select(&mut a, 4123);
+    let mut out = Vec::new();
+    for tab in ['1', '2', '3', '4', '5', '?'] {
+        key(&mut a, KeyCode::Char(tab));
+        for (w, h) in SIZES {
+            let mut term = Terminal::new(TestBackend::new(w, h)).expect("terminal");
+            a.layout(Rect::new(0, 0, w, h));
+            term.draw(|f| crate::ui::render(f, &a)).expect("draw");
+            out.push(term.backend().buffer().clone());
+        }
+        if tab == '?' {
+            key(&mut a, KeyCode::Esc);
+        }
+    }
+    crate::ui::theme::install(crate::ui::theme::Theme::default());
+    out
+}
+
+#[test]
+fn never_colour_frames_have_no_colours_only_modifiers() {
+    use crate::cli::ThemeName;
+    use ratatui::style::{Color, Modifier};
+    for name in [ThemeName::Default, ThemeName::Projector] {
+        let mut reversed = 0;
+        for buf in frames_with(crate::ui::theme::Theme::new(name, false)) {
+            for cell in &buf.content {
+                assert_eq!(
+                    (cell.fg, cell.bg),
+                    (Color::Reset, Color::Reset),
+                    "{name:?}: a coloured cell {:?}",
+                    cell.symbol()
+                );
+                reversed += cell.modifier.contains(Modifier::REVERSED) as usize;
+            }
+        }
+        // The selection and the tabs still show, by reverse video.
+        assert!(reversed > 0, "{name:?}: nothing reversed");
+    }
+    // The colour theme does colour (the test above is not vacuous).
+    let coloured = frames_with(crate::ui::theme::Theme::default())
+        .iter()
+        .flat_map(|b| b.content.clone())
+        .filter(|c| c.fg != Color::Reset || c.bg != Color::Reset)
+        .count();
+    assert!(coloured > 0);
+}
+
+#[test]
+fn the_projector_is_bold_and_has_no_dim_grey() {
+    use crate::cli::ThemeName;
+    use ratatui::style::{Color, Modifier};
+    for buf in frames_with(crate::ui::theme::Theme::new(ThemeName::Projector, true)) {
+        for cell in &buf.content {
+            assert!(
+                cell.modifier.contains(Modifier::BOLD),
+                "{:?}",
+                cell.symbol()
+            );
+            assert!(!cell.modifier.contains(Modifier::DIM));
+            assert!(
+                ![Color::DarkGray, Color::Gray].contains(&cell.fg),
+                "grey text {:?}",
+                cell.symbol()
+            );
+        }
+    }
+    // Wider gaps between the tabs, and clicks still land on them.
+    crate::ui::theme::install(crate::ui::theme::Theme::new(ThemeName::Projector, true));
+    let mut a = app();
+    let text = draw(&mut a, 120, 30);
+    assert!(
+        text.starts_with(" isolab    1 Processes    2 Lab "),
+        "{text}"
+    );
+    let col = text.find("2 Lab").expect("tab 2") as u16;
+    assert_eq!(crate::ui::tab_at(&a, col), Some(1));
+    crate::ui::theme::install(crate::ui::theme::Theme::default());
+}
+
+#[test]
+fn colours_are_chosen_only_in_the_theme() {
+    // Each screen names what a thing is (theme.warn, theme.selected); the
+    // colours live in ui/theme.rs, so --color never and --theme reach all.
+    for (file, text) in [
+        ("help.rs", include_str!("help.rs")),
+        ("lab.rs", include_str!("lab.rs")),
+        ("lessons.rs", include_str!("lessons.rs")),
+        ("memory.rs", include_str!("memory.rs")),
+        ("mod.rs", include_str!("mod.rs")),
+        ("processes.rs", include_str!("processes.rs")),
+        ("rootfs.rs", include_str!("rootfs.rs")),
+    ] {
+        assert!(
+            !text.contains("Color::"),
+            "src/ui/{file} picks a colour itself"
+        );
+    }
+    // And no colour theme style carries a colour when colour is off.
+    use crate::cli::ThemeName;
+    for name in [ThemeName::Default, ThemeName::Projector] {
+        let t = crate::ui::theme::Theme::new(name, false);
+        let dbg = format!("{t:?}");
+        assert!(
+            !dbg.contains("fg: Some") && !dbg.contains("bg: Some"),
+            "{dbg}"
+        );
+    }
+}
