@@ -313,12 +313,7 @@ mod tests {
     #[test]
     fn as_root_only_a_file_of_roots_that_nobody_else_can_write() {
         use std::os::unix::fs::PermissionsExt;
-        if !nix::unistd::geteuid().is_root() {
-            assert!(
-                std::env::var("ISOLAB_TEST_ALLOW_SKIP").as_deref() == Ok("1"),
-                "this test needs root (it chowns a file); run it as root or set ISOLAB_TEST_ALLOW_SKIP=1"
-            );
-            eprintln!("not run: needs root (ISOLAB_TEST_ALLOW_SKIP=1)");
+        if !crate::test_needs_root("it chowns a file") {
             return;
         }
         let dir = tempfile::tempdir().expect("tempdir");

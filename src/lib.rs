@@ -24,3 +24,19 @@ pub struct UsageError(pub String);
 pub fn usage<T>(msg: impl Into<String>) -> anyhow::Result<T> {
     Err(UsageError(msg.into()).into())
 }
+
+/// For unit tests that need root: true when running as root; otherwise the
+/// test fails with `why`, unless `ISOLAB_TEST_ALLOW_SKIP=1` is set (README),
+/// in which case it says it did not run and returns false.
+#[cfg(test)]
+pub(crate) fn test_needs_root(why: &str) -> bool {
+    if nix::unistd::geteuid().is_root() {
+        return true;
+    }
+    assert!(
+        std::env::var("ISOLAB_TEST_ALLOW_SKIP").as_deref() == Ok("1"),
+        "this test needs root ({why}): run it as root, or set ISOLAB_TEST_ALLOW_SKIP=1"
+    );
+    eprintln!("not run (ISOLAB_TEST_ALLOW_SKIP=1): needs root ({why})");
+    false
+}

@@ -554,8 +554,7 @@ mod tests {
 
     #[test]
     fn step_by_step_then_stop_removes_the_child() {
-        if unsafe { libc::geteuid() } != 0 {
-            println!("SKIPPED: needs root");
+        if !crate::test_needs_root("it spawns a Lab child") {
             return;
         }
         let mut lab = LabState {

@@ -239,8 +239,7 @@ mod tests {
 
     #[test]
     fn the_host_compared_with_itself_is_all_same() {
-        if unsafe { libc::geteuid() } != 0 {
-            println!("SKIPPED: needs root");
+        if !crate::test_needs_root("it reads inside namespaces") {
             return;
         }
         let rows = compare(std::process::id() as i32);

@@ -175,12 +175,8 @@ mod tests {
 
     #[test]
     fn our_own_hostname_is_read_through_our_uts_namespace() {
-        if !nix::unistd::geteuid().is_root() {
-            // setns needs CAP_SYS_ADMIN, even into our own namespace.
-            assert!(
-                std::env::var_os("ISOLAB_TEST_ALLOW_SKIP").is_some(),
-                "this test needs root (setns); set ISOLAB_TEST_ALLOW_SKIP=1 to not run it"
-            );
+        // setns needs CAP_SYS_ADMIN, even into our own namespace.
+        if !crate::test_needs_root("setns") {
             return;
         }
         let ours = nix::unistd::gethostname().expect("gethostname");
