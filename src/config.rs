@@ -40,18 +40,7 @@ pub struct Config {
 
 /// Where the config file is looked for (it need not exist).
 pub fn path() -> Option<PathBuf> {
-    let env_dir = |var: &str| {
-        std::env::var_os(var)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            // A relative XDG path is invalid per the spec; ignore it.
-            .filter(|p| p.is_absolute())
-    };
-    match (env_dir("XDG_CONFIG_HOME"), env_dir("HOME")) {
-        (Some(d), _) => Some(d.join("isolab/config.toml")),
-        (None, Some(h)) => Some(h.join(".config/isolab/config.toml")),
-        _ => None,
-    }
+    crate::sys::paths::config_file_path()
 }
 
 /// Fills in `cli.interval`, `cli.theme` and `cli.use_color` from the flags,

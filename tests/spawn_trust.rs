@@ -133,7 +133,7 @@ mount -t tmpfs -o mode=0755 isolab-test-cache '{c}'
 #[test]
 fn memory_below_the_minimum_is_refused_naming_it() {
     let min = isolab::sys::spawn::MIN_MEMORY_BYTES;
-    let min_text = isolab::sys::spawn::human_bytes(min);
+    let min_text = isolab::sys::cgroup::size_arg(min);
     for size in ["0", "1", "4k"] {
         let r = isolab(&["run", "--explain", "--memory", size, "--", "true"]);
         assert_eq!(r.code, 2, "--memory {size}: {}", r.stderr);

@@ -111,7 +111,7 @@ pub fn run(a: &RunArgs) -> anyhow::Result<i32> {
         eprintln!(
             "isolab: {} was killed by the kernel's OOM killer: it reached the memory limit of {}",
             escape(a.cmd.first().map(String::as_str).unwrap_or("the command")),
-            spawn::human_bytes(memory.unwrap_or(0))
+            crate::sys::cgroup::size_arg(memory.unwrap_or(0))
         );
         return Ok(137);
     }

@@ -85,6 +85,17 @@ pub fn state_path() -> PathBuf {
     }
 }
 
+/// Where the user's config file is (`$XDG_CONFIG_HOME/isolab/config.toml`,
+/// else `~/.config/isolab/config.toml`); `None` without either variable.
+/// Not checked here: `config::load` opens it as untrusted input.
+pub fn config_file_path() -> Option<PathBuf> {
+    match (env_dir("XDG_CONFIG_HOME"), env_dir("HOME")) {
+        (Some(d), _) => Some(d.join("isolab/config.toml")),
+        (None, Some(h)) => Some(h.join(".config/isolab/config.toml")),
+        _ => None,
+    }
+}
+
 /// What to tell the user when a directory is refused.
 fn hint_for(path: &Path) -> String {
     let var = if path == runtime_path() {

@@ -1694,11 +1694,6 @@ pub fn shell_join(argv: &[String]) -> String {
         .join(" ")
 }
 
-/// The size as `--memory` is written (`32M`); the owner is
-/// [`crate::sys::cgroup::size_arg`]. Kept under this name for callers of the
-/// spawn API.
-pub use crate::sys::cgroup::size_arg as human_bytes;
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
