@@ -1241,20 +1241,7 @@ mod tests {
     fn dir(names: &[&str]) -> DirList {
         let entries: Vec<Entry> = names
             .iter()
-            .map(|n| Entry {
-                name: n.to_string(),
-                kind: FileKind::File,
-                mode: libc::S_IFREG | 0o644,
-                size: 0,
-                inode: 1,
-                uid: 0,
-                gid: 0,
-                uid_inside: None,
-                gid_inside: None,
-                unmapped: false,
-                link_target: None,
-                mtime: 0,
-            })
+            .map(|n| Entry::fixture(n, libc::S_IFREG | 0o644, 0, None))
             .collect();
         DirList::from_entries("/d", "/proc/1/root/d".into(), &entries, None)
     }

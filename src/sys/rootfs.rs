@@ -238,6 +238,25 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// A root-owned entry with no user namespace (inode 1, mtime 0): for
+    /// the fixtures of the Root screen's tests.
+    pub fn fixture(name: &str, mode: u32, size: u64, link_target: Option<&str>) -> Entry {
+        Entry {
+            name: name.into(),
+            kind: FileKind::from_mode(mode),
+            mode,
+            size,
+            inode: 1,
+            uid: 0,
+            gid: 0,
+            uid_inside: None,
+            gid_inside: None,
+            unmapped: false,
+            link_target: link_target.map(String::from),
+            mtime: 0,
+        }
+    }
+
     fn from_stat(name: String, st: &FileStat, userns: Option<&UserNs>) -> Entry {
         let (uid_inside, gid_inside, unmapped) = match userns {
             Some(ns) => {

@@ -142,21 +142,8 @@ fn draw_with(w: u16, h: u16, render: impl FnOnce(&mut ratatui::Frame)) -> String
 fn root_screen_escapes_names_targets_paths_mounts_and_text() {
     use crate::app::rootfs::{Preview, RootState};
     use crate::sys::mounts;
-    use crate::sys::rootfs::{Entry, FileContent, FileKind};
-    let entry = |name: &str, mode: u32, link: Option<&str>| Entry {
-        name: name.into(),
-        kind: FileKind::from_mode(mode),
-        mode,
-        size: 1,
-        inode: 1,
-        uid: 0,
-        gid: 0,
-        uid_inside: None,
-        gid_inside: None,
-        unmapped: false,
-        link_target: link.map(String::from),
-        mtime: 0,
-    };
+    use crate::sys::rootfs::{Entry, FileContent};
+    let entry = |name: &str, mode: u32, link: Option<&str>| Entry::fixture(name, mode, 1, link);
     let mut s = RootState::new(Path::new("/proc"));
     s.pid = Some(4123);
     s.cwd = format!("/tmp/{EVIL}");

@@ -301,26 +301,13 @@ mod tests {
     use super::*;
     use crate::app::rootfs::{NewDialog, Preview, RootState};
     use crate::sys::mounts::{self, MountMark};
-    use crate::sys::rootfs::{DirList, Entry, FileContent, FileKind, IdMap, UserNs, hex_lines};
+    use crate::sys::rootfs::{DirList, Entry, FileContent, IdMap, UserNs, hex_lines};
     use ratatui::Terminal;
     use ratatui::backend::TestBackend;
     use std::path::Path;
 
     fn entry(name: &str, mode: u32, size: u64, link: Option<&str>) -> Entry {
-        Entry {
-            name: name.into(),
-            kind: FileKind::from_mode(mode),
-            mode,
-            size,
-            inode: 1,
-            uid: 0,
-            gid: 0,
-            uid_inside: None,
-            gid_inside: None,
-            unmapped: false,
-            link_target: link.map(String::from),
-            mtime: 0,
-        }
+        Entry::fixture(name, mode, size, link)
     }
 
     fn state() -> RootState {
