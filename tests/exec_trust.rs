@@ -171,7 +171,13 @@ fn exec_sleep_as_root(target: i32, marker: &str, scratch: &Scratch) -> (i32, Rea
                 std::fs::read_to_string(&err_path).unwrap_or_default()
             );
         }
-        find_proc(&["sleep", marker])
+        // Found by its argv right after execve, `sleep` may still be in the
+        // dynamic loader, which opens libraries as fd 3 for a moment: wait
+        // until it sleeps, so what is seen of it is what isolab left it.
+        find_proc(&["sleep", marker]).filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/wchan"))
+                .is_ok_and(|w| w.contains("nanosleep"))
+        })
     });
     drop(extra);
     (entered, exec)
