@@ -257,7 +257,13 @@ fn a_worker_stuck_in_a_check_does_not_hold_up_quitting() {
             .unwrap()
             .success()
     };
-    assert!(running(), "`sleep {n}` did not start");
+    // The step's command starts through a shell: it reads as `sleep N`
+    // only once that shell has exec'd it, a moment after Performed.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !running() {
+        assert!(Instant::now() < deadline, "`sleep {n}` did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     stuck.store(true, std::sync::atomic::Ordering::SeqCst);
     entered_rx
         .recv_timeout(Duration::from_secs(30))
