@@ -7,6 +7,7 @@ use clap::Parser;
 
 fn main() {
     let mut cli = isolab::cli::Cli::parse();
+    restore_sigpipe_for_readers(&cli);
     let result = isolab::config::resolve(&mut cli).and_then(|()| {
         // Every screen draws with this theme (the TUI runs on this thread).
         // crossterm drops colours by itself when NO_COLOR is set: tell it
@@ -30,4 +31,33 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// `isolab tree | head` must end quietly, as `ps axjf | head` does. Rust
+/// ignores SIGPIPE, so a closed pipe would make `println!` panic; the
+/// commands that only read and print get the default action back and die
+/// of the signal like any Unix filter. Commands that own children or
+/// cgroups (run, exec, learn, demo, hog, the TUI) keep it ignored: they must
+/// live long enough to clean up what they made.
+fn restore_sigpipe_for_readers(cli: &isolab::cli::Cli) {
+    use isolab::cli::Command as C;
+    use nix::sys::signal::{SigHandler, Signal, signal};
+    let only_reads = matches!(
+        cli.command,
+        Some(
+            C::Tree(_)
+                | C::Ns(_)
+                | C::Ls(_)
+                | C::Cat(_)
+                | C::Mounts(_)
+                | C::Cgroup(_)
+                | C::Lessons(_)
+                | C::Completions(_)
+                | C::Man
+        )
+    );
+    if only_reads {
+        // SAFETY: SIG_DFL installs no handler code; called before any thread starts.
+        let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+    }
 }

@@ -406,3 +406,34 @@ fn as_another_user_a_home_it_cannot_enter_has_no_config_but_an_unreadable_file_i
         "{err}"
     );
 }
+
+/// `isolab tree | head` ends quietly, as `ps axjf | head` does: a reader
+/// that stops reading is not an error worth a panic message.
+#[test]
+fn a_closed_pipe_ends_a_printing_command_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let home = tempfile::tempdir().unwrap();
+    for args in [&["tree"][..], &["man"], &["lessons", "list"]] {
+        // A pipe whose reading end is already closed: the first write
+        // fails, every time, whatever the output's size.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = isolab(home.path())
+            .args(args)
+            .stdout(writer)
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+            "isolab {args:?} into a closed pipe printed: {stderr}"
+        );
+        assert_eq!(
+            out.status.signal(),
+            Some(libc::SIGPIPE),
+            "isolab {args:?} into a closed pipe should end by SIGPIPE as a filter does: {:?}",
+            out.status
+        );
+    }
+}
