@@ -3,6 +3,8 @@
 //! script parses in its shell, `--color`/`NO_COLOR` reach the output
 //! (line mode and the TUI), and the config file is one clear error.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -362,7 +364,9 @@ fn as_another_user_a_home_it_cannot_enter_has_no_config_but_an_unreadable_file_i
     let dir = tempfile::tempdir().expect("tempdir");
     mode(dir.path(), 0o755).expect("chmod");
     let bin = dir.path().join("isolab");
-    std::fs::copy(BIN, &bin).expect("copy isolab");
+    // Through `cp`: a copy written by this process is busy (ETXTBSY) while
+    // another test thread forks (tests/common's copy_executable says why).
+    common::copy_executable(BIN, &bin);
     // A config home it cannot enter (as `setpriv` keeping root's HOME).
     let closed = dir.path().join("closed");
     std::fs::create_dir_all(closed.join("isolab")).expect("mkdir");
