@@ -3,8 +3,8 @@
 
 use crate::sys::idmap::IdMap;
 use crate::sys::ns::NsKind;
-use crate::sys::spawn::child::{child_fail, errno, exec_command, os_err, set_signal};
 use crate::sys::spawn::{ExitOutcome, clone_flag, pipe_cloexec};
+use crate::sys::spawn::{child_fail, errno, exec_command, os_err, set_signal};
 use anyhow::Context;
 use std::ffi::CString;
 use std::io::Read;

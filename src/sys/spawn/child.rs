@@ -3,7 +3,13 @@
 //! parent could hold (see the parent module's notes); nothing here returns
 //! to the caller's code: each path ends in exec or _exit.
 
-use super::*;
+use super::plan::{ChildCommand, Plan};
+use super::protocol::ExitOutcome;
+use super::spawner::ChildPrep;
+use super::steps::{Actor, Step, StepKind};
+use crate::sys::ns::NsKind;
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, RawFd};
 
 pub(crate) fn write_all_fd(fd: RawFd, bytes: &[u8]) {
     let mut off = 0;
@@ -568,4 +574,37 @@ fn mount_proc(root: Option<&CString>) -> Result<String, String> {
         "mount proc on /proc",
     )
     .map(|()| String::new())
+}
+
+/// Explain why the kernel refused a new user namespace, naming the knob.
+pub fn userns_refusal_hint(errno: i32) -> String {
+    let read = |p: &str| {
+        std::fs::read_to_string(p)
+            .ok()
+            .map(|s| s.trim().to_string())
+    };
+    let mut causes = Vec::new();
+    if read("/proc/sys/kernel/unprivileged_userns_clone").as_deref() == Some("0") {
+        causes.push("sysctl kernel.unprivileged_userns_clone is 0 (set it to 1)".to_string());
+    }
+    if read("/proc/sys/user/max_user_namespaces").as_deref() == Some("0") {
+        causes.push("sysctl user.max_user_namespaces is 0".to_string());
+    }
+    if read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns").as_deref() == Some("1") {
+        causes.push(
+            "AppArmor restricts unprivileged user namespaces (sysctl kernel.apparmor_restrict_unprivileged_userns is 1; see `aa-status`)"
+                .to_string(),
+        );
+    }
+    let what = std::io::Error::from_raw_os_error(errno);
+    if causes.is_empty() {
+        format!(
+            "the kernel refused a new user namespace ({what}): unprivileged user namespaces may be off; check `sysctl kernel.unprivileged_userns_clone user.max_user_namespaces kernel.apparmor_restrict_unprivileged_userns`"
+        )
+    } else {
+        format!(
+            "the kernel refused a new user namespace ({what}): {}",
+            causes.join("; ")
+        )
+    }
 }
