@@ -59,6 +59,7 @@
 
 mod child;
 mod plan;
+mod prep;
 mod protocol;
 mod spawner;
 mod steps;
@@ -74,5 +75,6 @@ pub use protocol::ExitOutcome;
 pub use spawner::Spawner;
 pub use steps::{Actor, Step, StepKind, StepReport, steps};
 
-pub(crate) use child::{child_fail, errno, exec_command, os_err, set_signal};
+pub(crate) use child::{child_fail, exec_command, exit_now, set_signal, wait_for_end};
+pub(crate) use protocol::{Failure, FailureKind, Report, ReportReader};
 pub(crate) use spawner::pipe_cloexec;

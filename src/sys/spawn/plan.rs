@@ -3,6 +3,7 @@
 
 use crate::sys::cgroup::size_arg;
 use crate::sys::ns::NsKind;
+use nix::sched::CloneFlags;
 use std::path::{Path, PathBuf};
 
 /// Which root filesystem the child sees.
@@ -85,17 +86,18 @@ impl Default for Plan {
 }
 
 /// The clone flag of a namespace kind (0 for the `*_for_children` links).
-pub fn clone_flag(kind: NsKind) -> i32 {
+pub fn clone_flag(kind: NsKind) -> CloneFlags {
     match kind {
-        NsKind::Pid => libc::CLONE_NEWPID,
-        NsKind::Mnt => libc::CLONE_NEWNS,
-        NsKind::Net => libc::CLONE_NEWNET,
-        NsKind::Ipc => libc::CLONE_NEWIPC,
-        NsKind::Uts => libc::CLONE_NEWUTS,
-        NsKind::User => libc::CLONE_NEWUSER,
-        NsKind::Cgroup => libc::CLONE_NEWCGROUP,
-        NsKind::Time => libc::CLONE_NEWTIME,
-        NsKind::PidForChildren | NsKind::TimeForChildren => 0,
+        NsKind::Pid => CloneFlags::CLONE_NEWPID,
+        NsKind::Mnt => CloneFlags::CLONE_NEWNS,
+        NsKind::Net => CloneFlags::CLONE_NEWNET,
+        NsKind::Ipc => CloneFlags::CLONE_NEWIPC,
+        NsKind::Uts => CloneFlags::CLONE_NEWUTS,
+        NsKind::User => CloneFlags::CLONE_NEWUSER,
+        NsKind::Cgroup => CloneFlags::CLONE_NEWCGROUP,
+        // nix names no CLONE_NEWTIME (it shares its bit with CSIGNAL).
+        NsKind::Time => CloneFlags::from_bits_retain(libc::CLONE_NEWTIME),
+        NsKind::PidForChildren | NsKind::TimeForChildren => CloneFlags::empty(),
     }
 }
 
@@ -193,10 +195,10 @@ impl Plan {
     }
 
     /// All chosen clone flags OR-ed together.
-    pub fn clone_flags(&self) -> i32 {
+    pub fn clone_flags(&self) -> CloneFlags {
         self.namespaces
             .iter()
-            .fold(0, |acc, &k| acc | clone_flag(k))
+            .fold(CloneFlags::empty(), |acc, &k| acc | clone_flag(k))
     }
 
     /// `CLONE_NEWPID | CLONE_NEWNS | ...` (or `0` when none is chosen).

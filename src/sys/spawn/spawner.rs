@@ -1,46 +1,92 @@
 //! The parent side of a spawn: fork, id maps, cgroup, registry, stepping,
 //! stop and wait.
 
-use super::child::setup_main;
-use super::plan::{ChildCommand, Plan, RootFs, find_command};
-use super::protocol::ExitOutcome;
+use super::child::{ChildPipes, setup_main, wait_for_end};
+use super::plan::Plan;
+use super::prep::{ChildPrep, create_cgroup};
+use super::protocol::{ExitOutcome, FailureKind, Next, Report, ReportReader};
 use super::steps::{Actor, Step, StepKind, StepReport, steps};
-use crate::sys::cgroup::{Limit, OwnedCgroup};
+use crate::sys::cgroup::OwnedCgroup;
 use crate::sys::pidfd;
 use crate::sys::registry::{self, Registration};
 use anyhow::Context;
-use std::ffi::CString;
-use std::io::{BufRead, BufReader, Read};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
+use nix::unistd::{ForkResult, Pid, fork, getegid, geteuid, getpid};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
+
+/// The control pipe's write end, and how many go bytes already sent on it
+/// are for the coming child steps (`run` and `run_rest` send a batch).
+struct Ctl {
+    fd: OwnedFd,
+    prepaid: usize,
+}
+
+/// How far the steps got when the setup process was reaped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reached {
+    /// Every step was done: the command ran.
+    AllSteps,
+    /// A step failed.
+    Failed,
+    /// Reaped before this step (killed from outside, or `stop` mid-way).
+    Step(usize),
+}
+
+/// Where a spawn is. Each phase holds only what it needs: the control pipe
+/// exists only while steps remain, the late-report cursor only while the
+/// command runs, the outcome only once the setup process is reaped.
+enum Phase {
+    /// Forked: step 1 is next, and the setup process is not recorded yet
+    /// (`record_setup`, right after its first go byte, so the disk write
+    /// overlaps its work; until then the parent-death signal covers a crash).
+    Ready(Ctl),
+    /// Recorded, with steps left; `next` is the index of the next one.
+    Stepping { next: usize, ctl: Ctl },
+    /// Every step is done and the command runs. `late`: in `Spawner::run`
+    /// mode, the index of the step whose report is read next, while the
+    /// command runs (`read_late_reports`); `None` once all are in.
+    Running { late: Option<usize> },
+    /// A step failed, or a child could not be recorded: nothing more is
+    /// asked of the child.
+    Failed,
+    /// The setup process is reaped.
+    Exited {
+        outcome: ExitOutcome,
+        reached: Reached,
+    },
+}
+
+/// Who failed a run that `Spawner::run` learnt of only later.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FailedBy {
+    /// The child reported it.
+    Child(FailureKind),
+    /// The registry could not record a child, so it was killed.
+    Registry,
+}
+
+#[derive(Clone, Debug)]
+struct RunFailure {
+    by: FailedBy,
+    text: String,
+}
 
 /// The running spawn: drives the steps and owns everything created.
 pub struct Spawner {
     plan: Plan,
     steps: Vec<Step>,
-    next: usize,
+    phase: Phase,
     setup_pid: i32,
     setup_pidfd: Option<OwnedFd>,
     child_pid: Option<i32>,
     child_pidfd: Option<OwnedFd>,
-    ctl: Option<OwnedFd>,
-    reports: BufReader<std::fs::File>,
-    status: std::fs::File,
+    reports: ReportReader,
+    status: ReportReader,
     cgroup: Option<OwnedCgroup>,
     registration: Option<Registration>,
-    outcome: Option<ExitOutcome>,
-    failed: bool,
-    /// Go bytes already sent for the coming child steps (`run_rest`).
-    prepaid: usize,
-    setup_recorded: bool,
-    /// `Spawner::run` mode: the exec is not waited for.
-    fast: bool,
-    /// `Spawner::run` mode: the index of the step whose report is read next,
-    /// while the command runs (`read_late_reports`); `None` once all are in.
-    unread: Option<usize>,
-    /// A report line read only in part (non-blocking reads).
-    late_partial: String,
-    failure: Option<String>,
+    failure: Option<RunFailure>,
 }
 
 impl std::fmt::Debug for Spawner {
@@ -48,33 +94,18 @@ impl std::fmt::Debug for Spawner {
         f.debug_struct("Spawner")
             .field("setup_pid", &self.setup_pid)
             .field("child_pid", &self.child_pid)
-            .field("next", &self.next)
+            .field("next", &self.next_index())
             .finish()
     }
 }
 
 pub(crate) fn pipe_cloexec() -> anyhow::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0; 2];
-    // SAFETY: fds is a valid array of two ints.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(std::io::Error::last_os_error()).context("pipe2 failed");
-    }
-    // SAFETY: the kernel just gave us these two descriptors.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe2 failed")
 }
 
-/// Everything the child needs, prepared (allocated) before the fork.
-pub(crate) struct ChildPrep {
-    /// The program's path, found before the fork in the root it runs in
-    /// (`find_command`: a host path, or the path inside another root), so
-    /// what was checked is what is exec'd; `None`: search PATH (init).
-    pub(super) program: Option<CString>,
-    pub(super) root: Option<CString>,
-    pub(super) minimal: bool,
-    pub(super) argv: Vec<CString>,
-    pub(super) hostname: Option<CString>,
-    /// /dev/null, opened before the fork (the new root may lack it).
-    pub(super) null: Option<OwnedFd>,
+/// Write `n` go bytes; whether all went in (a pipe holds 64 KiB).
+fn send_go(ctl: &OwnedFd, n: usize) -> bool {
+    nix::unistd::write(ctl, &vec![b'g'; n]) == Ok(n)
 }
 
 impl Spawner {
@@ -104,34 +135,26 @@ impl Spawner {
             }
             None => &mut noop,
         };
-        loop {
-            let parent_steps_left = spawner.steps[spawner.next.min(spawner.steps.len())..]
+        while let Some(next) = spawner.next_index() {
+            let parent_steps_left = spawner.steps[next.min(spawner.steps.len())..]
                 .iter()
                 .any(|s| s.actor == Actor::Parent);
             if !read_all && !parent_steps_left {
-                if spawner.prepaid == 0 {
-                    spawner.send_batch();
-                }
+                spawner.send_batch();
                 spawner.record_setup();
-                // The reports from here on are read while the command runs.
-                spawner.unread = Some(spawner.next);
-                // SAFETY: making our own read end non-blocking.
-                unsafe {
-                    let fd = spawner.reports.get_ref().as_raw_fd();
-                    libc::fcntl(
-                        fd,
-                        libc::F_SETFL,
-                        libc::fcntl(fd, libc::F_GETFL) | libc::O_NONBLOCK,
-                    );
+                if matches!(spawner.phase, Phase::Stepping { .. }) {
+                    // The reports from here on are read while the command
+                    // runs; the go bytes of every step left are sent.
+                    spawner.phase = Phase::Running { late: Some(next) };
+                    if let Err(e) = spawner.reports.set_nonblocking() {
+                        spawner.stop();
+                        return Err(e).context("cannot read the child's reports");
+                    }
                 }
-                spawner.next = spawner.steps.len();
-                spawner.ctl = None;
                 break;
             }
-            if spawner.prepaid == 0 {
-                spawner.send_batch();
-            }
-            let Some(report) = spawner.next_step() else {
+            spawner.send_batch();
+            let Some(report) = spawner.step(false) else {
                 break;
             };
             on_step(&report);
@@ -143,28 +166,23 @@ impl Spawner {
         Ok(spawner)
     }
 
-    /// How many child steps follow from the next one, up to a parent step.
-    fn batch_len(&self) -> usize {
-        self.steps[self.next.min(self.steps.len())..]
+    /// Send the go of every child step up to the next parent step at once
+    /// (unless some are still prepaid): the child still does them one by
+    /// one, in order, without a round trip.
+    fn send_batch(&mut self) {
+        let Some(next) = self.next_index() else {
+            return;
+        };
+        let batch = self.steps[next.min(self.steps.len())..]
             .iter()
             .take_while(|s| s.actor != Actor::Parent)
-            .count()
-    }
-
-    /// Send the go of every child step up to the next parent step at once:
-    /// the child still does them one by one, in order, without a round trip.
-    fn send_batch(&mut self) {
-        let batch = self.batch_len();
-        if batch == 0 {
-            return;
-        }
-        if let Some(ctl) = &self.ctl {
-            let bytes = vec![b'g'; batch];
-            // SAFETY: writing from a valid buffer (a pipe holds 64 KiB).
-            let n = unsafe { libc::write(ctl.as_raw_fd(), bytes.as_ptr().cast(), batch) };
-            if n == batch as isize {
-                self.prepaid = batch;
-            }
+            .count();
+        if let Phase::Ready(ctl) | Phase::Stepping { ctl, .. } = &mut self.phase
+            && ctl.prepaid == 0
+            && batch > 0
+            && send_go(&ctl.fd, batch)
+        {
+            ctl.prepaid = batch;
         }
     }
 
@@ -173,96 +191,16 @@ impl Spawner {
         if let Err(msg) = plan.validate() {
             return crate::usage(msg);
         }
-        let root = match &plan.rootfs {
-            RootFs::Host => None,
-            RootFs::Minimal => Some(crate::sys::minroot::ensure()?),
-            RootFs::Dir(d) => Some(
-                d.canonicalize()
-                    .with_context(|| format!("cannot resolve the root {}", d.display()))?,
-            ),
-        };
-        // The program is found before the fork, inside the root it will run
-        // in, and exactly that path is exec'd: what is checked is what runs.
-        let program = match &plan.command {
-            ChildCommand::Exec(argv) => {
-                let name = argv.first().map(String::as_str).unwrap_or("");
-                let found = find_command(root.as_deref().unwrap_or(Path::new("/")), name);
-                if found.is_none() && plan.rootfs == RootFs::Minimal {
-                    return crate::usage(format!(
-                        "command not found in the minimal root: {name} (it has busybox applets)"
-                    ));
-                }
-                found.and_then(|p| CString::new(p.into_os_string().into_encoded_bytes()).ok())
-            }
-            ChildCommand::Init => None,
-        };
-        let prep = ChildPrep {
-            program,
-            root: root
-                .as_ref()
-                .map(|r| CString::new(r.as_os_str().as_encoded_bytes()))
-                .transpose()?,
-            minimal: plan.rootfs == RootFs::Minimal,
-            argv: match &plan.command {
-                ChildCommand::Init => Vec::new(),
-                ChildCommand::Exec(argv) => argv
-                    .iter()
-                    .map(|a| CString::new(a.as_bytes()))
-                    .collect::<Result<_, _>>()?,
-            },
-            hostname: plan
-                .hostname
-                .as_ref()
-                .map(|h| CString::new(h.as_bytes()))
-                .transpose()?,
-            null: if plan.null_stdio {
-                Some(
-                    std::fs::OpenOptions::new()
-                        .read(true)
-                        .write(true)
-                        .open("/dev/null")
-                        .context("cannot open /dev/null")?
-                        .into(),
-                )
-            } else {
-                None
-            },
-        };
+        let prep = ChildPrep::new(&plan)?;
         let steps = steps(&plan);
 
         let mut registration = Registration::create()?;
-        let cgroup = match plan.memory_bytes {
-            // Best effort: a user who may not create cgroups (not root) or a
-            // host without a memory hierarchy runs untracked, as before.
-            None if plan.tracks_descendants() => {
-                match OwnedCgroup::create(&format!("run{}", next_seq()), None) {
-                    Ok(c) => match registration.add_cgroup(c.path()) {
-                        Ok(()) => Some(c),
-                        Err(e) => {
-                            let _ = c.remove();
-                            let _ = registration.finish();
-                            return Err(e);
-                        }
-                    },
-                    Err(_) => None,
-                }
+        let cgroup = match create_cgroup(&plan, &mut registration) {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = registration.finish();
+                return Err(e);
             }
-            Some(bytes) => {
-                match OwnedCgroup::create(&format!("run{}", next_seq()), Some(Limit::Bytes(bytes)))
-                {
-                    Ok(c) => {
-                        registration.add_cgroup(c.path())?;
-                        Some(c)
-                    }
-                    Err(e) => {
-                        let _ = registration.finish();
-                        return Err(
-                            e.context("cannot create the memory cgroup for --memory (needs root)")
-                        );
-                    }
-                }
-            }
-            None => None,
         };
         let (ctl_rd, ctl_wr) = pipe_cloexec()?;
         let (rep_rd, rep_wr) = pipe_cloexec()?;
@@ -276,76 +214,59 @@ impl Spawner {
         } else {
             0
         };
-        let mut prepaid = 0;
-        if first_batch > 0 {
-            let bytes = vec![b'g'; first_batch];
-            // SAFETY: writing from a valid buffer into our new pipe.
-            let n = unsafe { libc::write(ctl_wr.as_raw_fd(), bytes.as_ptr().cast(), first_batch) };
-            if n == first_batch as isize {
-                prepaid = first_batch;
+        let prepaid = if first_batch > 0 && send_go(&ctl_wr, first_batch) {
+            first_batch
+        } else {
+            0
+        };
+        let parent = getpid().as_raw();
+        // SAFETY: the child only runs `setup_main`, which never returns and
+        // keeps to the post-fork rules (see the module docs).
+        let pid = match unsafe { fork() } {
+            Err(e) => {
+                if let Some(c) = cgroup {
+                    let _ = c.remove();
+                }
+                let _ = registration.finish();
+                return Err(std::io::Error::from(e)).context("fork failed");
             }
-        }
-        // SAFETY: getpid cannot fail.
-        let parent = unsafe { libc::getpid() };
-        // SAFETY: fork; the child only runs `setup_main`, which never returns.
-        let pid = unsafe { libc::fork() };
-        if pid < 0 {
-            let err = std::io::Error::last_os_error();
-            if let Some(c) = cgroup {
-                let _ = c.remove();
+            Ok(ForkResult::Child) => {
+                // The child must not hold isolab's owner lock (sys::registry).
+                registry::close_locks_in_child();
+                drop(ctl_wr);
+                drop(rep_rd);
+                drop(st_rd);
+                let pipes = ChildPipes {
+                    ctl: ctl_rd,
+                    report: rep_wr,
+                    status: st_wr,
+                };
+                setup_main(&plan, &steps, &prep, parent, pipes);
             }
-            let _ = registration.finish();
-            return Err(err).context("fork failed");
-        }
-        if pid == 0 {
-            // The child must not hold isolab's owner lock (sys::registry).
-            registry::close_locks_in_child();
-            drop(ctl_wr);
-            drop(rep_rd);
-            drop(st_rd);
-            setup_main(
-                &plan,
-                &steps,
-                &prep,
-                parent,
-                ctl_rd.as_raw_fd(),
-                rep_wr.as_raw_fd(),
-                st_wr.as_raw_fd(),
-            );
-        }
+            Ok(ForkResult::Parent { child }) => child.as_raw(),
+        };
         drop(ctl_rd);
         drop(rep_wr);
         drop(st_wr);
         let setup_pidfd = pidfd::open(pid).ok();
-        // The setup process is recorded right after its first go byte is
-        // sent (`record_setup`), so the disk write overlaps its work; until
-        // then the parent-death signal covers a crash.
-        let mut spawner = Spawner {
+        let child_pid = (!plan.forks_init()).then_some(pid);
+        Ok(Spawner {
             plan,
             steps,
-            next: 1,
+            phase: Phase::Ready(Ctl {
+                fd: ctl_wr,
+                prepaid,
+            }),
             setup_pid: pid,
             setup_pidfd,
-            child_pid: None,
+            child_pid,
             child_pidfd: None,
-            ctl: Some(ctl_wr),
-            reports: BufReader::new(std::fs::File::from(rep_rd)),
-            status: std::fs::File::from(st_rd),
+            reports: ReportReader::new(rep_rd),
+            status: ReportReader::new(st_rd),
             cgroup,
             registration: Some(registration),
-            outcome: None,
-            failed: false,
-            prepaid,
-            setup_recorded: false,
-            fast,
-            unread: None,
-            late_partial: String::new(),
             failure: None,
-        };
-        if !spawner.plan.forks_init() {
-            spawner.child_pid = Some(pid);
-        }
-        Ok(spawner)
+        })
     }
 
     pub fn plan(&self) -> &Plan {
@@ -356,12 +277,28 @@ impl Spawner {
         &self.steps
     }
 
+    /// Every step is done and none failed (the command may have ended since).
     pub fn is_running_command(&self) -> bool {
-        self.next >= self.steps.len() && !self.failed
+        matches!(
+            self.phase,
+            Phase::Running { .. }
+                | Phase::Exited {
+                    reached: Reached::AllSteps,
+                    ..
+                }
+        )
     }
 
+    /// A step failed, or a child could not be recorded.
     pub fn failed(&self) -> bool {
-        self.failed
+        matches!(
+            self.phase,
+            Phase::Failed
+                | Phase::Exited {
+                    reached: Reached::Failed,
+                    ..
+                }
+        )
     }
 
     pub fn setup_pid(&self) -> i32 {
@@ -389,21 +326,55 @@ impl Spawner {
         }
     }
 
+    /// The index of the step to carry out next, if one is left to try.
+    fn next_index(&self) -> Option<usize> {
+        let next = match self.phase {
+            Phase::Ready(_) => 1,
+            Phase::Stepping { next, .. }
+            | Phase::Exited {
+                reached: Reached::Step(next),
+                ..
+            } => next,
+            _ => return None,
+        };
+        (next < self.steps.len()).then_some(next)
+    }
+
     /// Carry out the next step; `None` when all are done (or one failed).
     pub fn next_step(&mut self) -> Option<StepReport> {
-        if self.failed || self.next >= self.steps.len() {
-            return None;
-        }
-        let index = self.next;
+        self.step(true)
+    }
+
+    /// The next step; `wait_exec`: read the exec's report (else, in
+    /// `Spawner::run` mode, a failed exec is only read by `wait`).
+    fn step(&mut self, wait_exec: bool) -> Option<StepReport> {
+        let index = self.next_index()?;
         let step = self.steps[index].clone();
-        self.next += 1;
-        let outcome = match step.actor {
-            Actor::Parent => self.parent_step(&step),
-            Actor::Setup | Actor::Child => self.child_step(&step),
+        let outcome = match (&self.phase, step.actor) {
+            (Phase::Exited { .. }, _) => Err("the child is gone".to_string()),
+            (_, Actor::Parent) => self.parent_step(&step),
+            (_, Actor::Setup | Actor::Child) => self.child_step(&step, wait_exec),
         };
-        if outcome.is_err() {
-            self.failed = true;
-        }
+        self.phase = match (std::mem::replace(&mut self.phase, Phase::Failed), &outcome) {
+            (Phase::Exited { outcome, .. }, Err(_)) => Phase::Exited {
+                outcome,
+                reached: Reached::Failed,
+            },
+            (_, Err(_)) => Phase::Failed,
+            (Phase::Ready(ctl) | Phase::Stepping { ctl, .. }, Ok(_)) => {
+                if index + 1 < self.steps.len() {
+                    Phase::Stepping {
+                        next: index + 1,
+                        ctl,
+                    }
+                } else {
+                    // The exec: nothing more will be asked of the child.
+                    Phase::Running { late: None }
+                }
+            }
+            // Failed meanwhile (a child that could not be recorded), or reaped.
+            (other, Ok(_)) => other,
+        };
         Some(StepReport {
             index,
             step,
@@ -415,9 +386,7 @@ impl Spawner {
     /// Returns the failed step's message, if one failed.
     pub fn run_rest(&mut self, mut on_step: impl FnMut(&StepReport)) -> Result<(), String> {
         loop {
-            if self.prepaid == 0 {
-                self.send_batch();
-            }
+            self.send_batch();
             let Some(report) = self.next_step() else {
                 break;
             };
@@ -429,9 +398,13 @@ impl Spawner {
         Ok(())
     }
 
+    /// Record the setup process once, after its first go byte is sent.
     fn record_setup(&mut self) {
-        if !self.setup_recorded {
-            self.setup_recorded = true;
+        if let Phase::Ready(_) = self.phase {
+            let Phase::Ready(ctl) = std::mem::replace(&mut self.phase, Phase::Failed) else {
+                return;
+            };
+            self.phase = Phase::Stepping { next: 1, ctl };
             if let Some(reg) = &mut self.registration
                 && let Err(e) = reg.add_child(self.setup_pid)
             {
@@ -453,8 +426,13 @@ impl Spawner {
     /// A process isolab cannot record must not run: kill it, fail the run.
     fn unrecorded(&mut self, e: anyhow::Error) -> String {
         let msg = format!("{e:#}");
-        self.failed = true;
-        self.failure.get_or_insert_with(|| msg.clone());
+        if !matches!(self.phase, Phase::Exited { .. }) {
+            self.phase = Phase::Failed;
+        }
+        self.failure.get_or_insert_with(|| RunFailure {
+            by: FailedBy::Registry,
+            text: msg.clone(),
+        });
         for fd in [&self.child_pidfd, &self.setup_pidfd].into_iter().flatten() {
             pidfd::send_signal(fd, libc::SIGKILL);
         }
@@ -476,57 +454,40 @@ impl Spawner {
         }
     }
 
-    fn child_step(&mut self, step: &Step) -> Result<String, String> {
-        let Some(ctl) = &self.ctl else {
-            return Err("the child is gone".into());
+    fn child_step(&mut self, step: &Step, wait_exec: bool) -> Result<String, String> {
+        let sent = match &mut self.phase {
+            Phase::Ready(ctl) | Phase::Stepping { ctl, .. } => {
+                if ctl.prepaid > 0 {
+                    ctl.prepaid -= 1;
+                    true
+                } else {
+                    send_go(&ctl.fd, 1)
+                }
+            }
+            _ => return Err("the child is gone".into()),
         };
-        let n = if self.prepaid > 0 {
-            self.prepaid -= 1;
-            1
-        } else {
-            // SAFETY: writing one byte from a valid buffer to our pipe.
-            unsafe { libc::write(ctl.as_raw_fd(), b"g".as_ptr().cast(), 1) }
-        };
-        if n != 1 {
+        if !sent {
             return Err("the setup process exited before this step".into());
         }
         self.record_setup();
-        if step.kind == StepKind::Exec && self.fast {
-            // Do not wait for the exec: a failure shows up as an `err` line,
+        if step.kind == StepKind::Exec && !wait_exec {
+            // Do not wait for the exec: a failure shows up as a report
             // read by `wait` (see `failure`).
-            self.ctl = None;
             return Ok(String::new());
         }
-        let mut line = String::new();
-        match self.reports.read_line(&mut line) {
-            Ok(0) if step.kind == StepKind::Exec => {
-                // EOF: the last writer exec'd (close-on-exec). CMD runs.
-                self.ctl = None;
-                Ok(String::new())
+        match self.reports.read() {
+            // EOF: the last writer exec'd (close-on-exec). CMD runs.
+            Ok(None) if step.kind == StepKind::Exec => Ok(String::new()),
+            Ok(None) => Err(self.explain_early_exit()),
+            Ok(Some(Report::Err(f))) => Err(f.text()),
+            Ok(Some(Report::Forked(pid))) if step.kind == StepKind::ForkInit => {
+                self.child_pid = Some(pid);
+                self.child_pidfd = pidfd::open(pid).ok();
+                self.record_child(pid)?;
+                Ok(format!("child is PID {pid} on the host, PID 1 inside"))
             }
-            Ok(0) => Err(self.explain_early_exit()),
-            Ok(_) => {
-                let line = line.trim_end();
-                if let Some(msg) = line.strip_prefix("err ") {
-                    Err(msg.to_string())
-                } else {
-                    let detail = line.strip_prefix("ok").unwrap_or("").trim().to_string();
-                    if step.kind == StepKind::ForkInit
-                        && let Ok(pid) = detail.parse::<i32>()
-                    {
-                        {
-                            self.child_pid = Some(pid);
-                            self.child_pidfd = pidfd::open(pid).ok();
-                            self.record_child(pid)?;
-                            return Ok(format!("child is PID {pid} on the host, PID 1 inside"));
-                        }
-                    }
-                    if step.kind == StepKind::Exec {
-                        self.ctl = None;
-                    }
-                    Ok(detail)
-                }
-            }
+            Ok(Some(Report::Ok(detail))) => Ok(String::from_utf8_lossy(&detail).into_owned()),
+            Ok(Some(other)) => Err(format!("the child sent an unexpected report: {other:?}")),
             Err(e) => Err(format!("cannot read the child's report: {e}")),
         }
     }
@@ -551,50 +512,49 @@ impl Spawner {
 
     /// Wait for the command to end and return how it ended.
     pub fn wait(&mut self) -> anyhow::Result<ExitOutcome> {
-        if let Some(o) = self.outcome {
-            return Ok(o);
+        let reached = match self.phase {
+            Phase::Exited { outcome, .. } => return Ok(outcome),
+            Phase::Ready(_) => Reached::Step(1),
+            Phase::Stepping { next, .. } => Reached::Step(next),
+            Phase::Running { .. } => Reached::AllSteps,
+            Phase::Failed => Reached::Failed,
+        };
+        // Nothing more will be asked of the child: close the control pipe
+        // (a child waiting for a go byte exits). Until reaped, the spawn
+        // counts as failed if it was not running.
+        if let Phase::Ready(_) | Phase::Stepping { .. } = self.phase {
+            self.phase = Phase::Failed;
         }
-        // Nothing more will be asked of the child.
-        self.ctl = None;
         // The setup process writes how the child ended before it exits:
         // reading that first keeps its exit off our critical path.
         let word = if self.plan.forks_init() {
-            read_status_line(&mut self.status)
+            match self.status.read() {
+                Ok(Some(Report::Ended(outcome))) => Some(outcome),
+                _ => None,
+            }
         } else {
-            String::new()
+            None
         };
-        let mut status = 0;
-        loop {
-            // SAFETY: waiting for our own child.
-            let rc = unsafe { libc::waitpid(self.setup_pid, &mut status, 0) };
-            if rc == self.setup_pid {
-                break;
-            }
-            let err = std::io::Error::last_os_error();
-            if err.raw_os_error() != Some(libc::EINTR) {
-                return Err(err).with_context(|| format!("waitpid({}) failed", self.setup_pid));
-            }
-        }
-        if self.unread.is_some() {
+        let waited = wait_for_end(Pid::from_raw(self.setup_pid))
+            .map_err(std::io::Error::from)
+            .with_context(|| format!("waitpid({}) failed", self.setup_pid))?;
+        if let Phase::Running { late: Some(_) } = self.phase {
             self.read_late_reports();
         }
-        // A failed exec leaves its `err` line behind (fast path).
-        // SAFETY: making our own read end non-blocking.
-        unsafe {
-            let fd = self.reports.get_ref().as_raw_fd();
-            libc::fcntl(
-                fd,
-                libc::F_SETFL,
-                libc::fcntl(fd, libc::F_GETFL) | libc::O_NONBLOCK,
-            );
+        // A failed exec leaves its report behind (fast path).
+        if self.reports.set_nonblocking().is_ok() {
+            while let Ok(Next::Report(r)) = self.reports.next() {
+                if let Report::Err(f) = r {
+                    self.failure = Some(RunFailure {
+                        by: FailedBy::Child(f.kind),
+                        text: f.text(),
+                    });
+                    break;
+                }
+            }
         }
-        let mut rest = String::new();
-        let _ = self.reports.read_to_string(&mut rest);
-        if let Some(err) = rest.lines().find_map(|l| l.strip_prefix("err ")) {
-            self.failure = Some(err.to_string());
-        }
-        let outcome = parse_status_word(&word).unwrap_or(ExitOutcome::from_wait_status(status));
-        self.outcome = Some(outcome);
+        let outcome = word.unwrap_or(waited);
+        self.phase = Phase::Exited { outcome, reached };
         // The record keeps the reaped children until `stop`: a reused PID is
         // safe there, since cleanup checks the start time too.
         Ok(outcome)
@@ -602,22 +562,16 @@ impl Spawner {
 
     /// Non-blocking: the outcome if the command has ended.
     pub fn try_wait(&mut self) -> Option<ExitOutcome> {
-        if self.outcome.is_some() {
-            return self.outcome;
+        if let Phase::Exited { outcome, .. } = self.phase {
+            return Some(outcome);
         }
-        // SAFETY: non-blocking wait for our own child; WNOWAIT leaves it
-        // to be reaped by `wait`, which then does not block.
-        let ended = unsafe {
-            let mut info: libc::siginfo_t = std::mem::zeroed();
-            let r = libc::waitid(
-                libc::P_PID,
-                self.setup_pid as libc::id_t,
-                &mut info,
-                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
-            );
-            r == 0 && info.si_pid() != 0
-        };
-        if ended { self.wait().ok() } else { None }
+        // WNOWAIT leaves the setup process to be reaped by `wait`, which
+        // then does not block.
+        let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+        match waitid(Id::Pid(Pid::from_raw(self.setup_pid)), flags) {
+            Ok(WaitStatus::StillAlive) | Err(_) => None,
+            Ok(_) => self.wait().ok(),
+        }
     }
 
     /// Send a signal to the command (through a pidfd, so never to a reused PID).
@@ -632,64 +586,64 @@ impl Spawner {
     /// The report pipe while reports are still to come in `Spawner::run`
     /// mode (poll it, then call `read_late_reports`).
     pub fn report_fd(&self) -> Option<RawFd> {
-        self.unread.map(|_| self.reports.get_ref().as_raw_fd())
+        match self.phase {
+            Phase::Running { late: Some(_) } => Some(self.reports.as_raw_fd()),
+            _ => None,
+        }
     }
 
     /// Read the reports that have arrived since `Spawner::run` returned:
     /// the child's host PID (recorded in the registry at once) and any
     /// failure. Never blocks.
     pub fn read_late_reports(&mut self) {
-        while let Some(index) = self.unread {
-            let mut line = std::mem::take(&mut self.late_partial);
-            match self.reports.read_line(&mut line) {
-                Ok(0) => {
-                    self.unread = None;
-                    if !line.is_empty() {
-                        self.late_report(index, &line);
-                    }
+        while let Phase::Running { late: Some(index) } = self.phase {
+            let late = match self.reports.next() {
+                Ok(Next::Report(report)) => {
+                    self.late_report(index, report);
+                    Some(index + 1)
                 }
-                Ok(_) if line.ends_with('\n') => {
-                    self.unread = Some(index + 1);
-                    self.late_report(index, &line);
-                }
-                Ok(_) => self.late_partial = line,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    self.late_partial = line;
-                    return;
-                }
-                Err(_) => self.unread = None,
+                Ok(Next::Pending) => return,
+                Ok(Next::Eof) | Err(_) => None,
+            };
+            if let Phase::Running { late: l } = &mut self.phase {
+                *l = late;
             }
         }
     }
 
-    fn late_report(&mut self, index: usize, line: &str) {
-        let line = line.trim_end();
-        if let Some(err) = line.strip_prefix("err ") {
-            self.failure.get_or_insert_with(|| err.to_string());
-            return;
-        }
-        let is_fork = self
-            .steps
-            .get(index)
-            .is_some_and(|s| s.kind == StepKind::ForkInit);
-        if let (true, Ok(pid)) = (is_fork, line.trim_start_matches("ok").trim().parse::<i32>()) {
-            self.child_pid = Some(pid);
-            self.child_pidfd = pidfd::open(pid).ok();
-            let _ = self.record_child(pid);
+    fn late_report(&mut self, index: usize, report: Report) {
+        match report {
+            Report::Err(f) => {
+                self.failure.get_or_insert_with(|| RunFailure {
+                    by: FailedBy::Child(f.kind),
+                    text: f.text(),
+                });
+            }
+            Report::Forked(pid)
+                if self
+                    .steps
+                    .get(index)
+                    .is_some_and(|s| s.kind == StepKind::ForkInit) =>
+            {
+                self.child_pid = Some(pid);
+                self.child_pidfd = pidfd::open(pid).ok();
+                let _ = self.record_child(pid);
+            }
+            _ => {}
         }
     }
 
     /// Why a step or the exec failed, when `Spawner::run` did not read the
     /// last reports (known after `wait`).
     pub fn failure(&self) -> Option<&str> {
-        self.failure.as_deref()
+        self.failure.as_ref().map(|f| f.text.as_str())
     }
 
     /// Whether the failure is the exec itself (the shell's 127 case).
     pub fn failed_to_exec(&self) -> bool {
         self.failure
-            .as_deref()
-            .is_some_and(|f| f.starts_with("cannot run "))
+            .as_ref()
+            .is_some_and(|f| f.by == FailedBy::Child(FailureKind::Exec))
     }
 
     /// Whether the memory cgroup's OOM killer killed something.
@@ -699,18 +653,13 @@ impl Spawner {
 
     /// Kill the child (if still running) and remove everything created.
     pub fn stop(&mut self) {
-        if self.outcome.is_none() {
+        if !matches!(self.phase, Phase::Exited { .. }) {
             if let Some(fd) = &self.child_pidfd {
                 pidfd::send_signal(fd, libc::SIGKILL);
                 // Dead before we return (its parent, killed too, cannot reap
                 // it; someone else will): the pidfd turns readable then.
-                let mut pfd = libc::pollfd {
-                    fd: fd.as_raw_fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                };
-                // SAFETY: polling one valid fd, bounded.
-                unsafe { libc::poll(&mut pfd, 1, 2000) };
+                let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+                let _ = poll(&mut fds, PollTimeout::from(2000u16));
             }
             if let Some(fd) = &self.setup_pidfd {
                 pidfd::send_signal(fd, libc::SIGKILL);
@@ -732,39 +681,10 @@ impl Drop for Spawner {
     }
 }
 
-/// One line from the status pipe (up to EOF if the writer died first).
-fn read_status_line(file: &mut std::fs::File) -> String {
-    let mut out = Vec::new();
-    let mut byte = [0u8; 1];
-    while let Ok(1) = file.read(&mut byte) {
-        if byte[0] == b'\n' {
-            break;
-        }
-        out.push(byte[0]);
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn parse_status_word(word: &str) -> Option<ExitOutcome> {
-    let mut it = word.split_whitespace();
-    match (it.next()?, it.next()?.parse().ok()?) {
-        ("exit", c) => Some(ExitOutcome::Exited(c)),
-        ("signal", n) => Some(ExitOutcome::Signaled(n)),
-        _ => None,
-    }
-}
-
-fn next_seq() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static SEQ: AtomicU64 = AtomicU64::new(0);
-    SEQ.fetch_add(1, Ordering::Relaxed)
-}
-
 /// Write setgroups/uid_map/gid_map of `pid`'s (new) user namespace.
 fn write_id_maps(pid: i32) -> anyhow::Result<String> {
     let dir = PathBuf::from(format!("/proc/{pid}"));
-    // SAFETY: geteuid/getegid cannot fail.
-    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    let (uid, gid) = (geteuid().as_raw(), getegid().as_raw());
     let (umap, gmap) = if uid == 0 {
         ("0 0 4294967295".to_string(), "0 0 4294967295".to_string())
     } else {
