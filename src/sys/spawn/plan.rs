@@ -432,7 +432,8 @@ pub fn boottime_offset_range() -> (i64, i64) {
         tv_sec: 0,
         tv_nsec: 0,
     };
-    // SAFETY: clock_gettime into a valid timespec.
+    // SAFETY: clock_gettime into a valid timespec. (nix's clock_gettime
+    // is behind its `time` feature, which this crate does not enable.)
     unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
     let now = ts.tv_sec;
     // One second of slack at the top: the clock moves on before the write.

@@ -100,8 +100,10 @@ pub fn steps(plan: &Plan) -> Vec<Step> {
             "unshare(CLONE_NEWUSER)".into(),
             "a new user namespace; until the maps are written its uid is 65534 (nobody)".into(),
         );
-        // SAFETY: geteuid/getegid cannot fail.
-        let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+        let (uid, gid) = (
+            nix::unistd::geteuid().as_raw(),
+            nix::unistd::getegid().as_raw(),
+        );
         let effect = if uid == 0 {
             "uid/gid 0..4294967295 map to themselves: root inside is root outside".to_string()
         } else {
