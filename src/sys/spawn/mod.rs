@@ -14,8 +14,9 @@
 //! without a second CLI surface, an extra exec (the benchmark counts it) or
 //! serialising the plan. The price is the usual post-fork discipline: the
 //! setup child touches no lock another thread of the parent could hold. It
-//! uses raw fds and syscalls only (no stdio locks, no Rust `Stdout`), and
-//! only allocates through glibc malloc, which is fork-safe.
+//! uses raw fds and syscalls only, through nix's thin wrappers (no stdio
+//! locks, no Rust `Stdout`, no `std::env`, whose lock is read before the
+//! fork), and only allocates through glibc malloc, which is fork-safe.
 //!
 //! The parent writes the uid/gid maps (the kernel wants them written from
 //! outside the new user namespace), and moves the setup process into the
@@ -28,15 +29,23 @@
 //!
 //! # Step mode
 //! Parent and children talk over three close-on-exec pipes: `ctl` (one byte
-//! per child step: go), `report` (one line per step: `ok [detail]` or
-//! `err message`), and `status` (the setup process's last word: how CMD
-//! ended). The child blocks on `ctl` before every step, so the Lab can stop
+//! per child step: go), `report` (one `protocol::Report` frame per step:
+//! done with a detail, init's host PID, or a typed failure), and `status`
+//! (the setup process's last word: a `Report::Ended` with how CMD ended).
+//! The child blocks on `ctl` before every step, so the Lab can stop
 //! between steps and let a student look around; `run_rest` just sends the
 //! bytes back to back. A successful exec closes the last write end of
 //! `report` (close-on-exec), which the parent reads as "CMD is running".
+//! The parent's side moves through `spawner::Phase` (ready, stepping,
+//! running, failed, exited), so a finished spawn cannot be stepped on.
 //!
-//! The code the children run lives in `spawn/child.rs`; entering a running
-//! child (`isolab exec`, the Lab's `e`) in `sys::enter`.
+//! # Files
+//! `plan.rs` (what the user chose, its checks, the `unshare`/`docker run`
+//! equivalents), `steps.rs` (the ordered steps and their reports),
+//! `prep.rs` (what is made before the fork), `spawner.rs` (the parent
+//! side), `protocol.rs` (the reports), `child.rs` (the code the children
+//! run). Entering a running child (`isolab exec`, the Lab's `e`) is in
+//! `sys::enter`, which speaks the same protocol.
 //!
 //! # Descendants
 //! With a PID namespace, the exit of its PID 1 makes the kernel kill every
