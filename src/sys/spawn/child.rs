@@ -356,13 +356,12 @@ pub(crate) fn exec_command(
         child_fail(report, Failure::step("no command to run"));
     };
     if default_path {
-        // SAFETY: this process has one thread, about to exec.
-        unsafe {
-            std::env::set_var(
-                "PATH",
-                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            )
-        };
+        let path = c"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+        // SAFETY: setenv(3) with two valid C strings, in a process with one
+        // thread. Not std::env::set_var: it takes std's env lock, which
+        // another thread of the parent may have held at the fork; nix has
+        // no setenv.
+        unsafe { libc::setenv(c"PATH".as_ptr(), path.as_ptr(), 1) };
     }
     let err = match program {
         Some(path) => execv(path, argv),
