@@ -444,4 +444,37 @@ mod tests {
         assert!(identity_in("", "", 1001).is_err()); // no map written yet
         assert!(identity_in("0 1001 1\n", "", 1001).is_err());
     }
+
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn a_gone_process_and_a_zombie_are_told_apart_by_type() {
+        let mut gone = std::process::Command::new("true").spawn().unwrap();
+        let pid = gone.id() as i32;
+        gone.wait().unwrap();
+        let e = exec_in(pid, &["true".into()]).unwrap_err();
+        assert_eq!(
+            e.downcast_ref::<EnterError>(),
+            Some(&EnterError::NoSuchProcess(pid))
+        );
+
+        let mut zombie = std::process::Command::new("true").spawn().unwrap();
+        let pid = zombie.id() as i32;
+        let stat = format!("/proc/{pid}/stat");
+        for _ in 0..500 {
+            let text = std::fs::read_to_string(&stat).unwrap();
+            if text
+                .rsplit_once(") ")
+                .is_some_and(|(_, rest)| rest.starts_with('Z'))
+            {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let e = exec_in(pid, &["true".into()]).unwrap_err();
+        assert_eq!(
+            e.downcast_ref::<EnterError>(),
+            Some(&EnterError::Exited(pid))
+        );
+        zombie.wait().unwrap();
+    }
 }
