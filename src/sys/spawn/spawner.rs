@@ -541,6 +541,11 @@ impl Spawner {
         if let Phase::Running { late: Some(_) } = self.phase {
             self.read_late_reports();
         }
+        // A late report may have named a child the registry could not record.
+        let reached = match (&self.phase, reached) {
+            (Phase::Failed, Reached::AllSteps) => Reached::Failed,
+            (_, reached) => reached,
+        };
         // A failed exec leaves its report behind (fast path).
         if self.reports.set_nonblocking().is_ok() {
             while let Ok(Next::Report(r)) = self.reports.next() {
