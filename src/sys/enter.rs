@@ -1,45 +1,53 @@
 //! Entering a running process's namespaces and root, like `nsenter -a -r`:
-//! `isolab exec PID -- CMD` and the `e` key of the TUI.
+//! `isolab exec PID -- CMD` and the `e` key of the TUI. The forked side
+//! reports a failure to the parent as a `spawn::Report` frame, as a
+//! spawn's children do.
 
 use crate::sys::idmap::IdMap;
 use crate::sys::ns::NsKind;
-use crate::sys::spawn::child::{child_fail, errno, exec_command, os_err, set_signal};
-use crate::sys::spawn::{ExitOutcome, clone_flag, pipe_cloexec};
+use crate::sys::spawn::{
+    ExitOutcome, Failure, FailureKind, Report, ReportReader, child_fail, clone_flag, exec_command,
+    exit_now, pipe_cloexec, set_signal, wait_for_end,
+};
 use anyhow::Context;
-use std::ffi::CString;
+use nix::errno::Errno;
+use nix::fcntl::{OFlag, open, openat};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+use nix::sys::stat::{Mode, fstat};
+use nix::unistd::{ForkResult, Gid, Uid, fork};
+use std::ffi::{CStr, CString};
 use std::io::Read;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
-fn open_at(dir: RawFd, name: &std::ffi::CStr, flags: i32) -> Option<OwnedFd> {
-    // SAFETY: openat with a valid dir fd and C string.
-    let fd = unsafe { libc::openat(dir, name.as_ptr(), flags | libc::O_CLOEXEC) };
-    // SAFETY: fd is fresh from the kernel when non-negative.
-    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
+/// Why `isolab exec` could not enter a process (the errors a caller may
+/// tell apart; everything else is an `anyhow` message with context).
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EnterError {
+    #[error("no process with PID {0}: it has exited, or never existed in this PID namespace")]
+    NoSuchProcess(i32),
+    #[error("PID {0} has exited: there is nothing left to enter")]
+    Exited(i32),
 }
 
-fn fd_inode(fd: RawFd) -> Option<u64> {
-    // SAFETY: fstat into a zeroed struct.
-    unsafe {
-        let mut st: libc::stat = std::mem::zeroed();
-        (libc::fstat(fd, &mut st) == 0).then_some(st.st_ino)
-    }
+fn open_at(dir: &OwnedFd, name: &CStr, flags: OFlag) -> std::io::Result<OwnedFd> {
+    Ok(openat(dir, name, flags | OFlag::O_CLOEXEC, Mode::empty())?)
+}
+
+fn fd_inode(fd: &OwnedFd) -> Option<u64> {
+    fstat(fd).ok().map(|st| st.st_ino)
 }
 
 /// A pidfd turns readable once its process has exited (a zombie too), so
 /// this tells "it exited" from "not allowed", and a zombie from a live one.
 fn has_exited(pidfd: &OwnedFd) -> bool {
-    let mut fds = [libc::pollfd {
-        fd: pidfd.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    }];
-    // SAFETY: polling one valid fd without waiting.
-    let rc = unsafe { libc::poll(fds.as_mut_ptr(), 1, 0) };
-    rc > 0 && fds[0].revents != 0
+    let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+    matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0)
+        && fds[0].revents().is_some_and(|r| !r.is_empty())
 }
 
 fn exited_error(pid: i32) -> anyhow::Error {
-    anyhow::anyhow!("PID {pid} has exited: there is nothing left to enter")
+    EnterError::Exited(pid).into()
 }
 
 /// Who the command becomes after entering a user namespace other than
@@ -86,16 +94,16 @@ fn userns_owner(fd: &OwnedFd) -> std::io::Result<u32> {
     // NS_GET_OWNER_UID = _IO(0xb7, 0x4), see ioctl_ns(2).
     const NS_GET_OWNER_UID: libc::Ioctl = 0xb704;
     let mut uid: libc::uid_t = 0;
-    // SAFETY: the ioctl writes one uid_t.
+    // SAFETY: the ioctl writes one uid_t; nix has no wrapper for the
+    // namespace ioctls.
     if unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_OWNER_UID, &mut uid) } != 0 {
         return Err(std::io::Error::last_os_error());
     }
     Ok(uid)
 }
 
-fn read_at(dir: &OwnedFd, name: &std::ffi::CStr) -> std::io::Result<String> {
-    let fd =
-        open_at(dir.as_raw_fd(), name, libc::O_RDONLY).ok_or_else(std::io::Error::last_os_error)?;
+fn read_at(dir: &OwnedFd, name: &CStr) -> std::io::Result<String> {
+    let fd = open_at(dir, name, OFlag::O_RDONLY)?;
     let mut text = String::new();
     std::fs::File::from(fd).read_to_string(&mut text)?;
     Ok(text)
@@ -118,31 +126,28 @@ pub fn exec_in(pid: i32, argv: &[String]) -> anyhow::Result<ExitOutcome> {
     };
     let pidfd = match crate::sys::pidfd::open(pid) {
         Ok(fd) => fd,
-        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => anyhow::bail!(
-            "no process with PID {pid}: it has exited, or never existed in this PID namespace"
-        ),
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {
+            return Err(EnterError::NoSuchProcess(pid).into());
+        }
         Err(e) => return Err(e).with_context(|| format!("cannot open PID {pid}")),
     };
     if has_exited(&pidfd) {
         return Err(exited_error(pid));
     }
-    let proc_dir = CString::new(format!("/proc/{pid}"))?;
-    // SAFETY: open of a valid C string.
-    let dir_fd = unsafe {
-        libc::open(
-            proc_dir.as_ptr(),
-            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
-        )
-    };
-    if dir_fd < 0 {
-        let e = std::io::Error::last_os_error();
-        if has_exited(&pidfd) {
-            return Err(exited_error(pid));
+    let dir = match open(
+        format!("/proc/{pid}").as_str(),
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(dir) => dir,
+        Err(e) => {
+            if has_exited(&pidfd) {
+                return Err(exited_error(pid));
+            }
+            return Err(std::io::Error::from(e))
+                .with_context(|| format!("cannot open /proc/{pid}"));
         }
-        return Err(e).with_context(|| format!("cannot open /proc/{pid}"));
-    }
-    // SAFETY: fresh fd.
-    let dir = unsafe { OwnedFd::from_raw_fd(dir_fd) };
+    };
     let order = [
         NsKind::User,
         NsKind::Mnt,
@@ -156,26 +161,28 @@ pub fn exec_in(pid: i32, argv: &[String]) -> anyhow::Result<ExitOutcome> {
     let mut enter: Vec<(NsKind, OwnedFd)> = Vec::new();
     for kind in order {
         let name = CString::new(format!("ns/{}", kind.proc_name()))?;
-        let Some(theirs) = open_at(dir.as_raw_fd(), &name, libc::O_RDONLY) else {
-            let e = std::io::Error::last_os_error();
-            if has_exited(&pidfd) {
-                return Err(exited_error(pid));
+        let theirs = match open_at(&dir, &name, OFlag::O_RDONLY) {
+            Ok(fd) => fd,
+            Err(e) => {
+                if has_exited(&pidfd) {
+                    return Err(exited_error(pid));
+                }
+                if e.raw_os_error() == Some(libc::ENOENT) {
+                    continue; // this kernel has no such kind: stay in ours
+                }
+                // Half-entered is worse than not entered: say so and stop.
+                return Err(e).with_context(|| {
+                    format!(
+                        "cannot open /proc/{pid}/ns/{} (entering another user's process needs root)",
+                        kind.proc_name()
+                    )
+                });
             }
-            if e.raw_os_error() == Some(libc::ENOENT) {
-                continue; // this kernel has no such kind: stay in ours
-            }
-            // Half-entered is worse than not entered: say so and stop.
-            return Err(e).with_context(|| {
-                format!(
-                    "cannot open /proc/{pid}/ns/{} (entering another user's process needs root)",
-                    kind.proc_name()
-                )
-            });
         };
         let ours = std::fs::metadata(format!("/proc/self/ns/{}", kind.proc_name()))
             .ok()
             .map(|m| std::os::unix::fs::MetadataExt::ino(&m));
-        if fd_inode(theirs.as_raw_fd()) != ours {
+        if fd_inode(&theirs) != ours {
             enter.push((kind, theirs));
         }
     }
@@ -192,8 +199,8 @@ pub fn exec_in(pid: i32, argv: &[String]) -> anyhow::Result<ExitOutcome> {
                 .with_context(|| format!("cannot read /proc/{pid}/gid_map"))?;
             // The maps must be those of the namespace we hold (the process
             // could have moved to a nested one meanwhile).
-            let again = open_at(dir.as_raw_fd(), c"ns/user", libc::O_RDONLY);
-            if again.and_then(|fd| fd_inode(fd.as_raw_fd())) != fd_inode(userns.as_raw_fd()) {
+            let again = open_at(&dir, c"ns/user", OFlag::O_RDONLY).ok();
+            if again.and_then(|fd| fd_inode(&fd)) != fd_inode(userns) {
                 if has_exited(&pidfd) {
                     return Err(exited_error(pid));
                 }
@@ -207,10 +214,9 @@ pub fn exec_in(pid: i32, argv: &[String]) -> anyhow::Result<ExitOutcome> {
         }
         None => None,
     };
-    let root = match open_at(dir.as_raw_fd(), c"root", libc::O_RDONLY | libc::O_DIRECTORY) {
-        Some(root) => root,
-        None => {
-            let e = std::io::Error::last_os_error();
+    let root = match open_at(&dir, c"root", OFlag::O_RDONLY | OFlag::O_DIRECTORY) {
+        Ok(root) => root,
+        Err(e) => {
             if has_exited(&pidfd) {
                 return Err(exited_error(pid));
             }
@@ -226,16 +232,19 @@ pub fn exec_in(pid: i32, argv: &[String]) -> anyhow::Result<ExitOutcome> {
         .iter()
         .map(|a| CString::new(a.as_bytes()))
         .collect::<Result<_, _>>()?;
+    // Read here: `std::env` takes a lock, which the forked side must not.
+    let default_path = std::env::var_os("PATH").is_none();
     let (rep_rd, rep_wr) = pipe_cloexec()?;
-    // SAFETY: fork; the child only runs `enter_and_exec`, which never returns.
-    let child = unsafe { libc::fork() };
-    if child < 0 {
-        return Err(std::io::Error::last_os_error()).context("fork failed");
-    }
-    if child == 0 {
-        drop(rep_rd);
-        enter_and_exec(&enter, &root, identity, &args, rep_wr.as_raw_fd());
-    }
+    // SAFETY: the child only runs `enter_and_exec`, which never returns and
+    // keeps to the post-fork rules (raw fds, thin syscall wrappers).
+    let child = match unsafe { fork() } {
+        Err(e) => return Err(std::io::Error::from(e)).context("fork failed"),
+        Ok(ForkResult::Child) => {
+            drop(rep_rd);
+            enter_and_exec(&enter, &root, identity, &args, default_path, rep_wr);
+        }
+        Ok(ForkResult::Parent { child }) => child,
+    };
     drop(rep_wr);
     drop(enter);
     // The terminal's Ctrl-C goes to the command; we wait for it to decide.
@@ -244,57 +253,54 @@ pub fn exec_in(pid: i32, argv: &[String]) -> anyhow::Result<ExitOutcome> {
     // An interactive shell inside takes the terminal's foreground; when it
     // exits it cannot hand it back (our process group is not visible from
     // its PID namespace), so we take it back ourselves afterwards.
-    // SAFETY: tcgetpgrp on stdin; -1 when stdin is not a terminal.
-    let foreground = unsafe { libc::tcgetpgrp(0) };
-    let old_int = ignore_signal_saving(libc::SIGINT);
-    let old_quit = ignore_signal_saving(libc::SIGQUIT);
-    let mut status = 0;
-    loop {
-        // SAFETY: waiting for our own child.
-        let rc = unsafe { libc::waitpid(child, &mut status, 0) };
-        if rc == child || errno() != libc::EINTR {
-            break;
-        }
+    let stdin = std::io::stdin();
+    // An error when stdin is not a terminal.
+    let foreground = nix::unistd::tcgetpgrp(&stdin).ok();
+    let old_int = ignore_signal_saving(Signal::SIGINT);
+    let old_quit = ignore_signal_saving(Signal::SIGQUIT);
+    let status = wait_for_end(child);
+    if let Some(pgrp) = foreground.filter(|p| p.as_raw() > 0) {
+        // tcsetpgrp from a background group raises SIGTTOU: ignore it meanwhile.
+        let old_ttou = ignore_signal_saving(Signal::SIGTTOU);
+        let _ = nix::unistd::tcsetpgrp(&stdin, pgrp);
+        restore_signal(Signal::SIGTTOU, old_ttou);
     }
-    // SAFETY: restoring the previous dispositions.
-    unsafe {
-        if foreground > 0 {
-            // tcsetpgrp from a background group raises SIGTTOU: ignore it meanwhile.
-            let old_ttou = ignore_signal_saving(libc::SIGTTOU);
-            libc::tcsetpgrp(0, foreground);
-            libc::sigaction(libc::SIGTTOU, &old_ttou, std::ptr::null_mut());
-        }
-        libc::sigaction(libc::SIGINT, &old_int, std::ptr::null_mut());
-        libc::sigaction(libc::SIGQUIT, &old_quit, std::ptr::null_mut());
-    }
-    let mut msg = String::new();
-    let _ = std::fs::File::from(rep_rd).read_to_string(&mut msg);
-    if let Some(err) = msg.lines().find_map(|l| l.strip_prefix("err ")) {
-        if err.contains("No such file") && err.starts_with("cannot run") {
+    restore_signal(Signal::SIGINT, old_int);
+    restore_signal(Signal::SIGQUIT, old_quit);
+    let mut reports = ReportReader::new(rep_rd);
+    while let Ok(Some(report)) = reports.read() {
+        let Report::Err(failure) = report else {
+            continue;
+        };
+        if failure.kind == FailureKind::Exec && failure.errno == Some(Errno::ENOENT) {
             return crate::usage(format!("command not found inside PID {pid}: {program}"));
         }
-        anyhow::bail!("{err}");
+        anyhow::bail!("{}", failure.text());
     }
-    Ok(ExitOutcome::from_wait_status(status))
+    status
+        .map_err(std::io::Error::from)
+        .with_context(|| format!("waitpid({child}) failed"))
 }
 
-fn ignore_signal_saving(sig: i32) -> libc::sigaction {
-    // SAFETY: plain sigaction calls with zeroed, then filled, structs.
-    unsafe {
-        let mut ignore: libc::sigaction = std::mem::zeroed();
-        ignore.sa_sigaction = libc::SIG_IGN;
-        let mut old: libc::sigaction = std::mem::zeroed();
-        libc::sigaction(sig, &ignore, &mut old);
-        old
+/// Ignore `sig`, returning what was there before (for `restore_signal`).
+fn ignore_signal_saving(sig: Signal) -> Option<SigAction> {
+    let ignore = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
+    // SAFETY: installing SIG_IGN cannot break an invariant of a handler.
+    unsafe { sigaction(sig, &ignore) }.ok()
+}
+
+fn restore_signal(sig: Signal, old: Option<SigAction>) {
+    if let Some(old) = old {
+        // SAFETY: putting back exactly the action that was installed.
+        let _ = unsafe { sigaction(sig, &old) };
     }
 }
 
 /// Non-dumpable: no ptrace, and /proc/self files owned by root, for anyone
 /// without CAP_SYS_PTRACE over our (the host's) user namespace. exec resets it.
-fn set_non_dumpable(report: RawFd) {
-    // SAFETY: prctl with constant arguments.
-    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } != 0 {
-        child_fail(report, &os_err("prctl(PR_SET_DUMPABLE, 0)"));
+fn set_non_dumpable(report: BorrowedFd<'_>) {
+    if let Err(e) = nix::sys::prctl::set_dumpable(false) {
+        child_fail(report, Failure::os("prctl(PR_SET_DUMPABLE, 0)", e));
     }
 }
 
@@ -302,18 +308,21 @@ fn set_non_dumpable(report: RawFd) {
 /// (the caller's, the TUI's) or opened must not reach the command.
 fn close_fds_except(keep: RawFd) {
     let close = |from: RawFd, to: libc::c_uint| {
-        // SAFETY: closing a range of our own descriptors.
+        // SAFETY: closing a range of our own descriptors (nix has no
+        // close_range); nothing else in this process uses them.
         unsafe { libc::syscall(libc::SYS_close_range, from as libc::c_uint, to, 0) == 0 }
     };
     let ok =
         (keep <= 3 || close(3, (keep - 1) as libc::c_uint)) && close(keep + 1, libc::c_uint::MAX);
     if !ok {
         // No close_range (Linux < 5.9): close one by one up to the fd limit.
-        // SAFETY: sysconf cannot fail harmfully; close of any number is safe here.
-        let max = unsafe { libc::sysconf(libc::_SC_OPEN_MAX) }.clamp(1024, 65536) as RawFd;
+        let max = nix::unistd::sysconf(nix::unistd::SysconfVar::OPEN_MAX)
+            .ok()
+            .flatten()
+            .unwrap_or(1024)
+            .clamp(1024, 65536) as RawFd;
         for fd in (3..max).filter(|&fd| fd != keep) {
-            // SAFETY: see above.
-            unsafe { libc::close(fd) };
+            let _ = nix::unistd::close(fd);
         }
     }
 }
@@ -321,32 +330,21 @@ fn close_fds_except(keep: RawFd) {
 /// Take `id` (ids inside the user namespace just entered), without any
 /// supplementary group. `groups_dropped`: they were already dropped before
 /// the setns (root can there; inside, setgroups is often denied).
-fn take_identity(id: Identity, groups_dropped: bool, report: RawFd) {
-    // SAFETY: plain credential syscalls in a single-threaded child.
-    unsafe {
-        // If neither drop worked, we were never privileged to drop them:
-        // the groups are the caller's own, nothing gained by keeping them.
-        if !groups_dropped {
-            libc::setgroups(0, std::ptr::null());
-        }
-        if libc::setresgid(id.gid, id.gid, id.gid) != 0 {
-            child_fail(
-                report,
-                &os_err(&format!(
-                    "setresgid({0}, {0}, {0}) inside the user namespace",
-                    id.gid
-                )),
-            );
-        }
-        if libc::setresuid(id.uid, id.uid, id.uid) != 0 {
-            child_fail(
-                report,
-                &os_err(&format!(
-                    "setresuid({0}, {0}, {0}) inside the user namespace",
-                    id.uid
-                )),
-            );
-        }
+fn take_identity(id: Identity, groups_dropped: bool, report: BorrowedFd<'_>) {
+    // If neither drop worked, we were never privileged to drop them:
+    // the groups are the caller's own, nothing gained by keeping them.
+    if !groups_dropped {
+        let _ = nix::unistd::setgroups(&[]);
+    }
+    let gid = Gid::from_raw(id.gid);
+    if let Err(e) = nix::unistd::setresgid(gid, gid, gid) {
+        let what = format!("setresgid({0}, {0}, {0}) inside the user namespace", id.gid);
+        child_fail(report, Failure::os(&what, e));
+    }
+    let uid = Uid::from_raw(id.uid);
+    if let Err(e) = nix::unistd::setresuid(uid, uid, uid) {
+        let what = format!("setresuid({0}, {0}, {0}) inside the user namespace", id.uid);
+        child_fail(report, Failure::os(&what, e));
     }
     // A credential change sets dumpable to fs.suid_dumpable, which may be 1.
     set_non_dumpable(report);
@@ -357,57 +355,47 @@ fn enter_and_exec(
     root: &OwnedFd,
     identity: Option<Identity>,
     argv: &[CString],
-    report: RawFd,
+    default_path: bool,
+    report: OwnedFd,
 ) -> ! {
     // Before anything of theirs is joined: once in their user namespace,
     // its owner holds CAP_SYS_PTRACE over us unless we are non-dumpable.
-    set_non_dumpable(report);
-    // SAFETY: setgroups in a single-threaded child.
-    let groups_dropped = identity.is_some() && unsafe { libc::setgroups(0, std::ptr::null()) } == 0;
+    set_non_dumpable(report.as_fd());
+    let groups_dropped = identity.is_some() && nix::unistd::setgroups(&[]).is_ok();
     for (kind, fd) in enter {
-        // SAFETY: setns on a namespace fd in a single-threaded child.
-        if unsafe { libc::setns(fd.as_raw_fd(), clone_flag(*kind)) } != 0 {
-            child_fail(
-                report,
-                &os_err(&format!("setns into the {} namespace", kind.proc_name())),
-            );
+        if let Err(e) = nix::sched::setns(fd, clone_flag(*kind)) {
+            let what = format!("setns into the {} namespace", kind.proc_name());
+            child_fail(report.as_fd(), Failure::os(&what, e));
         }
     }
-    // SAFETY: fchdir/chroot/chdir on valid fds and strings.
-    unsafe {
-        if libc::fchdir(root.as_raw_fd()) != 0 || libc::chroot(c".".as_ptr()) != 0 {
-            child_fail(report, &os_err("cannot enter the process's root"));
-        }
-        libc::chdir(c"/".as_ptr());
+    if let Err(e) = nix::unistd::fchdir(root).and_then(|()| nix::unistd::chroot(c".")) {
+        child_fail(
+            report.as_fd(),
+            Failure::os("cannot enter the process's root", e),
+        );
     }
+    let _ = nix::unistd::chdir(c"/");
     // Set here, so the waiting process below holds no more than the command.
     if let Some(id) = identity {
-        take_identity(id, groups_dropped, report);
+        take_identity(id, groups_dropped, report.as_fd());
     }
-    close_fds_except(report);
+    close_fds_except(report.as_raw_fd());
     // PID and time namespaces apply to children: fork once more.
-    // SAFETY: fork of a single-threaded process.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        child_fail(report, &os_err("fork"));
+    // SAFETY: this process is single-threaded (it was forked itself).
+    let pid = match unsafe { fork() } {
+        Err(e) => child_fail(report.as_fd(), Failure::os("fork", e)),
+        Ok(ForkResult::Child) => exec_command(None, argv, default_path, report.as_fd()),
+        Ok(ForkResult::Parent { child }) => child,
+    };
+    // Close our copy so the parent sees EOF once the command execs.
+    drop(report);
+    set_signal(Signal::SIGINT, SigHandler::SigIgn);
+    set_signal(Signal::SIGQUIT, SigHandler::SigIgn);
+    match wait_for_end(pid) {
+        // Leave with the command's code.
+        Ok(outcome) => exit_now(outcome.code() & 0xff),
+        Err(_) => exit_now(1),
     }
-    if pid == 0 {
-        exec_command(None, argv, report);
-    }
-    // SAFETY: close our copy so the parent sees EOF once the command execs.
-    unsafe { libc::close(report) };
-    set_signal(libc::SIGINT, libc::SIG_IGN);
-    set_signal(libc::SIGQUIT, libc::SIG_IGN);
-    let mut status = 0;
-    loop {
-        // SAFETY: waiting for our own child.
-        let rc = unsafe { libc::waitpid(pid, &mut status, 0) };
-        if rc == pid || errno() != libc::EINTR {
-            break;
-        }
-    }
-    // SAFETY: leaving the forked process with the command's code.
-    unsafe { libc::_exit(ExitOutcome::from_wait_status(status).code() & 0xff) }
 }
 
 #[cfg(test)]
@@ -455,5 +443,38 @@ mod tests {
         assert!(identity_in("5 100005 1\n", "5 100005 1\n", 1001).is_err());
         assert!(identity_in("", "", 1001).is_err()); // no map written yet
         assert!(identity_in("0 1001 1\n", "", 1001).is_err());
+    }
+
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn a_gone_process_and_a_zombie_are_told_apart_by_type() {
+        let mut gone = std::process::Command::new("true").spawn().unwrap();
+        let pid = gone.id() as i32;
+        gone.wait().unwrap();
+        let e = exec_in(pid, &["true".into()]).unwrap_err();
+        assert_eq!(
+            e.downcast_ref::<EnterError>(),
+            Some(&EnterError::NoSuchProcess(pid))
+        );
+
+        let mut zombie = std::process::Command::new("true").spawn().unwrap();
+        let pid = zombie.id() as i32;
+        let stat = format!("/proc/{pid}/stat");
+        for _ in 0..500 {
+            let text = std::fs::read_to_string(&stat).unwrap();
+            if text
+                .rsplit_once(") ")
+                .is_some_and(|(_, rest)| rest.starts_with('Z'))
+            {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let e = exec_in(pid, &["true".into()]).unwrap_err();
+        assert_eq!(
+            e.downcast_ref::<EnterError>(),
+            Some(&EnterError::Exited(pid))
+        );
+        zombie.wait().unwrap();
     }
 }
