@@ -96,7 +96,7 @@ fn walk_to(s: &mut RootState, path: &Path) {
 
 fn frame(s: &RootState) -> String {
     let mut t = Terminal::new(TestBackend::new(120, 30)).expect("terminal");
-    t.draw(|f| isolab::ui::rootfs::render(f, f.area(), s))
+    t.draw(|f| isolab::app::rootfs::view::render(f, f.area(), s))
         .expect("draw");
     let buf = t.backend().buffer().clone();
     (0..buf.area.height)

@@ -1,13 +1,10 @@
-//! Drawing. One file per screen; each only renders from `App` — no IO, no
-//! state changes — so screens are testable with ratatui's TestBackend.
+//! Drawing the frame: the tab line, the active screen's body (each screen
+//! draws itself: `app/<screen>/view.rs`), the status line and the help
+//! overlay; and what every view shares (the theme, `centered`). Only
+//! renders from `App` — no IO — and records where it drew (`App::drawn`)
+//! for the mouse; testable with ratatui's TestBackend.
 
 pub mod help;
-pub mod lab;
-pub mod lessons;
-pub mod memory;
-pub mod processes;
-// Screens other helpers add: one `pub mod <screen>;` line each, here.
-pub mod rootfs;
 pub mod theme;
 
 #[cfg(test)]
@@ -30,11 +27,15 @@ pub const MIN_HEIGHT: u16 = 15;
 pub fn render(f: &mut Frame, app: &App) {
     let area = f.area();
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        // No tabs drawn: none to click.
+        app.drawn.tab_line.set(Rect::default());
+        app.drawn.tabs.borrow_mut().clear();
         too_small(f, area);
         theme::finish(f.buffer_mut());
         return;
     }
     let [top, body, bottom] = frame_areas(area);
+    app.drawn.help_page.set(help::visible_lines(body));
     tabs(f, top, app);
     app.active_screen().render(f, body, &app.shared);
     status_line(f, bottom, app);
@@ -75,31 +76,29 @@ fn tab_label(i: usize, title: &str) -> String {
     format!(" {} {} ", i + 1, title)
 }
 
-/// Which tab, if any, is drawn at `column` of the tab line (for clicks).
-pub fn tab_at(app: &App, column: u16) -> Option<usize> {
-    let mut x = BRAND.chars().count();
-    for (i, s) in app.screens().iter().enumerate() {
-        x += theme::current().tab_gap; // the gap before each tab
-        let w = tab_label(i, s.title()).chars().count();
-        if (x..x + w).contains(&(column as usize)) {
-            return Some(i);
-        }
-        x += w;
-    }
-    None
-}
-
+/// The tab line; records which columns each tab covers (for clicks).
 fn tabs(f: &mut Frame, area: Rect, app: &App) {
     let mut spans = vec![Span::styled(BRAND, theme::current().brand)];
+    let mut drawn = app.drawn.tabs.borrow_mut();
+    drawn.clear();
+    let mut x = area.x as usize + BRAND.chars().count();
     for (i, s) in app.screens().iter().enumerate() {
         let style = if i == app.active {
             theme::current().tab_active
         } else {
             Style::new()
         };
-        spans.push(Span::raw(" ".repeat(theme::current().tab_gap)));
-        spans.push(Span::styled(tab_label(i, s.title()), style));
+        let gap = theme::current().tab_gap;
+        let label = tab_label(i, s.title());
+        let w = label.chars().count();
+        x += gap;
+        drawn.push(clamp_u16(x)..clamp_u16(x + w));
+        x += w;
+        spans.push(Span::raw(" ".repeat(gap)));
+        spans.push(Span::styled(label, style));
     }
+    drop(drawn);
+    app.drawn.tab_line.set(area);
     let p = &app.shared.processes;
     let info = format!(
         "  {} processes · every {:.1}s{}",
@@ -140,6 +139,10 @@ fn status_line(f: &mut Frame, area: Rect, app: &App) {
         )
     };
     f.render_widget(line, area);
+}
+
+fn clamp_u16(x: usize) -> u16 {
+    x.min(u16::MAX as usize) as u16
 }
 
 /// A rectangle of at most `w`x`h` centred in `area`.
