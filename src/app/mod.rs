@@ -6,8 +6,8 @@
 //! Each screen is one module here (a room): `state.rs` (its state),
 //! `view.rs` (drawing only: reads the state, records where it drew),
 //! `mod.rs` (its key tables, how keys change the state, the [`Screen`]
-//! impl). Nothing in this file imports a screen or `crate::ui`: the screens
-//! and the frame drawing (`ui::render`) import this, not the other way.
+//! impl). Nothing in this file imports a screen's file or `ui/`: the screens
+//! and the frame drawing (`frame.rs`) import this, not the other way.
 //!
 //! Adding a screen (see ARCHITECTURE.md, "The TUI"):
 //! 1. `src/app/<screen>/state.rs`: its state, no IO in the constructor;
@@ -17,6 +17,7 @@
 //! 4. one line in [`all_screens`] (plus the `mod` line).
 
 pub mod collector;
+pub mod frame;
 pub mod keys;
 pub mod lab;
 pub mod lessons;
@@ -214,7 +215,7 @@ pub struct App {
     pub help: bool,
     /// First line of the help overlay shown.
     pub help_scroll: usize,
-    /// Where the last draw put the frame's parts (`ui::render` records it).
+    /// Where the last draw put the frame's parts (`frame::render` records it).
     pub drawn: Drawn,
 }
 
@@ -472,7 +473,7 @@ pub fn run(setup: Setup) -> anyhow::Result<i32> {
             break;
         }
         if dirty {
-            guard.terminal.draw(|f| crate::ui::render(f, &app))?;
+            guard.terminal.draw(|f| frame::render(f, &app))?;
             dirty = false;
             if test_panic && app.shared.processes.generation > 0 {
                 panic!("ISOLAB_TEST_PANIC is set: panicking on purpose");

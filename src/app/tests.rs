@@ -61,7 +61,8 @@ impl Screen for Probe {
 fn draw(a: &App, w: u16, h: u16) {
     let mut term =
         ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).expect("terminal");
-    term.draw(|f| crate::ui::render(f, a)).expect("draw");
+    term.draw(|f| crate::app::frame::render(f, a))
+        .expect("draw");
 }
 
 fn press(app: &mut App, code: KeyCode) {

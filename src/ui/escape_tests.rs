@@ -42,7 +42,8 @@ fn cells(buf: &Buffer) -> String {
 
 fn draw_app(app: &mut App, w: u16, h: u16) -> String {
     let mut term = Terminal::new(TestBackend::new(w, h)).expect("terminal");
-    term.draw(|f| crate::ui::render(f, app)).expect("draw");
+    term.draw(|f| crate::app::frame::render(f, app))
+        .expect("draw");
     cells(term.backend().buffer())
 }
 

@@ -114,7 +114,8 @@ fn key(app: &mut App, code: KeyCode) {
 
 fn draw(app: &mut App, w: u16, h: u16) -> String {
     let mut term = Terminal::new(TestBackend::new(w, h)).expect("terminal");
-    term.draw(|f| crate::ui::render(f, app)).expect("draw");
+    term.draw(|f| crate::app::frame::render(f, app))
+        .expect("draw");
     let buf = term.backend().buffer();
     let mut out = String::new();
     for y in 0..buf.area.height {
@@ -295,7 +296,7 @@ fn mouse_click_selects_the_row_under_it_and_wheel_scrolls() {
     let mut a = app();
     let area = Rect::new(0, 0, 200, 50);
     draw(&mut a, 200, 50);
-    let [_, body, _] = crate::ui::frame_areas(area);
+    let [_, body, _] = crate::app::frame::frame_areas(area);
     let rows = crate::app::processes::view::list_rows_area(body, true);
     let click = |row: u16| MouseEvent {
         kind: MouseEventKind::Down(MouseButton::Left),
@@ -402,7 +403,8 @@ fn frames_with(theme: crate::ui::theme::Theme) -> Vec<ratatui::buffer::Buffer> {
         key(&mut a, KeyCode::Char(tab));
         for (w, h) in SIZES {
             let mut term = Terminal::new(TestBackend::new(w, h)).expect("terminal");
-            term.draw(|f| crate::ui::render(f, &a)).expect("draw");
+            term.draw(|f| crate::app::frame::render(f, &a))
+                .expect("draw");
             out.push(term.backend().buffer().clone());
         }
         if tab == '?' {
@@ -487,6 +489,7 @@ fn colours_are_chosen_only_in_the_theme() {
         ),
         ("app/memory/view.rs", include_str!("../app/memory/view.rs")),
         ("ui/mod.rs", include_str!("mod.rs")),
+        ("app/frame.rs", include_str!("../app/frame.rs")),
         (
             "app/processes/view.rs",
             include_str!("../app/processes/view.rs"),

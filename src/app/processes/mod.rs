@@ -1,6 +1,6 @@
 //! The Processes screen: the live tree (or flat list), a detail pane, the
 //! namespace comparison of two processes. The tree and the selection are
-//! the shared model (`Shared::processes`, `crate::app::model`), because
+//! the shared model (`Shared::processes`, `app/model.rs`), because
 //! every other screen works on the process selected here; `state.rs` holds
 //! what only this screen has (scroll, search prompt, panes), `view.rs`
 //! draws. Here are the key table and how keys and the mouse change both.

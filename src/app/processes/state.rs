@@ -1,7 +1,7 @@
 //! The Processes screen's own state: how its list is scrolled and where it
 //! was drawn, the search being typed, the compare pane and the detail
 //! pane. The process tree itself and the selection are the shared model
-//! (`crate::app::model::ProcessModel`), which other screens read too.
+//! (`ProcessModel` in `app/model.rs`), which other screens read too.
 
 use crate::app::model::ProcessModel;
 use ratatui::layout::Rect;

@@ -517,4 +517,52 @@ mod tests {
         assert!(!contains_ignoring_case("abc", "abcd"));
         assert!(contains_ignoring_case("ÉCOLE", "école"));
     }
+
+    /// The Root tab inside the whole frame: tabs, body, the status line's
+    /// hints from `RootScreen::hints`, and the search prompt.
+    #[test]
+    fn root_tab_in_the_app_frame_100x16() {
+        use crate::app::model::HostRef;
+        use crate::app::processes::ProcessesScreen;
+        use crate::app::{App, Setup, Shared};
+        use crate::sys::users::Users;
+        let setup = Setup::new("/proc", std::time::Duration::from_secs(1));
+        let mut screen = RootScreen::new(&setup);
+        screen.state = super::view::tests::state();
+        let shared = Shared::new(Users::default(), HostRef::default(), setup.interval);
+        let mut app = App::with_screens(
+            shared,
+            vec![Box::new(ProcessesScreen::default()), Box::new(screen)],
+        );
+        app.active = 1;
+        let frame = |app: &App| {
+            let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(100, 16))
+                .expect("terminal");
+            t.draw(|f| crate::app::frame::render(f, app)).expect("draw");
+            let buf = t.backend().buffer().clone();
+            (0..buf.area.height)
+                .map(|y| {
+                    let line: String = (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect();
+                    line.trim_end().to_string() + "\n"
+                })
+                .collect::<String>()
+        };
+        insta::assert_snapshot!("root_tab_in_frame", frame(&app));
+        let key = |app: &mut App, c: char| {
+            app.on_key(crossterm::event::KeyEvent::new(
+                crossterm::event::KeyCode::Char(c),
+                crossterm::event::KeyModifiers::NONE,
+            ))
+        };
+        key(&mut app, '/');
+        key(&mut app, 'r');
+        key(&mut app, 'u');
+        // While searching, q is text, not quit.
+        key(&mut app, 'q');
+        assert!(!app.shared.quit);
+        let shown = frame(&app);
+        assert!(shown.contains("Search:  ruq█"), "{shown}");
+        let help = app.help_sections();
+        assert!(help.iter().any(|s| s.title == "Root filesystem"));
+    }
 }

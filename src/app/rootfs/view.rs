@@ -294,7 +294,7 @@ fn render_dialog(f: &mut Frame, area: Rect, state: &RootState, d: &NewDialog) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::sys::mounts::{self, MountMark};
     use crate::sys::rootfs::{DirList, Entry, FileContent, IdMap, UserNs, hex_lines};
@@ -306,7 +306,7 @@ mod tests {
         Entry::fixture(name, mode, size, link)
     }
 
-    fn state() -> RootState {
+    pub(crate) fn state() -> RootState {
         let mut s = RootState::new(Path::new("/proc"));
         s.pid = Some(4123);
         s.show_listing(listing(None, 0), &["just_a_temp"]);
@@ -436,54 +436,6 @@ mod tests {
             "process 4123 has exited; its root filesystem is gone (pick a running process)".into(),
         ));
         insta::assert_snapshot!("exited_80x10", draw(&s, 80, 10));
-    }
-
-    /// The Root tab inside the whole frame: tabs, body, the status line's
-    /// hints from `RootScreen::hints`, and the search prompt.
-    #[test]
-    fn root_tab_in_the_app_frame_100x16() {
-        use crate::app::model::HostRef;
-        use crate::app::processes::ProcessesScreen;
-        use crate::app::rootfs::RootScreen;
-        use crate::app::{App, Setup, Shared};
-        use crate::sys::users::Users;
-        let setup = Setup::new("/proc", std::time::Duration::from_secs(1));
-        let mut screen = RootScreen::new(&setup);
-        screen.state = state();
-        let shared = Shared::new(Users::default(), HostRef::default(), setup.interval);
-        let mut app = App::with_screens(
-            shared,
-            vec![Box::new(ProcessesScreen::default()), Box::new(screen)],
-        );
-        app.active = 1;
-        let frame = |app: &App| {
-            let mut t = Terminal::new(TestBackend::new(100, 16)).expect("terminal");
-            t.draw(|f| crate::ui::render(f, app)).expect("draw");
-            let buf = t.backend().buffer().clone();
-            (0..buf.area.height)
-                .map(|y| {
-                    let line: String = (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect();
-                    line.trim_end().to_string() + "\n"
-                })
-                .collect::<String>()
-        };
-        insta::assert_snapshot!("root_tab_in_frame", frame(&app));
-        let key = |app: &mut App, c: char| {
-            app.on_key(crossterm::event::KeyEvent::new(
-                crossterm::event::KeyCode::Char(c),
-                crossterm::event::KeyModifiers::NONE,
-            ))
-        };
-        key(&mut app, '/');
-        key(&mut app, 'r');
-        key(&mut app, 'u');
-        // While searching, q is text, not quit.
-        key(&mut app, 'q');
-        assert!(!app.shared.quit);
-        let shown = frame(&app);
-        assert!(shown.contains("Search:  ruq█"), "{shown}");
-        let help = app.help_sections();
-        assert!(help.iter().any(|s| s.title == "Root filesystem"));
     }
 
     #[test]
