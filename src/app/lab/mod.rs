@@ -11,6 +11,7 @@
 
 pub mod state;
 pub mod view;
+pub mod worker;
 
 use crate::app::keys::{self, Binding, HelpSection, bind, lookup};
 use crate::app::{Screen, Setup, Shared};
@@ -18,6 +19,7 @@ use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 pub use state::{LabState, ROWS, Row};
+pub use worker::ChildView;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LabAction {
     Up,
@@ -168,6 +170,15 @@ impl LabScreen {
             state: LabState::default(),
         }
     }
+
+    /// The Lab's child is marked in the process tree (c compares it).
+    fn mark_child(&self, shared: &mut Shared) {
+        if let Some(child) = self.state.child_pid()
+            && self.state.exited.is_none()
+        {
+            shared.processes.mark = Some(child);
+        }
+    }
 }
 
 impl Screen for LabScreen {
@@ -191,13 +202,17 @@ impl Screen for LabScreen {
                 cmd,
             );
         }
-        // The Lab's child is marked in the process tree (c compares it).
-        if let Some(child) = self.state.child_pid()
-            && self.state.exited.is_none()
-        {
-            shared.processes.mark = Some(child);
-        }
+        self.mark_child(shared);
         true
+    }
+
+    /// The worker's answers (a forked child, a step done, the table).
+    fn poll(&mut self, shared: &mut Shared) -> bool {
+        let changed = self.state.pump();
+        if changed {
+            self.mark_child(shared);
+        }
+        changed
     }
 
     fn render(&self, f: &mut Frame, body: Rect, _shared: &Shared) {
@@ -254,6 +269,7 @@ mod tests {
     use crate::sys::ns::NsKind;
     use crate::sys::spawn::ChildCommand;
     use crossterm::event::KeyModifiers;
+    use std::time::Duration;
 
     fn key(c: KeyCode) -> KeyEvent {
         KeyEvent::new(c, KeyModifiers::NONE)
@@ -299,11 +315,14 @@ mod tests {
             namespaces: vec![NsKind::Pid, NsKind::Mnt, NsKind::Uts],
             ..LabState::default()
         };
+        let settle = |lab: &mut LabState| assert!(lab.wait_idle(Duration::from_secs(30)));
         lab.on_key(key(KeyCode::Enter));
+        settle(&mut lab);
         assert!(lab.spawned(), "{:?}", lab.message);
-        while !lab.spawner.as_ref().unwrap().is_running_command() {
+        while !lab.child.as_ref().unwrap().running {
             let before = lab.reports.len();
             lab.on_key(key(KeyCode::Char(' ')));
+            settle(&mut lab);
             assert_eq!(lab.reports.len(), before + 1, "{:?}", lab.message);
             assert!(
                 lab.reports.last().unwrap().outcome.is_ok(),
@@ -322,6 +341,7 @@ mod tests {
         assert!(row("interfaces").same());
         let id = crate::sys::registry::ProcessId::of(pid).unwrap();
         lab.on_key(key(KeyCode::Char('x')));
+        settle(&mut lab);
         assert!(!lab.spawned());
         assert!(!id.is_alive());
     }

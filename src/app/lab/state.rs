@@ -1,11 +1,16 @@
 //! The Lab's state: the checklist (namespaces and options), the plan it
-//! describes, the spawner and its step reports, the inside-vs-outside
-//! table. No key handling here (that is `mod.rs`), no drawing (`view.rs`).
+//! describes, what the worker reported of the spawn (step reports, the
+//! child, the inside-vs-outside table). The spawner itself lives on the
+//! worker thread (`worker.rs`): starting, stepping, comparing and stopping
+//! are jobs sent to it, and `pump` applies its answers. No key handling
+//! here (that is `mod.rs`), no drawing (`view.rs`).
 
+use super::worker::{ChildView, Job, LabWorker, News, Seen};
 use crate::sys::cgroup::{Limit, parse_size};
-use crate::sys::inside::{self, CompareRow};
+use crate::sys::inside::CompareRow;
 use crate::sys::ns::NsKind;
-use crate::sys::spawn::{self, ChildCommand, ExitOutcome, Plan, RootFs, Spawner, Step, StepReport};
+use crate::sys::spawn::{self, ChildCommand, ExitOutcome, Plan, RootFs, Step, StepReport};
+use std::time::{Duration, Instant};
 
 /// One line of the checklist.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,7 +60,10 @@ pub struct LabState {
     /// The option being edited and its text so far.
     pub editing: Option<String>,
     pub show_long: bool,
-    pub spawner: Option<Spawner>,
+    /// The spawned child as the worker last reported it.
+    pub child: Option<ChildView>,
+    /// A start was asked and not answered yet.
+    pub starting: bool,
     pub reports: Vec<StepReport>,
     pub compare: Vec<CompareRow>,
     pub exited: Option<ExitOutcome>,
@@ -63,6 +71,19 @@ pub struct LabState {
     pub message: Option<(bool, String)>,
     /// Not root: the Lab suggests a user namespace first.
     pub rootless: bool,
+    /// The link to the worker thread that owns the spawner.
+    pub jobs: Jobs,
+}
+
+/// The Lab's link to its worker: the thread (started with the first job:
+/// none for a Lab never used), the jobs not answered yet, and the
+/// generation (bumped by a stop: answers about a stopped child are
+/// dropped).
+#[derive(Debug, Default)]
+pub struct Jobs {
+    worker: Option<LabWorker>,
+    pending: usize,
+    generation: u64,
 }
 
 impl Default for LabState {
@@ -76,13 +97,14 @@ impl Default for LabState {
             cursor: 0,
             editing: None,
             show_long: false,
-            spawner: None,
+            child: None,
+            starting: false,
             reports: Vec::new(),
             compare: Vec::new(),
             exited: None,
             message: None,
-            // SAFETY: geteuid cannot fail.
-            rootless: unsafe { libc::geteuid() } != 0,
+            rootless: !nix::unistd::geteuid().is_root(),
+            jobs: Jobs::default(),
         }
     }
 }
@@ -92,8 +114,14 @@ impl LabState {
         ROWS[self.cursor.min(ROWS.len() - 1)]
     }
 
+    /// A child was spawned (or its start asked for).
     pub fn spawned(&self) -> bool {
-        self.spawner.is_some()
+        self.child.is_some() || self.starting
+    }
+
+    /// Whether a job is still being worked on.
+    pub fn is_busy(&self) -> bool {
+        self.jobs.pending > 0
     }
 
     /// The plan the checklist describes (an error names the bad option).
@@ -128,8 +156,8 @@ impl LabState {
 
     /// The steps to show: done ones from the reports, the rest as planned.
     pub fn steps(&self) -> Vec<Step> {
-        match (&self.spawner, self.plan()) {
-            (Some(s), _) => s.steps().to_vec(),
+        match (&self.child, self.plan()) {
+            (Some(c), _) => c.steps.clone(),
             (None, Ok(plan)) => spawn::steps(&plan),
             (None, Err(_)) => Vec::new(),
         }
@@ -174,7 +202,22 @@ impl LabState {
         }
     }
 
+    /// Hands `job` to the worker (started on first use).
+    fn send(&mut self, job: Job) {
+        if self.jobs.worker.is_none() {
+            match LabWorker::start() {
+                Ok(w) => self.jobs.worker = Some(w),
+                Err(e) => return self.say(true, format!("cannot start the Lab's thread: {e}")),
+            }
+        }
+        if let Some(w) = &self.jobs.worker {
+            w.send(self.jobs.generation, job);
+            self.jobs.pending += 1;
+        }
+    }
+
     /// Fork the setup process: step 1 done, the child waits for the next.
+    /// The fork runs on the worker; its report comes through `pump`.
     pub fn start(&mut self) {
         if self.spawned() {
             return;
@@ -183,55 +226,23 @@ impl LabState {
             Ok(p) => p,
             Err(e) => return self.say(true, e),
         };
-        match Spawner::start(plan) {
-            Ok(s) => {
-                self.reports = vec![s.first_report()];
-                self.compare.clear();
-                self.exited = None;
-                self.spawner = Some(s);
-                self.say(false, "setup process forked: Space/Enter for the next step");
-            }
-            Err(e) => self.say(true, format!("{e:#}")),
-        }
+        self.starting = true;
+        self.send(Job::Start(Box::new(plan)));
     }
 
     pub fn next_step(&mut self) {
-        let Some(sp) = &mut self.spawner else {
-            return;
-        };
-        match sp.next_step() {
-            Some(report) => {
-                let failed = report.outcome.as_ref().err().cloned();
-                self.reports.push(report);
-                if let Some(e) = failed {
-                    self.say(true, format!("step failed: {e}"));
-                } else if sp.is_running_command() {
-                    self.after_spawn();
-                } else if sp.child_pid().is_some() {
-                    // Watch the difference grow step by step (e.g. a new PID
-                    // namespace whose `ps` still shows the host until /proc).
-                    self.refresh_compare();
-                }
-            }
-            None => self.say(false, "all steps done"),
+        if self.spawned() {
+            self.send(Job::NextStep);
         }
     }
 
     pub fn run_rest(&mut self) {
-        let Some(sp) = &mut self.spawner else {
-            return;
-        };
-        let mut new = Vec::new();
-        let result = sp.run_rest(|r| new.push(r.clone()));
-        self.reports.extend(new);
-        match result {
-            Err(e) => self.say(true, format!("step failed: {e}")),
-            Ok(()) => self.after_spawn(),
+        if self.spawned() {
+            self.send(Job::RunRest);
         }
     }
 
     fn after_spawn(&mut self) {
-        self.refresh_compare();
         if let Some(pid) = self.child_pid() {
             self.say(
                 false,
@@ -241,34 +252,124 @@ impl LabState {
     }
 
     pub fn child_pid(&self) -> Option<i32> {
-        self.spawner.as_ref().and_then(|s| s.child_pid())
+        self.child.as_ref().and_then(|c| c.pid)
     }
 
     /// Re-read the inside-vs-outside table (and notice a child that ended).
     pub fn refresh_compare(&mut self) {
-        if let Some(sp) = &mut self.spawner
-            && let Some(outcome) = sp.try_wait()
-        {
-            self.exited = Some(outcome);
-            self.compare.clear();
-            return;
-        }
-        if let Some(pid) = self.child_pid() {
-            self.compare = inside::compare(pid);
+        if self.spawned() {
+            self.send(Job::Compare);
         }
     }
 
-    /// Kill the child and remove everything created for it.
+    /// Kill the child and remove everything created for it (on the
+    /// worker; it says so when done).
     pub fn stop(&mut self) {
-        if let Some(mut sp) = self.spawner.take() {
-            sp.stop();
-            self.say(
-                false,
-                "child stopped; its namespaces, cgroup and record are gone",
-            );
+        if self.spawned() {
+            self.send(Job::Stop);
         }
+        self.jobs.generation += 1;
+        self.child = None;
+        self.starting = false;
         self.reports.clear();
         self.compare.clear();
         self.exited = None;
+    }
+
+    /// Applies what the worker has answered; true when anything changed.
+    /// Never blocks.
+    pub fn pump(&mut self) -> bool {
+        let mut changed = false;
+        while let Some((generation, news)) = self.jobs.worker.as_ref().and_then(|w| w.try_news()) {
+            self.apply(generation, news);
+            changed = true;
+        }
+        changed
+    }
+
+    /// Waits (bounded) until every job sent has been answered, applying
+    /// the answers; for tests. False if the worker did not finish in time.
+    pub fn wait_idle(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while self.jobs.pending > 0 {
+            let Some((generation, news)) = self
+                .jobs
+                .worker
+                .as_ref()
+                .and_then(|w| w.news_until(deadline))
+            else {
+                return false;
+            };
+            self.apply(generation, news);
+        }
+        true
+    }
+
+    fn apply(&mut self, generation: u64, news: News) {
+        self.jobs.pending = self.jobs.pending.saturating_sub(1);
+        if let News::Stopped(had_child) = news {
+            if had_child {
+                self.say(
+                    false,
+                    "child stopped; its namespaces, cgroup and record are gone",
+                );
+            }
+            return;
+        }
+        if generation != self.jobs.generation {
+            return; // about a child stopped since
+        }
+        match news {
+            News::Started(Ok((first, view))) => {
+                self.starting = false;
+                self.reports = vec![first];
+                self.compare.clear();
+                self.exited = None;
+                self.child = Some(view);
+                self.say(false, "setup process forked: Space/Enter for the next step");
+            }
+            News::Started(Err(e)) => {
+                self.starting = false;
+                self.say(true, e);
+            }
+            News::Step(Some((report, view, seen))) => {
+                let failed = report.outcome.as_ref().err().cloned();
+                self.reports.push(report);
+                let running = view.running;
+                self.child = Some(view);
+                self.see(seen);
+                if let Some(e) = failed {
+                    self.say(true, format!("step failed: {e}"));
+                } else if running {
+                    self.after_spawn();
+                }
+            }
+            News::Step(None) => self.say(false, "all steps done"),
+            News::Rest(new, result, view, seen) => {
+                self.reports.extend(new);
+                self.child = Some(view);
+                match result {
+                    Err(e) => self.say(true, format!("step failed: {e}")),
+                    Ok(()) => {
+                        self.see(seen);
+                        self.after_spawn();
+                    }
+                }
+            }
+            News::Compared(seen) => self.see(seen),
+            News::Stopped(_) | News::Idle => {}
+        }
+    }
+
+    /// What a refresh of the comparison found.
+    fn see(&mut self, seen: Seen) {
+        match seen {
+            Seen::Nothing => {}
+            Seen::Rows(rows) => self.compare = rows,
+            Seen::Exited(outcome) => {
+                self.exited = Some(outcome);
+                self.compare.clear();
+            }
+        }
     }
 }

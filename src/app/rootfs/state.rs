@@ -514,7 +514,7 @@ impl RootState {
         self.selected_name().map(|n| join(&self.cwd, n))
     }
 
-    pub fn set_page(&self, page: usize) {
+    fn set_page(&self, page: usize) {
         self.page.set(page.max(1));
         self.clamp_scroll();
     }
