@@ -13,7 +13,7 @@ pub mod state;
 pub mod view;
 pub mod worker;
 
-use crate::app::keys::{self, Binding, HelpSection, bind, lookup};
+use crate::app::keys::{self, Binding, HelpSection, PromptAction, bind, lookup};
 use crate::app::{Screen, Setup, Shared};
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
@@ -84,6 +84,17 @@ pub const KEYS: &[Binding<LabAction>] = &[
     ),
 ];
 
+/// Keys while an option is being edited (any other character is typed).
+pub const EDIT_KEYS: &[Binding<PromptAction>] = &[
+    bind(PromptAction::Accept, &[KeyCode::Enter], "set the option"),
+    bind(PromptAction::Cancel, &[KeyCode::Esc], "cancel editing"),
+    bind(
+        PromptAction::DeleteChar,
+        &[KeyCode::Backspace],
+        "delete a character",
+    ),
+];
+
 /// What the event loop must do for the Lab.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LabCommand {
@@ -98,18 +109,21 @@ impl LabState {
         let Some(text) = &mut self.editing else {
             return;
         };
-        match key.code {
-            KeyCode::Esc => self.editing = None,
-            KeyCode::Enter => {
+        match lookup(EDIT_KEYS, key.code) {
+            Some(PromptAction::Cancel) => self.editing = None,
+            Some(PromptAction::Accept) => {
                 let value = std::mem::take(text);
                 self.editing = None;
                 self.set_option(value);
             }
-            KeyCode::Backspace => {
+            Some(PromptAction::DeleteChar) => {
                 text.pop();
             }
-            KeyCode::Char(c) => text.push(c),
-            _ => {}
+            None => {
+                if let KeyCode::Char(c) = key.code {
+                    text.push(c);
+                }
+            }
         }
     }
 
@@ -187,7 +201,10 @@ impl Screen for LabScreen {
     }
 
     fn help(&self) -> Vec<HelpSection> {
-        vec![keys::help_section("Lab", KEYS)]
+        vec![
+            keys::help_section("Lab", KEYS),
+            keys::help_section("While editing an option", EDIT_KEYS),
+        ]
     }
 
     fn on_key(&mut self, key: KeyEvent, shared: &mut Shared) -> bool {
@@ -273,6 +290,11 @@ mod tests {
 
     fn key(c: KeyCode) -> KeyEvent {
         KeyEvent::new(c, KeyModifiers::NONE)
+    }
+
+    #[test]
+    fn key_table_binds_each_key_once() {
+        keys::assert_no_clashes(KEYS);
     }
 
     #[test]

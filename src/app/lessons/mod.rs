@@ -273,3 +273,24 @@ impl Screen for LessonsScreen {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_tables_bind_each_key_once() {
+        keys::assert_no_clashes(LIST_KEYS);
+        keys::assert_no_clashes(STEP_KEYS);
+        keys::assert_no_clashes(DEMO_KEYS);
+        // The demo's keys work beside the step's: none may shadow another.
+        for d in DEMO_KEYS {
+            for k in d.keys {
+                assert!(
+                    STEP_KEYS.iter().all(|b| !b.keys.contains(k)),
+                    "{k:?} bound twice"
+                );
+            }
+        }
+    }
+}
