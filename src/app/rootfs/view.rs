@@ -432,7 +432,7 @@ pub(crate) mod tests {
             &[],
         );
         s.message = Some((
-            crate::app::rootfs::Tone::Error,
+            crate::app::rootfs::state::Tone::Error,
             "process 4123 has exited; its root filesystem is gone (pick a running process)".into(),
         ));
         insta::assert_snapshot!("exited_80x10", draw(&s, 80, 10));
