@@ -98,7 +98,7 @@ fn state(version: CgroupVersion, owned: bool) -> MemoryState {
 
 fn draw(m: &MemoryState, w: u16, h: u16) -> String {
     let mut term = Terminal::new(TestBackend::new(w, h)).expect("terminal");
-    term.draw(|f| isolab::ui::memory::render(f, f.area(), m))
+    term.draw(|f| isolab::app::memory::view::render(f, f.area(), m))
         .expect("draw");
     let buf = term.backend().buffer();
     let mut out = String::new();

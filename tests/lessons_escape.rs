@@ -118,7 +118,8 @@ fn lesson_titles_and_names_print_escaped() {
 fn draw(s: &LessonsState) -> String {
     let (w, h) = (120, 30);
     let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-    term.draw(|f| isolab::ui::lessons::render(f, s)).unwrap();
+    term.draw(|f| isolab::app::lessons::view::render(f, s))
+        .unwrap();
     let buf = term.backend().buffer().clone();
     let mut out = String::new();
     for y in 0..h {

@@ -28,7 +28,8 @@ fn state(demo: bool) -> LessonsState {
 
 fn draw(s: &LessonsState, w: u16, h: u16) -> String {
     let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-    term.draw(|f| isolab::ui::lessons::render(f, s)).unwrap();
+    term.draw(|f| isolab::app::lessons::view::render(f, s))
+        .unwrap();
     let buf = term.backend().buffer().clone();
     let mut out = String::new();
     for y in 0..h {

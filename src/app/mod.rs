@@ -1,21 +1,28 @@
 //! The TUI's state and how it changes: `App` (the screens, the active tab,
 //! the help overlay) over `Shared` (what every screen may read or ask for),
 //! the collector thread, the key tables and the terminal lifecycle.
-//! Data flows one way: collector -> `App::on_snapshot` -> state -> `ui`.
+//! Data flows one way: collector -> `App::on_snapshot` -> state -> drawing.
+//!
+//! Each screen is one module here (a room): `state.rs` (its state),
+//! `view.rs` (drawing only: reads the state, records where it drew),
+//! `mod.rs` (its key tables, how keys change the state, the [`Screen`]
+//! impl). Nothing in this file imports a screen's file or `ui/`: the screens
+//! and the frame drawing (`frame.rs`) import this, not the other way.
 //!
 //! Adding a screen (see ARCHITECTURE.md, "The TUI"):
-//! 1. `src/app/<screen>.rs`: a struct holding the screen's state that
-//!    implements [`Screen`] (title, key table, key handling; `render` just
-//!    calls `crate::ui::<screen>::render`);
-//! 2. `src/ui/<screen>.rs`: `pub fn render(f, body, &state, &Shared)`,
+//! 1. `src/app/<screen>/state.rs`: its state, no IO in the constructor;
+//! 2. `src/app/<screen>/view.rs`: `pub fn render(f, body, &State)`,
 //!    drawing only (no IO);
-//! 3. one line in [`all_screens`] (plus the two `mod` lines).
+//! 3. `src/app/<screen>/mod.rs`: the key table and `impl Screen`;
+//! 4. one line in [`all_screens`] (plus the `mod` line).
 
 pub mod collector;
+pub mod frame;
 pub mod keys;
 pub mod lab;
 pub mod lessons;
 pub mod memory;
+pub mod model;
 pub mod processes;
 pub mod terminal;
 // Screens other helpers add: one `pub mod <screen>;` line each, here.
@@ -27,9 +34,11 @@ use crossterm::event::{
     self, Event, KeyEvent, KeyEventKind, MouseButton, MouseEvent, MouseEventKind,
 };
 use keys::{GlobalAction, HelpSection};
-use processes::{HostRef, ProcessesState};
+use model::{HostRef, ProcessModel};
 use ratatui::Frame;
 use ratatui::layout::Rect;
+use std::cell::{Cell, RefCell};
+use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -57,7 +66,7 @@ impl Setup {
 /// Every screen, in tab order. Adding a screen is one line here.
 pub fn all_screens(setup: &Setup) -> Vec<Box<dyn Screen>> {
     vec![
-        Box::new(processes::ProcessesScreen),
+        Box::new(processes::ProcessesScreen::default()),
         Box::new(lab::LabScreen::new(setup)),
         Box::new(rootfs::RootScreen::new(setup)),
         Box::new(memory::MemoryScreen::new(setup)),
@@ -66,7 +75,7 @@ pub fn all_screens(setup: &Setup) -> Vec<Box<dyn Screen>> {
 }
 
 /// One screen (a tab): its own state, its keys, how it reacts. It draws
-/// through `crate::ui::<screen>::render`; it never does terminal IO itself.
+/// through its own `view::render`; it never does terminal IO itself.
 pub trait Screen {
     /// The tab title (short: tabs share one line).
     fn title(&self) -> &'static str;
@@ -81,7 +90,9 @@ pub trait Screen {
     fn on_key(&mut self, key: KeyEvent, shared: &mut Shared) -> bool;
 
     /// Draws the screen into `body` (between the tabs and the status line).
-    /// Implement as a call to `crate::ui::<screen>::render`.
+    /// Implement as a call to the screen's `view::render`, which records
+    /// where it drew what (in `Cell`s of the state) for the mouse and for
+    /// paging: there is no separate layout pass.
     fn render(&self, f: &mut Frame, body: Rect, shared: &Shared);
 
     /// Key hints for the status line when no message or prompt shows.
@@ -100,16 +111,13 @@ pub trait Screen {
         None
     }
 
-    /// A mouse event inside the body (tab clicks are handled by `App`).
-    fn on_mouse(&mut self, _m: MouseEvent, _body: Rect, _shared: &mut Shared) {}
+    /// A mouse event below the tab line (tab clicks are handled by `App`);
+    /// map it through the rectangles the last draw recorded.
+    fn on_mouse(&mut self, _m: MouseEvent, _shared: &mut Shared) {}
 
     /// After each new snapshot has landed in `shared.processes`, for every
     /// screen (active or not). Keep it cheap: it runs on the UI thread.
     fn on_snapshot(&mut self, _shared: &mut Shared) {}
-
-    /// Before each draw of the active screen, with the body area it will
-    /// get (e.g. to size a page for PgUp/PgDn).
-    fn layout(&mut self, _body: Rect, _shared: &mut Shared) {}
 
     /// When the screen becomes the active tab.
     fn on_enter(&mut self, _shared: &mut Shared) {}
@@ -143,9 +151,9 @@ pub struct Foreground {
 /// What every screen may read or ask for.
 pub struct Shared {
     /// The live process model: snapshot (with exited processes for a
-    /// moment), selection, search, mark. Other screens read
-    /// `selected_process()`; the Lab may `processes.select_pid(child)`.
-    pub processes: ProcessesState,
+    /// moment), the tree's rows, selection, follow, mark. Other screens
+    /// read `selected_process()`; the Lab marks its child.
+    pub processes: ProcessModel,
     /// A message for the status line; cleared by the next key.
     pub status: Option<(Level, String)>,
     pub interval: Duration,
@@ -156,7 +164,7 @@ pub struct Shared {
 impl Shared {
     pub fn new(users: Users, host: HostRef, interval: Duration) -> Shared {
         Shared {
-            processes: ProcessesState::new(users, host),
+            processes: ProcessModel::new(users, host),
             status: None,
             interval,
             quit: false,
@@ -205,9 +213,31 @@ pub struct App {
     /// Index of the active tab in `screens`.
     pub active: usize,
     pub help: bool,
-    /// First line of the help overlay shown, and how many lines it can show.
+    /// First line of the help overlay shown.
     pub help_scroll: usize,
-    help_page: usize,
+    /// Where the last draw put the frame's parts (`frame::render` records it).
+    pub drawn: Drawn,
+}
+
+/// The frame's geometry as last drawn: recorded while drawing, read by the
+/// mouse and by paging, so nothing computes the layout a second time.
+#[derive(Debug)]
+pub struct Drawn {
+    /// How many lines of the help overlay fit.
+    pub help_page: Cell<usize>,
+    /// The tab line, and the columns each tab's label covers.
+    pub tab_line: Cell<Rect>,
+    pub tabs: RefCell<Vec<Range<u16>>>,
+}
+
+impl Default for Drawn {
+    fn default() -> Self {
+        Drawn {
+            help_page: Cell::new(20),
+            tab_line: Cell::new(Rect::default()),
+            tabs: RefCell::new(Vec::new()),
+        }
+    }
 }
 
 impl App {
@@ -227,7 +257,7 @@ impl App {
             active: 0,
             help: false,
             help_scroll: 0,
-            help_page: 20,
+            drawn: Drawn::default(),
         }
     }
 
@@ -266,6 +296,20 @@ impl App {
         out
     }
 
+    /// How many help lines the last draw could show.
+    pub fn help_page(&self) -> usize {
+        self.drawn.help_page.get()
+    }
+
+    /// The tab drawn at `column` of the tab line, if any (for clicks).
+    pub fn tab_at(&self, column: u16) -> Option<usize> {
+        self.drawn
+            .tabs
+            .borrow()
+            .iter()
+            .position(|r| r.contains(&column))
+    }
+
     /// Lines of the help overlay (section titles, keys and the closing hint).
     fn help_len(&self) -> usize {
         self.help_sections()
@@ -289,8 +333,8 @@ impl App {
             return;
         }
         if self.help {
-            let max = self.help_len().saturating_sub(self.help_page);
-            let page = self.help_page.max(1);
+            let max = self.help_len().saturating_sub(self.help_page());
+            let page = self.help_page().max(1);
             let s = self.help_scroll;
             self.help_scroll = match keys::lookup(keys::HELP_KEYS, key.code) {
                 Some(keys::HelpAction::ScrollUp) => s.saturating_sub(1),
@@ -348,13 +392,13 @@ impl App {
         }
     }
 
-    /// A mouse event anywhere in the terminal `area`: a click on a tab
-    /// switches to it, the rest goes to the active screen.
-    pub fn on_mouse(&mut self, m: MouseEvent, area: Rect) {
-        let [top, body, _] = crate::ui::frame_areas(area);
+    /// A mouse event anywhere in the terminal: a click on a tab (where the
+    /// last draw put it) switches to it, the rest goes to the active screen.
+    pub fn on_mouse(&mut self, m: MouseEvent) {
+        let top = self.drawn.tab_line.get();
         if m.row == top.y && top.height > 0 {
             if let MouseEventKind::Down(MouseButton::Left) = m.kind
-                && let Some(i) = crate::ui::tab_at(self, m.column)
+                && let Some(i) = self.tab_at(m.column)
             {
                 self.show_screen(i);
             }
@@ -366,7 +410,7 @@ impl App {
             }
             return;
         }
-        self.screens[self.active].on_mouse(m, body, &mut self.shared);
+        self.screens[self.active].on_mouse(m, &mut self.shared);
     }
 
     /// A new snapshot from the collector: the process model takes it
@@ -388,13 +432,6 @@ impl App {
             changed |= s.poll(&mut self.shared);
         }
         changed
-    }
-
-    /// Before drawing into a terminal of `area`.
-    pub fn layout(&mut self, area: Rect) {
-        let [_, body, _] = crate::ui::frame_areas(area);
-        self.help_page = crate::ui::help::visible_lines(body);
-        self.screens[self.active].layout(body, &mut self.shared);
     }
 }
 
@@ -436,9 +473,7 @@ pub fn run(setup: Setup) -> anyhow::Result<i32> {
             break;
         }
         if dirty {
-            let size = guard.terminal.size()?;
-            app.layout(Rect::new(0, 0, size.width, size.height));
-            guard.terminal.draw(|f| crate::ui::render(f, &app))?;
+            guard.terminal.draw(|f| frame::render(f, &app))?;
             dirty = false;
             if test_panic && app.shared.processes.generation > 0 {
                 panic!("ISOLAB_TEST_PANIC is set: panicking on purpose");
@@ -447,10 +482,9 @@ pub fn run(setup: Setup) -> anyhow::Result<i32> {
         // Wait for input, but wake for new snapshots and signals.
         if event::poll(Duration::from_millis(100))? {
             dirty = true;
-            let size = guard.terminal.size()?;
             match event::read()? {
                 Event::Key(k) => app.on_key(k),
-                Event::Mouse(m) => app.on_mouse(m, Rect::new(0, 0, size.width, size.height)),
+                Event::Mouse(m) => app.on_mouse(m),
                 _ => {}
             }
         }
@@ -490,203 +524,4 @@ pub fn run(setup: Setup) -> anyhow::Result<i32> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::sys::tree::tests::proc;
-    use crossterm::event::{KeyCode, KeyModifiers};
-    use keys::{Binding, bind};
-
-    /// A second screen, as another helper would add one: its own state and
-    /// key table, reading the selection the Processes screen owns.
-    /// What the probe saw, shared with the test (screens are boxed).
-    #[derive(Default)]
-    struct Probe {
-        seen: std::rc::Rc<std::cell::RefCell<Vec<Option<Pid>>>>,
-        snapshots: std::rc::Rc<std::cell::Cell<usize>>,
-    }
-
-    #[derive(Clone, Copy)]
-    enum ProbeAction {
-        Record,
-        RunTrue,
-    }
-
-    const PROBE_KEYS: &[Binding<ProbeAction>] = &[
-        bind(
-            ProbeAction::Record,
-            &[KeyCode::Char('r')],
-            "record the selection",
-        ),
-        bind(ProbeAction::RunTrue, &[KeyCode::Char('e')], "run true"),
-    ];
-
-    impl Screen for Probe {
-        fn title(&self) -> &'static str {
-            "Probe"
-        }
-        fn help(&self) -> Vec<HelpSection> {
-            vec![keys::help_section("Probe", PROBE_KEYS)]
-        }
-        fn on_key(&mut self, key: KeyEvent, shared: &mut Shared) -> bool {
-            match keys::lookup(PROBE_KEYS, key.code) {
-                Some(ProbeAction::Record) => self.seen.borrow_mut().push(shared.selected_pid()),
-                Some(ProbeAction::RunTrue) => {
-                    shared.run_in_foreground("true", std::process::Command::new("true"))
-                }
-                None => return false,
-            }
-            true
-        }
-        fn on_snapshot(&mut self, _shared: &mut Shared) {
-            self.snapshots.set(self.snapshots.get() + 1);
-        }
-        fn poll(&mut self, _shared: &mut Shared) -> bool {
-            // Redraw when a snapshot arrived since the last poll.
-            self.snapshots.get() % 2 == 1
-        }
-        fn render(&self, _f: &mut Frame, _body: Rect, _shared: &Shared) {}
-    }
-
-    fn press(app: &mut App, code: KeyCode) {
-        app.on_key(KeyEvent::new(code, KeyModifiers::NONE));
-    }
-
-    fn app() -> App {
-        app_with(Probe::default())
-    }
-
-    fn app_with(probe: Probe) -> App {
-        let shared = Shared::new(Users::default(), HostRef::default(), Duration::from_secs(1));
-        let mut app = App::with_screens(
-            shared,
-            vec![Box::new(processes::ProcessesScreen), Box::new(probe)],
-        );
-        let procs = vec![proc(1, 0, "init"), proc(7, 1, "sh"), proc(9, 7, "sleep")];
-        app.on_snapshot(crate::sys::procs::Snapshot {
-            procs,
-            ticks_per_sec: 100,
-            boot_time: 0,
-        });
-        app
-    }
-
-    #[test]
-    fn tabs_switch_by_number_and_tab_and_screens_share_the_selection() {
-        let probe = Probe::default();
-        let (seen, snapshots) = (probe.seen.clone(), probe.snapshots.clone());
-        let mut a = app_with(probe);
-        assert_eq!(snapshots.get(), 1, "every screen hears of each snapshot");
-        assert!(a.poll(), "a screen's poll can ask for a redraw");
-        press(&mut a, KeyCode::End); // Processes: select the last row
-        assert_eq!(a.shared.selected_pid(), Some(9));
-        press(&mut a, KeyCode::Char('2'));
-        assert_eq!(a.active_screen().title(), "Probe");
-        press(&mut a, KeyCode::Char('r'));
-        press(&mut a, KeyCode::Tab);
-        assert_eq!(a.active, 0, "Tab wraps around");
-        press(&mut a, KeyCode::BackTab);
-        assert_eq!(a.active, 1);
-        press(&mut a, KeyCode::Char('9'));
-        assert_eq!(a.active, 1, "no screen 9: stays");
-        assert!(a.shared.status.is_some(), "and says why");
-        press(&mut a, KeyCode::Char('1'));
-        assert_eq!(a.active, 0);
-        press(&mut a, KeyCode::Home);
-        a.show_screen(1);
-        press(&mut a, KeyCode::Char('r'));
-        assert_eq!(*seen.borrow(), vec![Some(9), Some(1)]);
-        assert!(a.show_screen_titled("Processes"));
-        assert!(!a.show_screen_titled("Nope"));
-    }
-
-    #[test]
-    fn a_screen_can_ask_to_run_a_program_in_the_foreground() {
-        let mut a = app();
-        a.show_screen(1);
-        press(&mut a, KeyCode::Char('e'));
-        let fg = a.shared.take_foreground().expect("a foreground request");
-        assert_eq!(fg.label, "true");
-        assert!(a.shared.take_foreground().is_none(), "taken once");
-        press(&mut a, KeyCode::Char('!'));
-        assert!(
-            a.shared
-                .take_foreground()
-                .expect("shell")
-                .label
-                .starts_with("shell ")
-        );
-    }
-
-    #[test]
-    fn search_prompt_takes_every_key_but_ctrl_c() {
-        let mut a = app();
-        press(&mut a, KeyCode::Char('/'));
-        for c in "q2?!".chars() {
-            press(&mut a, KeyCode::Char(c));
-        }
-        assert!(!a.shared.quit);
-        assert_eq!(a.active, 0);
-        assert!(!a.help);
-        assert_eq!(
-            a.active_screen().prompt(&a.shared).map(|p| p.1),
-            Some("q2?!".into())
-        );
-        a.on_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
-        assert!(a.shared.quit);
-    }
-
-    #[test]
-    fn help_lists_every_key_of_every_table_and_scrolls() {
-        let mut a = app();
-        let all: Vec<String> = a
-            .help_sections()
-            .iter()
-            .flat_map(|s| s.lines.iter().map(|l| l.0.clone()))
-            .collect();
-        for b in processes::KEYS {
-            for k in b.keys {
-                let name = keys::key_name(k);
-                assert!(
-                    all.iter().any(|l| l.split(' ').any(|w| w == name)),
-                    "{name} missing from help"
-                );
-            }
-        }
-        a.layout(Rect::new(0, 0, 80, 24));
-        press(&mut a, KeyCode::Char('?'));
-        assert!(a.help);
-        press(&mut a, KeyCode::PageDown);
-        press(&mut a, KeyCode::PageDown);
-        press(&mut a, KeyCode::PageDown);
-        let bottom = a.help_scroll;
-        assert!(
-            bottom > 0 && bottom + a.help_page == a.help_len(),
-            "clamped at the end"
-        );
-        press(&mut a, KeyCode::Up);
-        assert_eq!(a.help_scroll, bottom - 1);
-        press(&mut a, KeyCode::Char('x'));
-        assert!(!a.help, "any other key closes");
-        assert!(!a.shared.quit);
-    }
-
-    #[test]
-    fn clicking_a_tab_switches_to_it() {
-        use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
-        let mut a = app();
-        let area = Rect::new(0, 0, 100, 30);
-        let column = (0..100)
-            .find(|&c| crate::ui::tab_at(&a, c) == Some(1))
-            .expect("the Probe tab is drawn");
-        a.on_mouse(
-            MouseEvent {
-                kind: MouseEventKind::Down(MouseButton::Left),
-                column,
-                row: 0,
-                modifiers: KeyModifiers::NONE,
-            },
-            area,
-        );
-        assert_eq!(a.active, 1);
-    }
-}
+mod tests;

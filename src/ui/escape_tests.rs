@@ -3,7 +3,7 @@
 //! as an escape (ratatui 0.30 drops control characters itself, which would
 //! hide `\e]0;pwned` as `]0;pwned`; isolab escapes them, like the CLI).
 
-use crate::app::processes::HostRef;
+use crate::app::model::HostRef;
 use crate::app::{App, Setup};
 use crate::sys::cgroup::{CgroupReport, CgroupVersion, Layout, Membership};
 use crate::sys::procs::{CgroupLine, Snapshot};
@@ -13,7 +13,6 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
-use ratatui::layout::Rect;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -43,8 +42,8 @@ fn cells(buf: &Buffer) -> String {
 
 fn draw_app(app: &mut App, w: u16, h: u16) -> String {
     let mut term = Terminal::new(TestBackend::new(w, h)).expect("terminal");
-    app.layout(Rect::new(0, 0, w, h));
-    term.draw(|f| crate::ui::render(f, app)).expect("draw");
+    term.draw(|f| crate::app::frame::render(f, app))
+        .expect("draw");
     cells(term.backend().buffer())
 }
 
@@ -166,7 +165,9 @@ fn root_screen_escapes_names_targets_paths_mounts_and_text() {
     );
     s.mounts = mounts::compare(&process, &[]);
     s.show_mounts = true;
-    let screen = draw_with(160, 20, |f| crate::ui::rootfs::render(f, f.area(), &s));
+    let screen = draw_with(160, 20, |f| {
+        crate::app::rootfs::view::render(f, f.area(), &s)
+    });
     assert!(screen.contains(&format!("/tmp/{SHOWN}")), "cwd:\n{screen}");
     assert!(
         screen.contains(&format!(" {SHOWN}\n")) || screen.contains(&format!(" {SHOWN} ")),
@@ -193,7 +194,9 @@ fn root_screen_escapes_names_targets_paths_mounts_and_text() {
         lines: vec![format!("hello {EVIL}")],
         scroll: 0,
     });
-    let screen = draw_with(160, 20, |f| crate::ui::rootfs::render(f, f.area(), &s));
+    let screen = draw_with(160, 20, |f| {
+        crate::app::rootfs::view::render(f, f.area(), &s)
+    });
     assert!(
         screen.contains(&format!("hello {SHOWN}")),
         "preview:\n{screen}"
@@ -227,7 +230,9 @@ fn memory_screen_escapes_comm_cgroup_paths_and_messages() {
         }],
         memory: None,
     });
-    let screen = draw_with(200, 40, |f| crate::ui::memory::render(f, f.area(), &m));
+    let screen = draw_with(200, 40, |f| {
+        crate::app::memory::view::render(f, f.area(), &m)
+    });
     assert!(
         screen.contains(&format!("PID 77 {SHOWN}")),
         "title:\n{screen}"
@@ -266,10 +271,8 @@ fn lab_escapes_what_the_child_reports_and_the_typed_options() {
         inside: EVIL.into(),
     }];
     lab.message = Some((true, format!("started {EVIL}")));
-    let shared =
-        crate::app::Shared::new(Users::default(), HostRef::default(), Duration::from_secs(1));
     let screen = draw_with(200, 50, |f| {
-        crate::ui::lab::render(f, f.area(), &lab, &shared)
+        crate::app::lab::view::render(f, f.area(), &lab)
     });
     assert!(
         screen.contains(&format!("h{SHOWN}")),

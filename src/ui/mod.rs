@@ -1,146 +1,15 @@
-//! Drawing. One file per screen; each only renders from `App` — no IO, no
-//! state changes — so screens are testable with ratatui's TestBackend.
+//! What every screen's view shares: the theme (every colour), the help
+//! overlay, `centered`, the one byte formatter. Knows nothing of `App` or
+//! of any screen: the frame (`app/frame.rs`) and the views
+//! (`app/<screen>/view.rs`) import this, never the other way.
 
 pub mod help;
-pub mod lab;
-pub mod lessons;
-pub mod memory;
-pub mod processes;
-// Screens other helpers add: one `pub mod <screen>;` line each, here.
-pub mod rootfs;
 pub mod theme;
 
 #[cfg(test)]
 mod escape_tests;
 
-use crate::app::{App, Level};
-use crate::text::escape;
-use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::Style;
-use ratatui::text::{Line, Span};
-use ratatui::widgets::{Clear, Paragraph, Wrap};
-
-/// Below this the screens cannot be laid out sensibly; we say so instead.
-pub const MIN_WIDTH: u16 = 60;
-pub const MIN_HEIGHT: u16 = 15;
-
-/// Draws the whole terminal: tabs, the active screen, the status line and
-/// the help overlay; or the "too small" message.
-pub fn render(f: &mut Frame, app: &App) {
-    let area = f.area();
-    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
-        too_small(f, area);
-        theme::finish(f.buffer_mut());
-        return;
-    }
-    let [top, body, bottom] = frame_areas(area);
-    tabs(f, top, app);
-    app.active_screen().render(f, body, &app.shared);
-    status_line(f, bottom, app);
-    if app.help {
-        help::render(f, body, &app.help_sections(), app.help_scroll);
-    }
-    theme::finish(f.buffer_mut());
-}
-
-/// The tab line, the screen body and the status line.
-pub fn frame_areas(area: Rect) -> [Rect; 3] {
-    Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Min(1),
-        Constraint::Length(1),
-    ])
-    .areas(area)
-}
-
-fn too_small(f: &mut Frame, area: Rect) {
-    let msg = format!(
-        "terminal too small: need {MIN_WIDTH}x{MIN_HEIGHT}, have {}x{}",
-        area.width, area.height
-    );
-    f.render_widget(Clear, area);
-    f.render_widget(
-        Paragraph::new(msg)
-            .wrap(Wrap { trim: true })
-            .style(theme::current().warn),
-        area,
-    );
-}
-
-const BRAND: &str = " isolab ";
-
-/// The label of tab `i` (1-based number and title).
-fn tab_label(i: usize, title: &str) -> String {
-    format!(" {} {} ", i + 1, title)
-}
-
-/// Which tab, if any, is drawn at `column` of the tab line (for clicks).
-pub fn tab_at(app: &App, column: u16) -> Option<usize> {
-    let mut x = BRAND.chars().count();
-    for (i, s) in app.screens().iter().enumerate() {
-        x += theme::current().tab_gap; // the gap before each tab
-        let w = tab_label(i, s.title()).chars().count();
-        if (x..x + w).contains(&(column as usize)) {
-            return Some(i);
-        }
-        x += w;
-    }
-    None
-}
-
-fn tabs(f: &mut Frame, area: Rect, app: &App) {
-    let mut spans = vec![Span::styled(BRAND, theme::current().brand)];
-    for (i, s) in app.screens().iter().enumerate() {
-        let style = if i == app.active {
-            theme::current().tab_active
-        } else {
-            Style::new()
-        };
-        spans.push(Span::raw(" ".repeat(theme::current().tab_gap)));
-        spans.push(Span::styled(tab_label(i, s.title()), style));
-    }
-    let p = &app.shared.processes;
-    let info = format!(
-        "  {} processes · every {:.1}s{}",
-        p.snap.procs.len() - p.gone.len(),
-        app.shared.interval.as_secs_f64(),
-        if p.follow {
-            format!(" · FOLLOW {}", p.selected_pid.unwrap_or_default())
-        } else {
-            String::new()
-        }
-    );
-    spans.push(Span::styled(info, theme::current().dim));
-    f.render_widget(Line::from(spans), area);
-}
-
-fn status_line(f: &mut Frame, area: Rect, app: &App) {
-    let screen = app.active_screen();
-    let line = if let Some((label, text)) = screen.prompt(&app.shared) {
-        Line::from(vec![
-            Span::styled(label, theme::current().badge_warn),
-            Span::raw(format!(" {}█  (Enter: find, Esc: cancel)", escape(&text))),
-        ])
-    } else if let Some((level, msg)) = &app.shared.status {
-        let style = match level {
-            Level::Info => theme::current().accent,
-            Level::Error => theme::current().alert,
-        };
-        // Messages quote names and paths (an error about a file, the
-        // command a shell ran): escaped, like the CLI's.
-        Line::from(Span::styled(format!(" {} ", escape(msg)), style))
-    } else {
-        Line::from(
-            screen
-                .hints()
-                .iter()
-                .flat_map(|&(k, what)| [Span::styled(k, theme::current().key), Span::raw(what)])
-                .collect::<Vec<_>>(),
-        )
-    };
-    f.render_widget(line, area);
-}
+use ratatui::layout::Rect;
 
 /// A rectangle of at most `w`x`h` centred in `area`.
 pub fn centered(area: Rect, w: u16, h: u16) -> Rect {

@@ -1,7 +1,7 @@
 //! Screen snapshots: the Processes screen drawn with ratatui's TestBackend
 //! from a fixed, hand-built snapshot, at 80x24, 200x50 and tiny sizes.
 
-use crate::app::processes::HostRef;
+use crate::app::model::HostRef;
 use crate::app::{App, Setup};
 use crate::sys::container::{Container, Runtime};
 use crate::sys::ns::{NsKind, NsSet};
@@ -114,9 +114,8 @@ fn key(app: &mut App, code: KeyCode) {
 
 fn draw(app: &mut App, w: u16, h: u16) -> String {
     let mut term = Terminal::new(TestBackend::new(w, h)).expect("terminal");
-    let area = Rect::new(0, 0, w, h);
-    app.layout(area);
-    term.draw(|f| crate::ui::render(f, app)).expect("draw");
+    term.draw(|f| crate::app::frame::render(f, app))
+        .expect("draw");
     let buf = term.backend().buffer();
     let mut out = String::new();
     for y in 0..buf.area.height {
@@ -297,8 +296,8 @@ fn mouse_click_selects_the_row_under_it_and_wheel_scrolls() {
     let mut a = app();
     let area = Rect::new(0, 0, 200, 50);
     draw(&mut a, 200, 50);
-    let [_, body, _] = crate::ui::frame_areas(area);
-    let rows = crate::ui::processes::list_rows_area(body, &a.shared.processes);
+    let [_, body, _] = crate::app::frame::frame_areas(area);
+    let rows = crate::app::processes::view::list_rows_area(body, true);
     let click = |row: u16| MouseEvent {
         kind: MouseEventKind::Down(MouseButton::Left),
         column: 10,
@@ -306,10 +305,10 @@ fn mouse_click_selects_the_row_under_it_and_wheel_scrolls() {
         modifiers: KeyModifiers::NONE,
     };
     // The third drawn row (tree order: systemd, sshd, bash, ...).
-    a.on_mouse(click(rows.y + 2), area);
+    a.on_mouse(click(rows.y + 2));
     assert_eq!(a.shared.processes.selected_pid, Some(900));
     // A click outside the list changes nothing.
-    a.on_mouse(click(0), area);
+    a.on_mouse(click(0));
     assert_eq!(a.shared.processes.selected_pid, Some(900));
     let wheel = MouseEvent {
         kind: MouseEventKind::ScrollDown,
@@ -317,7 +316,7 @@ fn mouse_click_selects_the_row_under_it_and_wheel_scrolls() {
         row: rows.y,
         modifiers: KeyModifiers::NONE,
     };
-    a.on_mouse(wheel, area);
+    a.on_mouse(wheel);
     assert_eq!(a.shared.processes.selected, 5);
 }
 
@@ -364,7 +363,7 @@ fn random_keys_sizes_and_snapshots_never_panic() {
                     row: next(50) as u16,
                     modifiers: KeyModifiers::NONE,
                 };
-                a.on_mouse(m, Rect::new(0, 0, 200, 50));
+                a.on_mouse(m);
             }
             _ => key(&mut a, codes[next(codes.len())]),
         }
@@ -404,8 +403,8 @@ fn frames_with(theme: crate::ui::theme::Theme) -> Vec<ratatui::buffer::Buffer> {
         key(&mut a, KeyCode::Char(tab));
         for (w, h) in SIZES {
             let mut term = Terminal::new(TestBackend::new(w, h)).expect("terminal");
-            a.layout(Rect::new(0, 0, w, h));
-            term.draw(|f| crate::ui::render(f, &a)).expect("draw");
+            term.draw(|f| crate::app::frame::render(f, &a))
+                .expect("draw");
             out.push(term.backend().buffer().clone());
         }
         if tab == '?' {
@@ -473,7 +472,7 @@ fn the_projector_is_bold_and_has_no_dim_grey() {
         "{text}"
     );
     let col = text.find("2 Lab").expect("tab 2") as u16;
-    assert_eq!(crate::ui::tab_at(&a, col), Some(1));
+    assert_eq!(a.tab_at(col), Some(1));
     crate::ui::theme::install(crate::ui::theme::Theme::default());
 }
 
@@ -482,17 +481,24 @@ fn colours_are_chosen_only_in_the_theme() {
     // Each screen names what a thing is (theme.warn, theme.selected); the
     // colours live in ui/theme.rs, so --color never and --theme reach all.
     for (file, text) in [
-        ("help.rs", include_str!("help.rs")),
-        ("lab.rs", include_str!("lab.rs")),
-        ("lessons.rs", include_str!("lessons.rs")),
-        ("memory.rs", include_str!("memory.rs")),
-        ("mod.rs", include_str!("mod.rs")),
-        ("processes.rs", include_str!("processes.rs")),
-        ("rootfs.rs", include_str!("rootfs.rs")),
+        ("ui/help.rs", include_str!("help.rs")),
+        ("app/lab/view.rs", include_str!("../app/lab/view.rs")),
+        (
+            "app/lessons/view.rs",
+            include_str!("../app/lessons/view.rs"),
+        ),
+        ("app/memory/view.rs", include_str!("../app/memory/view.rs")),
+        ("ui/mod.rs", include_str!("mod.rs")),
+        ("app/frame.rs", include_str!("../app/frame.rs")),
+        (
+            "app/processes/view.rs",
+            include_str!("../app/processes/view.rs"),
+        ),
+        ("app/rootfs/view.rs", include_str!("../app/rootfs/view.rs")),
     ] {
         assert!(
             !text.contains("Color::"),
-            "src/ui/{file} picks a colour itself"
+            "src/{file} picks a colour itself"
         );
     }
     // And no colour theme style carries a colour when colour is off.

@@ -10,8 +10,8 @@
 //! dim greys, and wider gaps between the tabs.
 //!
 //! `main` installs the theme once, on the thread that draws (the TUI's
-//! main loop); [`current`] returns it anywhere in `ui`. Tests install
-//! theirs on their own thread.
+//! main loop); [`current`] returns it wherever something is drawn (the
+//! frame, the views). Tests install theirs on their own thread.
 
 use crate::cli::ThemeName;
 use ratatui::buffer::Buffer;

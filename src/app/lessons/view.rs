@@ -1,7 +1,8 @@
 //! The Lessons screen and the demo's large-print layout. Render only: all
 //! state comes from `LessonsState`.
 
-use crate::app::lessons::{LessonsState, LiveRow, View};
+use super::state::{Confirm, LessonsState, View};
+use super::worker::LiveRow;
 use crate::lessons::cond::Outcome;
 use crate::lessons::lesson::{Block, Step};
 use crate::lessons::render::{Style as TextStyle, spans};
@@ -51,7 +52,7 @@ pub fn render_in(f: &mut Frame, area: Rect, s: &LessonsState) {
 
 /// The question before a command of a lesson file not shipped with isolab
 /// runs: the file and the exact commands, over the screen.
-fn confirm(f: &mut Frame, area: Rect, c: &crate::app::lessons::Confirm) {
+fn confirm(f: &mut Frame, area: Rect, c: &Confirm) {
     let who = if nix::unistd::geteuid().is_root() {
         "as root"
     } else {

@@ -2,8 +2,7 @@
 //! equivalent commands and the steps on the right, the inside-vs-outside
 //! table below once the child runs. Renders `LabState` only; no IO.
 
-use crate::app::Shared;
-use crate::app::lab::{LabState, ROWS, Row};
+use super::state::{LabState, ROWS, Row};
 use crate::sys::ns::NsKind;
 use crate::sys::spawn::{self, Actor};
 use crate::text::{escape, escape_command};
@@ -18,7 +17,7 @@ fn dim() -> Style {
     theme::current().dim
 }
 
-pub fn render(f: &mut Frame, area: Rect, lab: &LabState, _shared: &Shared) {
+pub fn render(f: &mut Frame, area: Rect, lab: &LabState) {
     let table_height = if lab.compare.is_empty() && lab.exited.is_none() {
         0
     } else {
@@ -305,13 +304,8 @@ mod tests {
     use ratatui::backend::TestBackend;
 
     fn draw(lab: &LabState, w: u16, h: u16) -> String {
-        let shared = Shared::new(
-            crate::sys::users::Users::default(),
-            crate::app::processes::HostRef::default(),
-            std::time::Duration::from_secs(1),
-        );
         let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-        t.draw(|f| render(f, f.area(), lab, &shared)).unwrap();
+        t.draw(|f| render(f, f.area(), lab)).unwrap();
         let buf = t.backend().buffer().clone();
         let mut out = String::new();
         for y in 0..h {

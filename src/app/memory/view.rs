@@ -2,7 +2,7 @@
 //! cgroup's numbers, a live graph of usage against the limit with OOM kills
 //! marked, and the limit editor. Renders `MemoryState` only: no IO.
 
-use crate::app::memory::{Dialog, MemoryState, WINDOW_SECS};
+use super::state::{Dialog, MemoryState, WINDOW_SECS};
 use crate::sys::cgroup::{CgroupVersion, Limit, MemoryStats, human_bytes};
 use crate::text::{escape, escape_os};
 use crate::ui::theme;
@@ -30,7 +30,7 @@ pub fn render(f: &mut Frame, area: Rect, m: &MemoryState) {
     render_graph(f, graph, m);
     render_bottom(f, bottom, m);
     if let Dialog::Confirm { limit, dir } = &m.dialog {
-        let popup = super::centered(area, 72, 9);
+        let popup = crate::ui::centered(area, 72, 9);
         f.render_widget(Clear, popup);
         let text = vec![
             Line::styled(

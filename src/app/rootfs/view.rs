@@ -2,7 +2,7 @@
 //! with a preview pane, the mount table beside the host's, and the
 //! new-file dialog. Render only: everything comes from `RootState`.
 
-use crate::app::rootfs::{NewDialog, Preview, RootState};
+use super::state::{NewDialog, Preview, RootState};
 use crate::sys::mounts::MountMark;
 use crate::sys::rootfs::{Entry, FileKind, mode_string};
 use crate::text::escape;
@@ -26,15 +26,11 @@ fn areas(body: Rect, state: &RootState) -> (Rect, Rect, Option<Rect>) {
     }
 }
 
-/// Where the listing's rows are (inside its border): for the page size and
-/// mouse clicks.
-pub fn list_area(body: Rect, state: &RootState) -> Rect {
-    let (_, list, _) = areas(body, state);
-    Block::default().borders(Borders::ALL).inner(list)
-}
-
+/// Draws the screen and records where the listing's rows went (inside its
+/// border): the page size and mouse clicks follow what was drawn.
 pub fn render(f: &mut Frame, body: Rect, state: &RootState) {
     let (header, list, right) = areas(body, state);
+    state.drew_list(Block::default().borders(Borders::ALL).inner(list));
     render_header(f, header, state);
     render_listing(f, list, state);
     if let Some(right) = right {
@@ -148,7 +144,8 @@ fn render_listing(f: &mut Frame, area: Rect, state: &RootState) {
     let (owner_w, size_w) = (list.owner_width, list.size_width);
     let rows = inner.height as usize;
     let mut lines = Vec::with_capacity(rows);
-    for i in state.scroll..list.len().min(state.scroll + rows) {
+    let scroll = state.scroll.get();
+    for i in scroll..list.len().min(scroll + rows) {
         let Some(e) = list.entry(i) else { break };
         let is_new = state.is_new(i);
         let selected = i == state.selected;
@@ -297,9 +294,8 @@ fn render_dialog(f: &mut Frame, area: Rect, state: &RootState, d: &NewDialog) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use crate::app::rootfs::{NewDialog, Preview, RootState};
     use crate::sys::mounts::{self, MountMark};
     use crate::sys::rootfs::{DirList, Entry, FileContent, IdMap, UserNs, hex_lines};
     use ratatui::Terminal;
@@ -310,7 +306,7 @@ mod tests {
         Entry::fixture(name, mode, size, link)
     }
 
-    fn state() -> RootState {
+    pub(crate) fn state() -> RootState {
         let mut s = RootState::new(Path::new("/proc"));
         s.pid = Some(4123);
         s.show_listing(listing(None, 0), &["just_a_temp"]);
@@ -436,54 +432,10 @@ mod tests {
             &[],
         );
         s.message = Some((
-            crate::app::rootfs::Tone::Error,
+            crate::app::rootfs::state::Tone::Error,
             "process 4123 has exited; its root filesystem is gone (pick a running process)".into(),
         ));
         insta::assert_snapshot!("exited_80x10", draw(&s, 80, 10));
-    }
-
-    /// The Root tab inside the whole frame: tabs, body, the status line's
-    /// hints from `RootScreen::hints`, and the search prompt.
-    #[test]
-    fn root_tab_in_the_app_frame_100x16() {
-        use crate::app::processes::{HostRef, ProcessesScreen};
-        use crate::app::rootfs::RootScreen;
-        use crate::app::{App, Setup, Shared};
-        use crate::sys::users::Users;
-        let setup = Setup::new("/proc", std::time::Duration::from_secs(1));
-        let mut screen = RootScreen::new(&setup);
-        screen.state = state();
-        let shared = Shared::new(Users::default(), HostRef::default(), setup.interval);
-        let mut app = App::with_screens(shared, vec![Box::new(ProcessesScreen), Box::new(screen)]);
-        app.active = 1;
-        let frame = |app: &App| {
-            let mut t = Terminal::new(TestBackend::new(100, 16)).expect("terminal");
-            t.draw(|f| crate::ui::render(f, app)).expect("draw");
-            let buf = t.backend().buffer().clone();
-            (0..buf.area.height)
-                .map(|y| {
-                    let line: String = (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect();
-                    line.trim_end().to_string() + "\n"
-                })
-                .collect::<String>()
-        };
-        insta::assert_snapshot!("root_tab_in_frame", frame(&app));
-        let key = |app: &mut App, c: char| {
-            app.on_key(crossterm::event::KeyEvent::new(
-                crossterm::event::KeyCode::Char(c),
-                crossterm::event::KeyModifiers::NONE,
-            ))
-        };
-        key(&mut app, '/');
-        key(&mut app, 'r');
-        key(&mut app, 'u');
-        // While searching, q is text, not quit.
-        key(&mut app, 'q');
-        assert!(!app.shared.quit);
-        let shown = frame(&app);
-        assert!(shown.contains("Search:  ruq█"), "{shown}");
-        let help = app.help_sections();
-        assert!(help.iter().any(|s| s.title == "Root filesystem"));
     }
 
     #[test]

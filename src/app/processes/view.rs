@@ -2,7 +2,8 @@
 //! columns, a detail pane for the selected process, and the namespace
 //! comparison of two processes. Only the visible rows are formatted.
 
-use crate::app::processes::{ProcessesState, View};
+use super::state::ProcessesState;
+use crate::app::model::{ProcessModel, View};
 use crate::sys::container::Runtime;
 use crate::sys::ns::{NsKind, NsSet};
 use crate::sys::procs::{Process, format_cpu_time};
@@ -19,8 +20,8 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 /// One-letter marks for the ISOL column, in `NsKind::ISOLATING` order.
 const NS_LETTERS: [char; 8] = ['p', 'm', 'n', 'i', 'u', 'U', 'c', 't'];
 
-fn split(body: Rect, s: &ProcessesState) -> (Rect, Option<Rect>) {
-    if !s.show_detail {
+fn split(body: Rect, show_detail: bool) -> (Rect, Option<Rect>) {
+    if !show_detail {
         return (body, None);
     }
     if body.width >= 140 {
@@ -35,10 +36,10 @@ fn split(body: Rect, s: &ProcessesState) -> (Rect, Option<Rect>) {
     }
 }
 
-/// Where the process rows are drawn, given the whole terminal area (the
-/// app uses it for the page size and to map mouse clicks to rows).
-pub fn list_rows_area(body: Rect, s: &ProcessesState) -> Rect {
-    let (list, _) = split(body, s);
+/// Where the process rows go in `body` (below the header line), with or
+/// without the detail pane.
+pub fn list_rows_area(body: Rect, show_detail: bool) -> Rect {
+    let (list, _) = split(body, show_detail);
     Rect::new(
         list.x,
         list.y + 1,
@@ -120,7 +121,7 @@ fn column_runtime(r: Runtime) -> &'static str {
     }
 }
 
-fn row_text(p: &Process, art: &str, w: Width, s: &ProcessesState) -> String {
+fn row_text(p: &Process, art: &str, w: Width, s: &ProcessModel) -> String {
     let user = p
         .facts
         .uid
@@ -187,13 +188,18 @@ fn row_text(p: &Process, art: &str, w: Width, s: &ProcessesState) -> String {
     }
 }
 
-pub fn render(f: &mut Frame, body: Rect, s: &ProcessesState) {
-    let (list, detail) = split(body, s);
-    render_list(f, list, s);
+/// Draws the screen from the shared model `s` and the screen's own state
+/// `v`, and records in `v` where the rows went (page size, clicks).
+pub fn render(f: &mut Frame, body: Rect, v: &ProcessesState, s: &ProcessModel) {
+    let rows = list_rows_area(body, v.show_detail);
+    v.list_rows.set(rows);
+    v.set_page(rows.height as usize, s);
+    let (list, detail) = split(body, v.show_detail);
+    render_list(f, list, v.scroll.get(), s);
     if let Some(d) = detail {
         render_detail(f, d, s);
     }
-    if s.compare {
+    if v.compare {
         render_compare(f, body, s);
     }
 }
@@ -213,7 +219,7 @@ fn fit_art(art: &str, depth: usize, command_width: usize) -> std::borrow::Cow<'_
     format!("{label}{tail}").into()
 }
 
-fn render_list(f: &mut Frame, area: Rect, s: &ProcessesState) {
+fn render_list(f: &mut Frame, area: Rect, scroll: usize, s: &ProcessModel) {
     let w = width_class(area.width);
     let mut title = header(w);
     if s.view == View::Flat {
@@ -227,7 +233,7 @@ fn render_list(f: &mut Frame, area: Rect, s: &ProcessesState) {
     let visible = area.height.saturating_sub(1) as usize;
     let command_width = (area.width as usize).saturating_sub(header(w).len() - "COMMAND".len());
     let t = theme::current();
-    for (i, row) in s.rows.iter().enumerate().skip(s.scroll).take(visible) {
+    for (i, row) in s.rows.iter().enumerate().skip(scroll).take(visible) {
         let p = &s.snap.procs[row.index];
         let fold = if row.collapsed { "[+]" } else { "" };
         let oom = s.oom_killed.contains(&p.pid);
@@ -302,7 +308,7 @@ pub fn utc_time(secs: u64) -> String {
 }
 
 /// The lines of the detail pane (also used by tests).
-pub fn detail_lines(p: &Process, s: &ProcessesState) -> Vec<Line<'static>> {
+pub fn detail_lines(p: &Process, s: &ProcessModel) -> Vec<Line<'static>> {
     let mut out = Vec::new();
     let gone = if s.oom_killed.contains(&p.pid) {
         "  (killed by the OOM killer: its memory cgroup hit the limit)"
@@ -411,7 +417,7 @@ pub fn detail_lines(p: &Process, s: &ProcessesState) -> Vec<Line<'static>> {
 
 /// The detail pane when the full one does not fit (a short terminal):
 /// namespaces summed up in one line, unreadable parts before cgroups.
-pub fn compact_detail_lines(p: &Process, s: &ProcessesState) -> Vec<Line<'static>> {
+pub fn compact_detail_lines(p: &Process, s: &ProcessModel) -> Vec<Line<'static>> {
     let full = detail_lines(p, s);
     // Keep the head of the full pane: title, command, state, user,
     // threads, started, parents, container, NSpid (up to the ns header).
@@ -513,7 +519,7 @@ pub fn nspid_words(p: &Process) -> String {
     }
 }
 
-fn render_detail(f: &mut Frame, area: Rect, s: &ProcessesState) {
+fn render_detail(f: &mut Frame, area: Rect, s: &ProcessModel) {
     let block = Block::new()
         .borders(Borders::LEFT | Borders::TOP)
         .title(" detail ")
@@ -538,7 +544,7 @@ fn render_detail(f: &mut Frame, area: Rect, s: &ProcessesState) {
     );
 }
 
-fn render_compare(f: &mut Frame, body: Rect, s: &ProcessesState) {
+fn render_compare(f: &mut Frame, body: Rect, s: &ProcessModel) {
     let (Some(a), Some(b)) = (s.marked_process(), s.selected_process()) else {
         return;
     };

@@ -1,17 +1,20 @@
-//! The Processes screen: its state (the process model every screen shares:
-//! snapshot, selection, search, follow, mark), its key table and how keys
-//! and new snapshots change it. Plain data: `ui::processes` draws it,
-//! nothing here does IO.
+//! The process model every screen shares (`Shared::processes`): the live
+//! snapshot with processes that just vanished, what is new, what the OOM
+//! killer took, the rows of the process tree (or the flat list) and the
+//! selection on them, the followed and the marked process, the users and
+//! the host's namespaces. The Processes screen shows and steers it; the
+//! other screens read the selection (and the Lab marks its child). Plain
+//! data, no IO, no drawing; how far the list is scrolled, the search being
+//! typed and the panes shown belong to the Processes screen's own state.
+//!
+//! The rows' shape (tree or flat, the sort, the collapsed subtrees) lives
+//! here with the rows: they are rebuilt on every snapshot, before any
+//! screen hears of it, and the selection must stay on its PID through it.
 
-use crate::app::keys::{self, Binding, HelpSection, PromptAction, bind};
-use crate::app::{Screen, Shared};
 use crate::sys::ns::NsSet;
 use crate::sys::procs::{Pid, Process, Snapshot};
 use crate::sys::tree::{self, TreeRow};
 use crate::sys::users::Users;
-use crossterm::event::{KeyCode, KeyEvent, MouseButton, MouseEvent, MouseEventKind};
-use ratatui::Frame;
-use ratatui::layout::{Position, Rect};
 use std::collections::{HashMap, HashSet};
 
 /// How long (in refreshes) a new process stays highlighted and a vanished
@@ -59,13 +62,6 @@ impl SortKey {
     }
 }
 
-/// What the bottom line is doing: showing key hints, or editing a search.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Prompt {
-    None,
-    Search(String),
-}
-
 /// The reference process whose namespaces count as "the host's".
 #[derive(Clone, Debug, Default)]
 pub struct HostRef {
@@ -74,7 +70,7 @@ pub struct HostRef {
 }
 
 #[derive(Debug)]
-pub struct ProcessesState {
+pub struct ProcessModel {
     /// The live snapshot plus, for a moment, processes that just vanished.
     pub snap: Snapshot,
     pub gone: HashSet<Pid>,
@@ -94,25 +90,20 @@ pub struct ProcessesState {
     /// Index into `rows`.
     pub selected: usize,
     pub selected_pid: Option<Pid>,
-    /// First row shown.
-    pub scroll: usize,
-    /// Rows the list can show (set from the terminal size before each draw).
-    pub page: usize,
+    /// Keep the selection on this PID as the tree changes (htop's F).
     pub follow: bool,
     /// Set when the followed process exited (for a status message).
     pub follow_lost: Option<Pid>,
-    pub prompt: Prompt,
-    pub last_search: Option<String>,
+    /// The process marked for the namespace comparison (`m`; the Lab marks
+    /// its child).
     pub mark: Option<Pid>,
-    pub compare: bool,
-    pub show_detail: bool,
     pub host: HostRef,
     pub users: Users,
 }
 
-impl ProcessesState {
+impl ProcessModel {
     pub fn new(users: Users, host: HostRef) -> Self {
-        ProcessesState {
+        ProcessModel {
             snap: Snapshot::default(),
             gone: HashSet::new(),
             oom_killed: HashSet::new(),
@@ -126,15 +117,9 @@ impl ProcessesState {
             collapsed: HashSet::new(),
             selected: 0,
             selected_pid: None,
-            scroll: 0,
-            page: 20,
             follow: false,
             follow_lost: None,
-            prompt: Prompt::None,
-            last_search: None,
             mark: None,
-            compare: false,
-            show_detail: true,
             host,
             users,
         }
@@ -230,7 +215,6 @@ impl ProcessesState {
             View::Flat => self.flat_rows(),
         };
         let target = self.selected_pid;
-        let offset = self.selected.saturating_sub(self.scroll);
         let mut found = target.and_then(|pid| self.row_of(pid));
         if let (true, Some(pid), None) = (self.follow, target, found)
             && self.snap.get(pid).is_some()
@@ -254,12 +238,6 @@ impl ProcessesState {
             }
         }
         self.selected_pid = self.rows.get(self.selected).map(|r| r.pid);
-        if self.follow {
-            // Keep the followed row where it was on screen while the
-            // rows around it come and go.
-            self.scroll = self.selected.saturating_sub(offset);
-        }
-        self.clamp_scroll();
     }
 
     fn flat_rows(&self) -> Vec<TreeRow> {
@@ -311,34 +289,11 @@ impl ProcessesState {
         }
         self.selected = row.min(self.rows.len() - 1);
         self.selected_pid = Some(self.rows[self.selected].pid);
-        self.clamp_scroll();
     }
 
     pub fn move_by(&mut self, delta: isize) {
         let target = (self.selected as isize + delta).max(0) as usize;
         self.select(target);
-    }
-
-    fn clamp_scroll(&mut self) {
-        let page = self.page.max(1);
-        if self.selected < self.scroll {
-            self.scroll = self.selected;
-        } else if self.selected >= self.scroll + page {
-            self.scroll = self.selected + 1 - page;
-        }
-        let max_scroll = self.rows.len().saturating_sub(page);
-        self.scroll = self.scroll.min(max_scroll);
-    }
-
-    pub fn set_page(&mut self, page: usize) {
-        self.page = page.max(1);
-        self.clamp_scroll();
-    }
-
-    /// The mouse wheel: moves the selection by `delta` rows (the view
-    /// follows it), like the arrow keys.
-    pub fn scroll_by(&mut self, delta: isize) {
-        self.move_by(delta);
     }
 
     pub fn toggle_collapse(&mut self) {
@@ -437,13 +392,10 @@ impl ProcessesState {
                 .is_some_and(|a| a.join(" ").to_lowercase().contains(&q))
     }
 
-    /// Moves to the next (or previous) row matching the last search,
-    /// wrapping around. Returns false when nothing matches. A match hidden
-    /// in a collapsed subtree is revealed.
-    pub fn find(&mut self, forward: bool) -> bool {
-        let Some(query) = self.last_search.clone() else {
-            return false;
-        };
+    /// Moves to the next (or previous) row matching `query`, wrapping
+    /// around. Returns false when nothing matches. A match hidden in a
+    /// collapsed subtree is revealed.
+    pub fn find(&mut self, query: &str, forward: bool) -> bool {
         let n = self.rows.len();
         if n > 0 {
             for step in 1..=n {
@@ -452,7 +404,7 @@ impl ProcessesState {
                 } else {
                     (self.selected + n - step % n) % n
                 };
-                if Self::matches(&self.snap.procs[self.rows[i].index], &query) {
+                if Self::matches(&self.snap.procs[self.rows[i].index], query) {
                     self.select(i);
                     return true;
                 }
@@ -463,7 +415,7 @@ impl ProcessesState {
             .snap
             .procs
             .iter()
-            .find(|p| Self::matches(p, &query))
+            .find(|p| Self::matches(p, query))
             .map(|p| p.pid);
         if let Some(pid) = hidden {
             for a in tree::ancestors(&self.snap, pid).into_iter().skip(1) {
@@ -481,325 +433,12 @@ impl ProcessesState {
     }
 }
 
-/// What a key on the Processes screen does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Action {
-    Up,
-    Down,
-    PageUp,
-    PageDown,
-    Home,
-    End,
-    CollapseOrParent,
-    Expand,
-    ToggleCollapse,
-    CollapseAll,
-    ExpandAll,
-    ToggleView,
-    SortNext,
-    SortPrev,
-    Search,
-    SearchNext,
-    SearchPrev,
-    Follow,
-    Mark,
-    Compare,
-    ToggleDetail,
-    Enter,
-    Close,
-}
-
-use KeyCode::{Char as C, *};
-
-/// Every key of the Processes screen; the help is drawn from this table.
-pub const KEYS: &[Binding<Action>] = &[
-    bind(Action::Up, &[Up, C('k')], "move up"),
-    bind(Action::Down, &[Down, C('j')], "move down"),
-    bind(Action::PageUp, &[PageUp], "page up"),
-    bind(Action::PageDown, &[PageDown], "page down"),
-    bind(Action::Home, &[Home, C('g')], "first process"),
-    bind(Action::End, &[End, C('G')], "last process"),
-    bind(
-        Action::CollapseOrParent,
-        &[Left, C('h')],
-        "collapse subtree, or go to parent",
-    ),
-    bind(Action::Expand, &[Right, C('l')], "expand subtree"),
-    bind(
-        Action::ToggleCollapse,
-        &[Enter, C(' ')],
-        "collapse/expand subtree",
-    ),
-    bind(Action::CollapseAll, &[C('-')], "collapse all"),
-    bind(Action::ExpandAll, &[C('+'), C('=')], "expand all"),
-    bind(Action::ToggleView, &[F(5), C('t')], "tree / flat view"),
-    bind(
-        Action::SortNext,
-        &[F(6), C('>')],
-        "next sort: CPU% RSS TIME PID (flat view)",
-    ),
-    bind(Action::SortPrev, &[C('<')], "previous sort (flat view)"),
-    bind(
-        Action::Search,
-        &[C('/'), F(3)],
-        "search name, PID or command line",
-    ),
-    bind(Action::SearchNext, &[C('n')], "next match (wraps)"),
-    bind(Action::SearchPrev, &[C('N')], "previous match (wraps)"),
-    bind(
-        Action::Follow,
-        &[C('F')],
-        "follow the selected process (again: stop)",
-    ),
-    bind(Action::Mark, &[C('m')], "mark for compare (again: unmark)"),
-    bind(
-        Action::Compare,
-        &[C('c')],
-        "compare marked and selected namespaces",
-    ),
-    bind(
-        Action::ToggleDetail,
-        &[C('d')],
-        "show / hide the detail pane",
-    ),
-    bind(
-        Action::Enter,
-        &[C('e')],
-        "enter the selected process: a shell in its namespaces and root",
-    ),
-    bind(Action::Close, &[Esc], "close compare, clear the message"),
-];
-
-/// The Processes screen. Its state lives in `Shared::processes`, because
-/// every other screen works on the process selected here.
-pub struct ProcessesScreen;
-
-impl Screen for ProcessesScreen {
-    fn title(&self) -> &'static str {
-        "Processes"
-    }
-
-    fn help(&self) -> Vec<HelpSection> {
-        let mut mouse = HelpSection {
-            title: "Mouse and columns",
-            lines: vec![
-                ("wheel".into(), "scroll"),
-                (
-                    "click".into(),
-                    "select the row (or the tab) under the pointer",
-                ),
-                (
-                    "ISOL".into(),
-                    "p m n i u U c t = pid mnt net ipc uts user cgroup time",
-                ),
-                (
-                    String::new(),
-                    "namespace differs from the host's; ? unreadable",
-                ),
-            ],
-        };
-        mouse.lines.push((
-            "colours".into(),
-            "green: new · red: exited · grey: kernel thread",
-        ));
-        vec![
-            keys::help_section("Processes", KEYS),
-            keys::help_section("While typing a search", keys::PROMPT_KEYS),
-            mouse,
-        ]
-    }
-
-    fn hints(&self) -> &'static [(&'static str, &'static str)] {
-        &[
-            ("F1", "Help "),
-            ("F3", "Search "),
-            ("F5", "Tree/Flat "),
-            ("F6", "Sort "),
-            ("m", "Mark "),
-            ("c", "Compare "),
-            ("F10", "Quit"),
-        ]
-    }
-
-    fn wants_text(&self, shared: &Shared) -> bool {
-        matches!(shared.processes.prompt, Prompt::Search(_))
-    }
-
-    fn prompt(&self, shared: &Shared) -> Option<(&'static str, String)> {
-        match &shared.processes.prompt {
-            Prompt::Search(q) => Some(("Search: ", q.clone())),
-            Prompt::None => None,
-        }
-    }
-
-    fn on_key(&mut self, key: KeyEvent, shared: &mut Shared) -> bool {
-        if let Prompt::Search(query) = &mut shared.processes.prompt {
-            match keys::lookup(keys::PROMPT_KEYS, key.code) {
-                Some(PromptAction::Cancel) => shared.processes.prompt = Prompt::None,
-                Some(PromptAction::Accept) => {
-                    let q = std::mem::take(query);
-                    shared.processes.prompt = Prompt::None;
-                    if !q.is_empty() {
-                        shared.processes.last_search = Some(q.clone());
-                        if !shared.processes.find(true) {
-                            shared.error(format!("no process matches \"{q}\""));
-                        }
-                    }
-                }
-                Some(PromptAction::DeleteChar) => {
-                    query.pop();
-                }
-                None => {
-                    if let KeyCode::Char(c) = key.code {
-                        query.push(c);
-                    }
-                }
-            }
-            return true;
-        }
-        let Some(action) = keys::lookup(KEYS, key.code) else {
-            return false;
-        };
-        shared.status = None;
-        act(action, shared);
-        true
-    }
-
-    fn on_mouse(&mut self, m: MouseEvent, body: Rect, shared: &mut Shared) {
-        let p = &mut shared.processes;
-        let list = crate::ui::processes::list_rows_area(body, p);
-        if matches!(
-            m.kind,
-            MouseEventKind::ScrollDown | MouseEventKind::ScrollUp | MouseEventKind::Down(_)
-        ) {
-            p.follow = false;
-        }
-        match m.kind {
-            MouseEventKind::ScrollDown => p.scroll_by(3),
-            MouseEventKind::ScrollUp => p.scroll_by(-3),
-            MouseEventKind::Down(MouseButton::Left)
-                if list.contains(Position::new(m.column, m.row)) =>
-            {
-                let row = p.scroll + (m.row - list.y) as usize;
-                if row < p.rows.len() {
-                    p.select(row);
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn on_snapshot(&mut self, shared: &mut Shared) {
-        if let Some(pid) = shared.processes.follow_lost.take() {
-            shared.info(format!("PID {pid} has exited: follow off"));
-        }
-    }
-
-    fn layout(&mut self, body: Rect, shared: &mut Shared) {
-        let rows = crate::ui::processes::list_rows_area(body, &shared.processes).height;
-        shared.processes.set_page(rows as usize);
-    }
-
-    fn render(&self, f: &mut Frame, body: Rect, shared: &Shared) {
-        crate::ui::processes::render(f, body, &shared.processes);
-    }
-}
-
-fn act(action: Action, shared: &mut Shared) {
-    let p = &mut shared.processes;
-    let page = p.page as isize;
-    let moves = matches!(
-        action,
-        Action::Up
-            | Action::Down
-            | Action::PageUp
-            | Action::PageDown
-            | Action::Home
-            | Action::End
-            | Action::CollapseOrParent
-            | Action::SearchNext
-            | Action::SearchPrev
-    );
-    if moves && p.follow {
-        // As in htop: moving the selection yourself ends following.
-        p.follow = false;
-        shared.info("follow off");
-    }
-    let p = &mut shared.processes;
-    match action {
-        Action::Up => p.move_by(-1),
-        Action::Down => p.move_by(1),
-        Action::PageUp => p.move_by(-page),
-        Action::PageDown => p.move_by(page),
-        Action::Home => p.select(0),
-        Action::End => p.select(usize::MAX),
-        Action::CollapseOrParent => p.collapse_or_parent(),
-        Action::Expand => p.expand(),
-        Action::ToggleCollapse => p.toggle_collapse(),
-        Action::CollapseAll => p.collapse_all(),
-        Action::ExpandAll => p.expand_all(),
-        Action::ToggleView => p.toggle_view(),
-        Action::SortNext => p.cycle_sort(true),
-        Action::SortPrev => p.cycle_sort(false),
-        Action::Search => p.prompt = Prompt::Search(String::new()),
-        Action::SearchNext | Action::SearchPrev => {
-            if p.last_search.is_none() {
-                shared.info("no search yet: press / to search");
-            } else if !p.find(action == Action::SearchNext) {
-                let q = p.last_search.clone().unwrap_or_default();
-                shared.error(format!("no process matches \"{q}\""));
-            }
-        }
-        Action::Follow => {
-            p.follow = !p.follow && p.selected_pid.is_some();
-            let msg = match (p.follow, p.selected_pid) {
-                (true, Some(pid)) => format!("following PID {pid}"),
-                _ => "follow off".to_string(),
-            };
-            shared.info(msg);
-        }
-        Action::Mark => {
-            let sel = p.selected_pid;
-            p.mark = if p.mark == sel { None } else { sel };
-            let msg = match p.mark {
-                Some(pid) => format!("marked PID {pid}: select another and press c"),
-                None => "mark cleared".to_string(),
-            };
-            shared.info(msg);
-        }
-        Action::Compare => {
-            if p.mark.is_none() {
-                shared.error("mark a process with m first, then select another and press c");
-            } else if p.marked_process().is_none() {
-                shared.error("the marked process has exited: mark another with m");
-            } else {
-                p.compare = !p.compare;
-            }
-        }
-        Action::ToggleDetail => p.show_detail = !p.show_detail,
-        Action::Enter => match p.selected_pid {
-            // `isolab exec` (this very binary) does the setns dance, as
-            // nsenter would; the TUI is suspended until the shell exits.
-            Some(pid) => {
-                let mut cmd = std::process::Command::new("/proc/self/exe");
-                cmd.args(["exec", &pid.to_string(), "--", "/bin/sh"]);
-                shared.run_in_foreground(format!("shell inside PID {pid}"), cmd);
-            }
-            None => shared.error("select a process first"),
-        },
-        Action::Close => {
-            p.compare = false;
-            shared.status = None;
-        }
-    }
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::sys::tree::tests::proc;
 
-    fn snap(list: &[(Pid, Pid, &str)]) -> Snapshot {
+    pub(crate) fn snap(list: &[(Pid, Pid, &str)]) -> Snapshot {
         let mut procs: Vec<Process> = list.iter().map(|&(p, pp, c)| proc(p, pp, c)).collect();
         procs.sort_by_key(|p| p.pid);
         Snapshot {
@@ -809,8 +448,8 @@ mod tests {
         }
     }
 
-    fn state() -> ProcessesState {
-        let mut s = ProcessesState::new(Users::default(), HostRef::default());
+    pub(crate) fn state() -> ProcessModel {
+        let mut s = ProcessModel::new(Users::default(), HostRef::default());
         s.apply_snapshot(snap(&[
             (1, 0, "init"),
             (10, 1, "sh"),
@@ -842,7 +481,7 @@ mod tests {
                 boot_time: 0,
             }
         };
-        let mut s = ProcessesState::new(Users::default(), HostRef::default());
+        let mut s = ProcessModel::new(Users::default(), HostRef::default());
         s.apply_snapshot(with(vec![
             in_cgroup(50, "/isolab/box"),
             in_cgroup(60, "/other"),
@@ -866,11 +505,6 @@ mod tests {
         }
         assert!(s.row_of(50).is_none());
         assert!(s.oom_killed.is_empty());
-    }
-
-    #[test]
-    fn key_table_binds_each_key_once() {
-        keys::assert_no_clashes(KEYS);
     }
 
     #[test]
@@ -913,85 +547,20 @@ mod tests {
     }
 
     #[test]
-    fn follow_keeps_the_row_in_place_reveals_it_and_ends_on_a_move() {
-        let mut list = vec![(1, 0, "init")];
-        for pid in 100..140 {
-            list.push((pid, 1, "w"));
-        }
-        list.push((500, 1, "sh"));
-        list.push((501, 500, "target"));
-        let mut s = ProcessesState::new(Users::default(), HostRef::default());
-        s.apply_snapshot(snap(&list));
-        s.set_page(10);
-        s.select(s.row_of(501).expect("row"));
-        s.follow = true;
-        let offset = s.selected - s.scroll;
-        // Twenty processes appear above it: it stays on the same screen line.
-        for pid in 50..70 {
-            list.push((pid, 1, "new"));
-        }
-        s.apply_snapshot(snap(&list));
-        assert_eq!(s.selected_pid, Some(501));
-        assert_eq!(s.selected - s.scroll, offset);
-        // Collapsing everything would hide it: following opens the way.
-        s.collapse_all();
-        assert_eq!(s.selected_pid, Some(501));
-        assert!(s.row_of(501).is_some());
-        // Moving the selection yourself ends following, as in htop.
-        let mut shared = crate::app::Shared::new(
-            Users::default(),
-            HostRef::default(),
-            std::time::Duration::from_secs(1),
-        );
-        shared.processes = s;
-        act(Action::Up, &mut shared);
-        assert!(!shared.processes.follow);
-        assert_eq!(shared.processes.selected_pid, Some(500));
-    }
-
-    #[test]
-    fn follow_reports_when_the_process_exits() {
-        let mut screen = ProcessesScreen;
-        let mut shared = crate::app::Shared::new(
-            Users::default(),
-            HostRef::default(),
-            std::time::Duration::from_secs(1),
-        );
-        shared.processes = state();
-        let row = shared.processes.row_of(11).expect("row");
-        shared.processes.select(row);
-        act(Action::Follow, &mut shared);
-        assert!(shared.processes.follow);
-        for _ in 0..3 {
-            shared.processes.apply_snapshot(snap(&[
-                (1, 0, "init"),
-                (10, 1, "sh"),
-                (20, 1, "cron"),
-            ]));
-            screen.on_snapshot(&mut shared);
-        }
-        assert!(!shared.processes.follow);
-        let msg = shared.status.map(|s| s.1).unwrap_or_default();
-        assert_eq!(msg, "PID 11 has exited: follow off");
-    }
-
-    #[test]
     fn search_wraps_and_goes_backwards() {
         let mut s = state();
-        s.last_search = Some("s".into()); // sh, sleep
-        assert!(s.find(true));
+        // sh, sleep
+        assert!(s.find("s", true));
         assert_eq!(s.selected_pid, Some(10));
-        assert!(s.find(true));
+        assert!(s.find("s", true));
         assert_eq!(s.selected_pid, Some(11));
-        assert!(s.find(true));
+        assert!(s.find("s", true));
         assert_eq!(s.selected_pid, Some(10), "wraps");
-        assert!(s.find(false));
+        assert!(s.find("s", false));
         assert_eq!(s.selected_pid, Some(11), "backwards wraps");
-        s.last_search = Some("20".into());
-        assert!(s.find(true));
+        assert!(s.find("20", true));
         assert_eq!(s.selected_pid, Some(20), "PID search");
-        s.last_search = Some("nomatch".into());
-        assert!(!s.find(true));
+        assert!(!s.find("nomatch", true));
     }
 
     #[test]
@@ -1000,8 +569,7 @@ mod tests {
         s.select(s.row_of(10).expect("row"));
         s.toggle_collapse();
         assert!(s.row_of(11).is_none());
-        s.last_search = Some("sleep".into());
-        assert!(s.find(true));
+        assert!(s.find("sleep", true));
         assert_eq!(s.selected_pid, Some(11));
     }
 
@@ -1019,22 +587,5 @@ mod tests {
         assert_eq!(s.view, View::Flat);
         assert_eq!(s.rows.len(), 4);
         assert_eq!(s.selected_pid, Some(10));
-    }
-
-    #[test]
-    fn scrolling_keeps_selection_visible() {
-        let mut list = vec![(1, 0, "init")];
-        for pid in 2..100 {
-            list.push((pid, 1, "w"));
-        }
-        let mut s = ProcessesState::new(Users::default(), HostRef::default());
-        s.apply_snapshot(snap(&list));
-        s.set_page(10);
-        s.select(50);
-        assert!(s.scroll <= 50 && 50 < s.scroll + 10);
-        s.select(0);
-        assert_eq!(s.scroll, 0);
-        s.select(1000);
-        assert_eq!(s.selected, 98);
     }
 }
