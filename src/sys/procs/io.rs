@@ -14,15 +14,11 @@ use std::path::Path;
 
 /// Time since boot in clock ticks, the unit of a process's start time.
 pub(super) fn boot_clock_ticks(ticks_per_sec: u64) -> u64 {
-    let mut t = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec into the pointer it is given.
-    if unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut t) } != 0 {
+    use nix::time::{ClockId, clock_gettime};
+    let Ok(t) = clock_gettime(ClockId::CLOCK_BOOTTIME) else {
         return 0;
-    }
-    t.tv_sec as u64 * ticks_per_sec + t.tv_nsec as u64 * ticks_per_sec / 1_000_000_000
+    };
+    t.tv_sec() as u64 * ticks_per_sec + t.tv_nsec() as u64 * ticks_per_sec / 1_000_000_000
 }
 
 /// How reading one file of a process went.
@@ -160,7 +156,9 @@ pub(super) fn stat_fd_budget() -> usize {
 }
 
 /// Reads the target of the symlink `name` under `dir` into `out` (no
-/// allocation: namespace links are short, like `pid:[4026531836]`).
+/// allocation: namespace links are short, like `pid:[4026531836]`). Raw,
+/// because nix's `readlinkat` allocates a path per call, and this runs ten
+/// times for every new process.
 pub(super) fn readlink_at(
     dir: BorrowedFd<'_>,
     name: &CStr,

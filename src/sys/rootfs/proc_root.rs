@@ -107,17 +107,12 @@ impl ProcRoot {
 
     /// True while the process runs (a zombie counts as exited: it has no root).
     pub fn is_alive(&self) -> bool {
-        if let Some(pidfd) = &self.pidfd {
-            let mut fds = [libc::pollfd {
-                fd: pidfd.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            }];
-            // SAFETY: one valid pollfd, zero timeout.
-            let n = unsafe { libc::poll(fds.as_mut_ptr(), 1, 0) };
-            if n > 0 && fds[0].revents & libc::POLLIN != 0 {
-                return false;
-            }
+        if self
+            .pidfd
+            .as_ref()
+            .is_some_and(crate::sys::pidfd::has_exited)
+        {
+            return false;
         }
         fstatat(&self.proc_dir, "stat", AtFlags::empty()).is_ok()
     }
