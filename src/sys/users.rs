@@ -7,6 +7,9 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+/// NSS answers by uid (`None`: no such user), shared by a table's clones.
+type NssCache = Arc<Mutex<HashMap<u32, Option<String>>>>;
+
 /// uid -> name. Unknown uids print as the number. Clones share one cache.
 #[derive(Clone, Debug, Default)]
 pub struct Users {
@@ -14,7 +17,7 @@ pub struct Users {
     table: HashMap<u32, String>,
     /// When set, uids not in `table` are looked up through NSS; every
     /// answer (a miss too) is kept, since a lookup may cost a network trip.
-    nss: Option<Arc<Mutex<HashMap<u32, Option<String>>>>>,
+    nss: Option<NssCache>,
 }
 
 impl Users {

@@ -3,7 +3,7 @@
 //! allows (see [`FactsPlan`]).
 
 use super::io::{Read, pread_whole, read_at, readlink_at, reason};
-use super::model::{CgroupLines, Facts, Pid, Unreadable};
+use super::model::{CgroupLines, Facts, Pid, ProcFile, Unreadable};
 use super::parse::{Stat, parse_cmdline, parse_ns_link, parse_stat, parse_status};
 use crate::sys::container::Container;
 use crate::sys::ns::{NsKind, NsSet};
@@ -120,7 +120,7 @@ pub(super) fn read_facts(
         Read::Ok => facts.cmdline = Some(parse_cmdline(buf)),
         Read::Gone => return None,
         Read::Failed(e) => facts.unreadable.push(Unreadable {
-            what: "cmdline",
+            what: ProcFile::Cmdline,
             reason: reason(e),
         }),
     }
@@ -151,7 +151,7 @@ pub(super) fn read_facts(
     }
     if let Some(e) = ns_error {
         facts.unreadable.push(Unreadable {
-            what: "ns",
+            what: ProcFile::Ns,
             reason: reason(e),
         });
     }
@@ -169,7 +169,7 @@ pub(super) fn read_facts(
             }
             Read::Gone => return None,
             Read::Failed(e) => facts.unreadable.push(Unreadable {
-                what: "status",
+                what: ProcFile::Status,
                 reason: reason(e),
             }),
         }
@@ -178,7 +178,7 @@ pub(super) fn read_facts(
         Read::Ok => facts.cgroup = Some(buf.clone()),
         Read::Gone => return None,
         Read::Failed(e) => facts.unreadable.push(Unreadable {
-            what: "cgroup",
+            what: ProcFile::Cgroup,
             reason: reason(e),
         }),
     }

@@ -22,7 +22,8 @@ mod reader;
 
 pub use io::{boot_time, denied_hint, ticks_per_sec};
 pub use model::{
-    CgroupLine, CgroupLines, Facts, Pid, ProcError, Process, Snapshot, Unreadable, format_cpu_time,
+    CgroupLine, CgroupLines, Facts, Pid, ProcError, ProcFile, Process, Snapshot, Unreadable,
+    format_cpu_time,
 };
 pub use parse::{
     Stat, StatusFields, is_exiting, parse_cgroups, parse_cmdline, parse_ns_link, parse_stat,

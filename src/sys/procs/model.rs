@@ -25,11 +25,46 @@ impl CgroupLine {
 }
 
 /// Something about a process that could not be read, and why
-/// (e.g. `("ns", "permission denied")`). Shown as "—" plus the reason.
+/// (e.g. `(ProcFile::Ns, "permission denied")`). Shown as "—" plus the reason.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Unreadable {
-    pub what: &'static str,
+    pub what: ProcFile,
     pub reason: String,
+}
+
+/// Which of a process's files could not be read. Shown (and serialized)
+/// as its name in /proc/PID: `cmdline`, `ns`, `status`, `cgroup`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProcFile {
+    Cmdline,
+    Ns,
+    Status,
+    Cgroup,
+}
+
+impl ProcFile {
+    pub fn name(self) -> &'static str {
+        match self {
+            ProcFile::Cmdline => "cmdline",
+            ProcFile::Ns => "ns",
+            ProcFile::Status => "status",
+            ProcFile::Cgroup => "cgroup",
+        }
+    }
+}
+
+impl std::fmt::Display for ProcFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// `u.what == "ns"`: compares with the file's name.
+impl PartialEq<&str> for ProcFile {
+    fn eq(&self, other: &&str) -> bool {
+        self.name() == *other
+    }
 }
 
 /// One process as seen in one snapshot: what it is doing now (from

@@ -7,7 +7,7 @@ use super::io::{
     KeptStat, Read, boot_clock_ticks, boot_time, open_pid_dir, page_size, pid_path, pread_whole,
     read_at, release_free_memory, ticks_per_sec,
 };
-use super::model::{CgroupLines, Facts, Pid, ProcError, Process, Snapshot};
+use super::model::{CgroupLines, Facts, Pid, ProcError, ProcFile, Process, Snapshot};
 use super::parse::{
     Stat, StatNumbers, parse_cgroups, parse_stat, parse_stat_parts, tty_cow, tty_name,
 };
@@ -574,7 +574,12 @@ impl ProcReader {
 /// normally lives in the host's namespaces too. The note says which and why.
 pub fn reference_process(root: &Path) -> Result<(Process, Option<String>), ProcError> {
     let init = read_process(root, 1)?;
-    let Some(refused) = init.facts.unreadable.iter().find(|u| u.what == "ns") else {
+    let Some(refused) = init
+        .facts
+        .unreadable
+        .iter()
+        .find(|u| u.what == ProcFile::Ns)
+    else {
         return Ok((init, None));
     };
     let own_pid = std::process::id() as Pid;
