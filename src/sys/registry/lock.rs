@@ -50,7 +50,9 @@ pub fn close_locks_in_child() {
     for slot in &LOCK_FDS {
         let fd = slot.load(Ordering::SeqCst);
         if fd >= 0 {
-            // SAFETY: closing an fd inherited from the parent.
+            // SAFETY: closing an fd inherited from the parent. Raw: the fd
+            // is owned by the parent's `OwnerLock`, so there is no OwnedFd
+            // here to hand to nix's `close`, and making one would be a lie.
             unsafe { libc::close(fd) };
         }
     }
@@ -58,7 +60,8 @@ pub fn close_locks_in_child() {
 
 fn random_hex() -> anyhow::Result<String> {
     let mut buf = [0u8; 8];
-    // SAFETY: getrandom fills the buffer we own.
+    // SAFETY: getrandom fills the buffer we own, at most its length (nix
+    // has no getrandom).
     let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
     if n != buf.len() as isize {
         return Err(std::io::Error::last_os_error()).context("getrandom failed");
