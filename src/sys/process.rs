@@ -62,6 +62,25 @@ impl ProcessId {
     }
 }
 
+impl ProcessId {
+    /// How the names of what this process made begin, `<pid>-<start>-`:
+    /// its owner lock (`<pid>-<start>-<random>.lock`) and its cgroups
+    /// (`<pid>-<start>-<label>`).
+    pub fn name_prefix(&self) -> String {
+        format!("{}-{}-", self.pid, self.start_time)
+    }
+
+    /// The process a name `<pid>-<start>-<rest>` was made for; `None` for
+    /// a name of any other shape.
+    pub fn from_name(name: &str) -> Option<ProcessId> {
+        let mut parts = name.splitn(3, '-');
+        let pid = parts.next()?.parse().ok()?;
+        let start_time = parts.next()?.parse().ok()?;
+        parts.next()?;
+        Some(ProcessId { pid, start_time })
+    }
+}
+
 /// Field 22 of `<proc_root>/PID/stat` (start time), parsed after the last ')'
 /// so a comm like `x) R 1` cannot shift the fields.
 pub fn start_time(proc_root: &Path, pid: i32) -> Option<u64> {
@@ -108,5 +127,21 @@ mod tests {
         };
         assert!(!reused.is_alive());
         assert!(reused.pidfd().is_none());
+    }
+
+    #[test]
+    fn names_carry_the_process() {
+        let id = ProcessId {
+            pid: 123,
+            start_time: 456,
+        };
+        assert_eq!(id.name_prefix(), "123-456-");
+        assert_eq!(ProcessId::from_name("123-456-lab"), Some(id));
+        assert_eq!(
+            ProcessId::from_name("123-456-my-lab.2").map(|c| c.pid),
+            Some(123)
+        );
+        assert_eq!(ProcessId::from_name("foo"), None);
+        assert_eq!(ProcessId::from_name("1-2"), None);
     }
 }

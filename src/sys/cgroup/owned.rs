@@ -29,22 +29,6 @@ pub struct OwnedCgroup {
     _alive: crate::sys::registry::Alive,
 }
 
-/// Who created an isolab cgroup, decoded from its directory name
-/// `<pid>-<start>-<label>`; `None` for any other name.
-pub fn creator_of(name: &str) -> Option<ProcessId> {
-    let mut parts = name.splitn(3, '-');
-    let pid = parts.next()?.parse().ok()?;
-    let start_time = parts.next()?.parse().ok()?;
-    parts.next()?;
-    Some(ProcessId { pid, start_time })
-}
-
-/// The start of the directory names of the cgroups `creator` made:
-/// `<pid>-<start>-`.
-pub fn creator_prefix(creator: &ProcessId) -> String {
-    format!("{}-{}-", creator.pid, creator.start_time)
-}
-
 /// Keeps a label safe as one path component.
 fn sanitize(label: &str) -> String {
     let clean: String = label
@@ -150,7 +134,7 @@ impl OwnedCgroup {
             } else {
                 format!(".{attempt}")
             };
-            let path = parent.join(format!("{}{label}{suffix}", creator_prefix(&creator)));
+            let path = parent.join(format!("{}{label}{suffix}", creator.name_prefix()));
             match std::fs::create_dir(&path) {
                 Ok(()) => break path,
                 Err(e) if e.kind() == ErrorKind::AlreadyExists && attempt < 1000 => attempt += 1,
@@ -384,7 +368,7 @@ fn remove_created_by(
             continue;
         }
         let name = entry.file_name();
-        let Some(creator) = name.to_str().and_then(creator_of) else {
+        let Some(creator) = name.to_str().and_then(ProcessId::from_name) else {
             continue;
         };
         if !which(&creator) {
@@ -404,15 +388,12 @@ mod tests {
     #[test]
     fn names_carry_the_creator() {
         assert_eq!(
-            creator_of("123-456-lab"),
+            ProcessId::from_name("123-456-lab"),
             Some(ProcessId {
                 pid: 123,
                 start_time: 456
             })
         );
-        assert_eq!(creator_of("123-456-my-lab.2").map(|c| c.pid), Some(123));
-        assert_eq!(creator_of("foo"), None);
-        assert_eq!(creator_of("1-2"), None);
         assert_eq!(sanitize("a/b c"), "a_b_c");
         assert_eq!(sanitize(".."), "cgroup");
     }

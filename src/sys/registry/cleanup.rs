@@ -3,7 +3,7 @@
 
 use super::lock::{LOCKS, Owner, OwnerLock, is_stem, probe};
 use super::{Record, registry_dir};
-use crate::sys::cgroup::{MemoryHierarchy, creator_of};
+use crate::sys::cgroup::MemoryHierarchy;
 use crate::sys::paths::Dir;
 use crate::sys::pidfd;
 use crate::sys::process::{ProcessId, read_stat};
@@ -300,13 +300,10 @@ fn has_records(dir: &Dir, stem: &str) -> bool {
 /// Whether a cgroup named for the lock's creator still exists: then the
 /// lock file stays, as the proof the sweep judges that cgroup by.
 fn cgroup_of_creator_left(stem: &str, hierarchy: &Option<MemoryHierarchy>) -> bool {
-    let Some(h) = hierarchy else { return false };
-    let mut parts = stem.splitn(3, '-');
-    let prefix = format!(
-        "{}-{}-",
-        parts.next().unwrap_or(""),
-        parts.next().unwrap_or("")
-    );
+    let (Some(h), Some(creator)) = (hierarchy, ProcessId::from_name(stem)) else {
+        return false;
+    };
+    let prefix = creator.name_prefix();
     std::fs::read_dir(h.isolab_parent()).is_ok_and(|rd| {
         rd.flatten()
             .any(|e| e.file_name().to_string_lossy().starts_with(&prefix))
@@ -338,7 +335,7 @@ impl Scope<'_> {
         let creator = path
             .file_name()
             .and_then(|n| n.to_str())
-            .and_then(creator_of);
+            .and_then(ProcessId::from_name);
         let owner = record.owner;
         if creator.is_none() || creator != owner {
             return Err("not named for this record's owner".into());

@@ -2,7 +2,6 @@
 //! its whole life, and how another isolab probes it (see the module docs
 //! of `registry`, "Who is alive").
 
-use crate::sys::cgroup::creator_prefix;
 use crate::sys::paths::{self, Dir};
 use crate::sys::process::ProcessId;
 use anyhow::Context;
@@ -170,7 +169,7 @@ pub(super) fn is_stem(stem: &str) -> bool {
 /// isolab from before locks; the caller falls back to /proc).
 pub fn creator_lock_held(creator: &ProcessId) -> Option<bool> {
     let dir = Dir::open_existing(&paths::runtime_path()).ok()??;
-    let prefix = creator_prefix(creator);
+    let prefix = creator.name_prefix();
     let mut found = false;
     for name in dir.names().ok()? {
         let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(".lock")) else {
