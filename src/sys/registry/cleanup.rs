@@ -2,7 +2,7 @@
 //! what isolab can prove it made is touched (see `remove_listed`).
 
 use super::lock::{LOCKS, Owner, OwnerLock, is_stem, probe};
-use super::{Record, registry_dir};
+use super::record::{Record, registry_dir};
 use crate::sys::cgroup::MemoryHierarchy;
 use crate::sys::paths::Dir;
 use crate::sys::pidfd;

@@ -28,11 +28,13 @@
 //! never signalled.
 //!
 //! The parts: `lock` (the owner lock and who is alive), `registration`
-//! (this process's live record), `cleanup` (what is left of dead owners).
+//! (this process's live record), `record` (the file's shape), `cleanup`
+//! (what is left of dead owners).
 //! The one process identity is [`crate::sys::process::ProcessId`].
 
 mod cleanup;
 mod lock;
+mod record;
 mod registration;
 
 pub use crate::sys::process::{ProcessId, start_time};
@@ -40,28 +42,8 @@ pub use cleanup::{
     CleanupReport, remove_leftovers, remove_leftovers_in, remove_own, remove_recorded_leftovers,
 };
 pub use lock::{Alive, close_locks_in_child, creator_lock_held, hold_owner_lock};
+pub use record::{Record, registry_dir};
 pub use registration::{Registration, records_of};
-
-use crate::sys::paths;
-use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
-
-/// What one isolab process has created and must remove. Exactly these
-/// fields: a file with any other is not a record isolab wrote.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Record {
-    pub owner: Option<ProcessId>,
-    pub children: Vec<ProcessId>,
-    pub cgroups: Vec<PathBuf>,
-    pub mounts: Vec<PathBuf>,
-    pub temp_dirs: Vec<PathBuf>,
-}
-
-/// Where records live (`sys::paths::runtime_path`); not checked here.
-pub fn registry_dir() -> PathBuf {
-    paths::runtime_path()
-}
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

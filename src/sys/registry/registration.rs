@@ -3,7 +3,7 @@
 
 use super::cleanup::{Scope, remove_listed};
 use super::lock::{OwnerLock, owner_lock};
-use super::{Record, registry_dir};
+use super::record::{Record, registry_dir};
 use crate::sys::cgroup::MemoryHierarchy;
 use crate::sys::paths::Dir;
 use crate::sys::process::ProcessId;

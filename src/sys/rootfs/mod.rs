@@ -14,166 +14,26 @@
 //!
 //! The parts: `proc_root` ([`ProcRoot`], the only code that opens a path),
 //! `entry` (what one directory entry is), `listing` (a directory's
-//! entries, compact), `content` (a file's head). The errors and the
-//! lexical path helpers live here.
+//! entries, compact), `content` (a file's head), `error` (RootfsError, name checks) and
+//! `path` (lexical joins and splits).
 
 mod content;
 mod entry;
+mod error;
 mod listing;
+mod path;
 mod proc_root;
 
 pub use content::{FileContent, hex_lines, looks_binary};
 pub use entry::{Entry, FileKind, IdMap, IdRange, OVERFLOW_ID, UserNs, mode_string};
+pub use error::{NameProblem, Pid, RootfsError, validate_new_name};
 pub use listing::{DirList, DirStamp, ListLimits, Listing, PROGRESS_EVERY};
+pub use path::{join, parent};
 pub use proc_root::ProcRoot;
-
-use nix::errno::Errno;
-
-pub type Pid = i32;
-
-/// How often a resolution that the kernel answered with EAGAIN (a rename or
-/// mount raced the walk) is retried before giving up.
-const EAGAIN_RETRIES: u32 = 32;
-
-/// Everything that can go wrong, each naming the process and the path as the
-/// process sees it. Display is one line, fit for `isolab: ...`.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum RootfsError {
-    #[error("no process {pid} (it does not exist or has already exited)")]
-    NoProcess { pid: Pid },
-    #[error("process {pid} has exited; its root filesystem is gone (pick a running process)")]
-    Exited { pid: Pid },
-    #[error(
-        "cannot look into process {pid}'s root: {}",
-        crate::sys::procs::denied_hint()
-    )]
-    NoAccess { pid: Pid },
-    #[error("{path}: no such file or directory inside process {pid}'s root")]
-    NotFound { pid: Pid, path: String },
-    #[error(
-        "{path}: refused: a symlink loop, or a magic link such as /proc/self/root that could leave process {pid}'s root (ELOOP)"
-    )]
-    Loop { pid: Pid, path: String },
-    #[error("{path}: refused: the path would leave process {pid}'s root ({reason})")]
-    Escape {
-        pid: Pid,
-        path: String,
-        reason: String,
-    },
-    #[error("{path}: not a directory inside process {pid}'s root")]
-    NotADirectory { pid: Pid, path: String },
-    #[error("{path}: is a directory inside process {pid}'s root (use ls)")]
-    IsADirectory { pid: Pid, path: String },
-    #[error("{path}: is a {kind}, not a regular file; isolab only reads regular files")]
-    NotRegular {
-        pid: Pid,
-        path: String,
-        kind: &'static str,
-    },
-    #[error(
-        "{path}: already exists inside process {pid}'s root (a symlink counts, even a dangling one: isolab never creates through a link)"
-    )]
-    Exists { pid: Pid, path: String },
-    #[error("bad name {name:?}: {problem}")]
-    BadName { name: String, problem: NameProblem },
-    #[error("{path}: permission denied inside process {pid}'s root")]
-    PermissionDenied { pid: Pid, path: String },
-    #[error("{path}: kept changing while being resolved (EAGAIN {tries} times); try again")]
-    Busy { pid: Pid, path: String, tries: u32 },
-    #[error(
-        "this kernel has no openat2(RESOLVE_IN_ROOT) (needs Linux 5.6 or later): isolab refuses to follow paths inside another process's root without it"
-    )]
-    Unsupported,
-    #[error("{path}: {op} failed inside process {pid}'s root: {errno}")]
-    Io {
-        pid: Pid,
-        path: String,
-        op: &'static str,
-        errno: Errno,
-    },
-}
-
-/// Why a name for a new file or directory is refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NameProblem {
-    Empty,
-    ContainsSlash,
-    ContainsNul,
-    DotOrDotDot,
-}
-
-impl std::fmt::Display for NameProblem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            NameProblem::Empty => "the name is empty: type a name",
-            NameProblem::ContainsSlash => "a name cannot contain '/': give one name, not a path",
-            NameProblem::ContainsNul => "a name cannot contain a NUL byte",
-            NameProblem::DotOrDotDot => "'.' and '..' already exist in every directory",
-        })
-    }
-}
-
-/// Check a single name for a new file or directory (the part after the last
-/// `/`). Existence is checked when creating, by the kernel.
-pub fn validate_new_name(name: &str) -> Result<(), RootfsError> {
-    let problem = if name.is_empty() {
-        Some(NameProblem::Empty)
-    } else if name.contains('/') {
-        Some(NameProblem::ContainsSlash)
-    } else if name.contains('\0') {
-        Some(NameProblem::ContainsNul)
-    } else if name == "." || name == ".." {
-        Some(NameProblem::DotOrDotDot)
-    } else {
-        None
-    };
-    match problem {
-        Some(problem) => Err(RootfsError::BadName {
-            name: name.to_string(),
-            problem,
-        }),
-        None => Ok(()),
-    }
-}
-
-/// Join a directory (as the process sees it) and a name.
-pub fn join(dir: &str, name: &str) -> String {
-    if dir.ends_with('/') {
-        format!("{dir}{name}")
-    } else {
-        format!("{dir}/{name}")
-    }
-}
-
-/// The parent of a path as the process sees it (lexically; `/` stays `/`).
-pub fn parent(path: &str) -> String {
-    let trimmed = path.trim_end_matches('/');
-    match trimmed.rfind('/') {
-        Some(0) | None => "/".to_string(),
-        Some(i) => trimmed[..i].to_string(),
-    }
-}
-
-/// Split `/a/b/c` into (`/a/b`, `c`). Trailing slashes are kept on the name
-/// side only when `allow_trailing_slash` is false, so `touch /x/` is refused.
-fn split_parent(path: &str, allow_trailing_slash: bool) -> (String, String) {
-    let path = if allow_trailing_slash {
-        let t = path.trim_end_matches('/');
-        if t.is_empty() { "/" } else { t }
-    } else {
-        path
-    };
-    match path.rfind('/') {
-        Some(i) => {
-            let dir = if i == 0 { "/" } else { &path[..i] };
-            (dir.to_string(), path[i + 1..].to_string())
-        }
-        None => ("/".to_string(), path.to_string()),
-    }
-}
 
 #[cfg(test)]
 mod tests {
+    use super::path::split_parent;
     use super::*;
 
     #[test]

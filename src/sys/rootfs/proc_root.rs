@@ -3,8 +3,9 @@
 
 use super::content::{FileContent, looks_binary};
 use super::entry::{Entry, FileKind, IdMap, UserNs};
+use super::error::{EAGAIN_RETRIES, Pid, RootfsError, validate_new_name};
 use super::listing::{DirList, DirStamp, ListLimits, Listing, Meta, PROGRESS_EVERY};
-use super::{EAGAIN_RETRIES, Pid, RootfsError, join, split_parent, validate_new_name};
+use super::path::{join, split_parent};
 use nix::errno::Errno;
 use nix::fcntl::{AtFlags, OFlag, OpenHow, ResolveFlag, openat, openat2, readlinkat};
 use nix::sys::stat::{Mode, fstat, fstatat, mkdirat};
