@@ -8,9 +8,8 @@ mod cgroup_support;
 mod common;
 
 use cgroup_support::*;
-use isolab::sys::cgroup::{
-    Creator, Limit, OwnedCgroup, memory_dir_of, read_memory, remove_leftovers_in,
-};
+use isolab::sys::cgroup::{Limit, OwnedCgroup, memory_dir_of, read_memory, remove_leftovers_in};
+use isolab::sys::process::ProcessId;
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
@@ -349,11 +348,11 @@ fn leftovers_of_a_dead_creator_are_removed_and_live_ones_kept() {
     let live = OwnedCgroup::create_in(&h, &label("live"), None).expect("create");
     // A leftover: named for this pid but a different start time, i.e. the
     // creator that had this pid before is gone.
-    let me = Creator::current().expect("creator");
+    let me = ProcessId::current().expect("creator");
     let dead = h.isolab_parent().join(format!(
         "{}-{}-{}",
         me.pid,
-        me.start_ticks + 7,
+        me.start_time + 7,
         label("leftover")
     ));
     std::fs::create_dir(&dead).expect("mkdir leftover");

@@ -62,7 +62,7 @@ pub const MARKER_VAR: &str = "ISOLAB_LESSON_RUN";
 
 fn own_marker() -> Option<String> {
     let me = std::process::id() as i32;
-    let id = registry::ProcessId::of(me)?;
+    let id = crate::sys::process::ProcessId::of(me)?;
     Some(format!("{}-{}", id.pid, id.start_time))
 }
 
@@ -250,11 +250,11 @@ fn markers_dir() -> anyhow::Result<crate::sys::paths::Dir> {
 /// lock is held (across PID namespaces); an isolab from before locks is
 /// judged by its pid and start time. Never dead on a doubt.
 fn marker_owner_alive(pid: i32, start_ticks: u64) -> bool {
-    let id = registry::ProcessId {
+    let id = crate::sys::process::ProcessId {
         pid,
         start_time: start_ticks,
     };
-    match registry::creator_lock_held(&id.into()) {
+    match registry::creator_lock_held(&id) {
         Some(held) => held,
         None => id.is_alive(),
     }

@@ -12,6 +12,7 @@ pub mod mounts;
 pub mod ns;
 pub mod paths;
 pub mod pidfd;
+pub mod process;
 pub mod procs;
 pub mod registry;
 pub mod rootfs;

@@ -1,5 +1,8 @@
 //! /proc/PID/mountinfo: parsed (octal escapes undone) and compared with the
 //! host's table, so a student sees what a mount namespace (or a chroot) did.
+//! Parsed here rather than with the `procfs` crate: its mountinfo parser
+//! leaves `\040` and the other octal escapes in place, so a mount point with
+//! a space would not match the path a student types.
 
 use std::path::Path;
 

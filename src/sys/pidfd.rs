@@ -1,7 +1,8 @@
 //! pidfds: a handle on one process that a reused PID cannot redirect. The
 //! one pidfd_open(2) and pidfd_send_signal(2) of isolab (nix has neither).
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 
 /// `pidfd_open(2)`, keeping the errno (ESRCH: no such process; ENOSYS: a
 /// kernel older than 5.3).
@@ -29,4 +30,14 @@ pub fn send_signal(pidfd: &OwnedFd, sig: i32) -> bool {
         )
     };
     rc == 0
+}
+
+/// Whether the process behind `pidfd` has exited (a zombie too): a pidfd
+/// turns readable then. Does not wait.
+pub fn has_exited(pidfd: &OwnedFd) -> bool {
+    let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+    matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0)
+        && fds[0]
+            .revents()
+            .is_some_and(|r| r.contains(PollFlags::POLLIN))
 }

@@ -85,7 +85,7 @@ fn fixture() -> Snapshot {
     procs[7].facts_mut().nspid = vec![4123, 1];
     procs[8].facts_mut().nspid = vec![4124, 7];
     procs[6].facts_mut().unreadable = vec![Unreadable {
-        what: "ns",
+        what: crate::sys::procs::ProcFile::Ns,
         reason: "permission denied: run isolab as root (or as this process's user) to read it"
             .into(),
     }];

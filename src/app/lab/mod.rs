@@ -361,7 +361,7 @@ mod tests {
             row("ps")
         );
         assert!(row("interfaces").same());
-        let id = crate::sys::registry::ProcessId::of(pid).unwrap();
+        let id = crate::sys::process::ProcessId::of(pid).unwrap();
         lab.on_key(key(KeyCode::Char('x')));
         settle(&mut lab);
         assert!(!lab.spawned());

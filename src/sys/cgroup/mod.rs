@@ -22,6 +22,6 @@ pub use mounts::{
     CgroupMount, CgroupMounts, CgroupVersion, ISOLAB_PARENT, Layout, MemoryHierarchy,
 };
 pub use oom::{OomWatch, memory_line, oom_kill_count};
-pub use owned::{Creator, OwnedCgroup, remove_leftovers, remove_leftovers_in, remove_own};
+pub use owned::{OwnedCgroup, remove_leftovers, remove_leftovers_in, remove_own};
 pub use report::{CgroupReport, MemoryCgroup, report};
 pub use size::{Limit, SizeError, human_bytes, parse_rate, parse_size, size_arg};

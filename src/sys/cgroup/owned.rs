@@ -8,6 +8,7 @@
 use super::memory::{LimitOutcome, MemoryStats, SetLimitError, read_memory, set_memory_limit};
 use super::mounts::{CgroupVersion, MemoryHierarchy};
 use super::size::Limit;
+use crate::sys::process::ProcessId;
 use anyhow::Context;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
@@ -26,49 +27,6 @@ pub struct OwnedCgroup {
     /// This process's owner lock, held while the cgroup exists: what tells
     /// a sweep (even in another PID namespace) that the creator is alive.
     _alive: crate::sys::registry::Alive,
-}
-
-/// Who created an isolab cgroup, decoded from its directory name: the
-/// identity of [`crate::sys::registry::ProcessId`] (pid + start time), as a
-/// cgroup's name carries it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Creator {
-    pub pid: i32,
-    pub start_ticks: u64,
-}
-
-impl From<crate::sys::registry::ProcessId> for Creator {
-    fn from(id: crate::sys::registry::ProcessId) -> Creator {
-        Creator {
-            pid: id.pid,
-            start_ticks: id.start_time,
-        }
-    }
-}
-
-impl Creator {
-    /// The calling process: its pid and its start time from /proc/self/stat.
-    pub fn current() -> anyhow::Result<Creator> {
-        let pid = std::process::id() as i32;
-        let start_ticks = crate::sys::registry::start_time(Path::new("/proc"), pid)
-            .context("reading /proc/self/stat: no start time")?;
-        Ok(Creator { pid, start_ticks })
-    }
-
-    /// Decodes `<pid>-<start>-<label>`; `None` for any other name.
-    pub fn from_dir_name(name: &str) -> Option<Creator> {
-        let mut parts = name.splitn(3, '-');
-        let pid = parts.next()?.parse().ok()?;
-        let start_ticks = parts.next()?.parse().ok()?;
-        parts.next()?;
-        Some(Creator { pid, start_ticks })
-    }
-
-    /// Whether the creator still runs: same pid AND same start time, so a
-    /// reused pid does not keep a leftover alive.
-    pub fn is_alive(&self, proc_root: &Path) -> bool {
-        crate::sys::registry::start_time(proc_root, self.pid) == Some(self.start_ticks)
-    }
 }
 
 /// Keeps a label safe as one path component.
@@ -128,7 +86,7 @@ impl OwnedCgroup {
         if hierarchy.version == CgroupVersion::V2 {
             enable_memory_for_children(&hierarchy.mount)?;
         }
-        let creator = Creator::current()?;
+        let creator = ProcessId::current()?;
         // Taken before the mkdir: no cgroup of ours exists without it.
         let alive = crate::sys::registry::hold_owner_lock()
             .context("cannot hold isolab's owner lock, so no cgroup is created")?;
@@ -154,7 +112,7 @@ impl OwnedCgroup {
     fn create_child(
         hierarchy: &MemoryHierarchy,
         parent: &Path,
-        creator: Creator,
+        creator: ProcessId,
         label: &str,
         limit: Option<Limit>,
         alive: &crate::sys::registry::Alive,
@@ -176,10 +134,7 @@ impl OwnedCgroup {
             } else {
                 format!(".{attempt}")
             };
-            let path = parent.join(format!(
-                "{}-{}-{label}{suffix}",
-                creator.pid, creator.start_ticks
-            ));
+            let path = parent.join(format!("{}{label}{suffix}", creator.name_prefix()));
             match std::fs::create_dir(&path) {
                 Ok(()) => break path,
                 Err(e) if e.kind() == ErrorKind::AlreadyExists && attempt < 1000 => attempt += 1,
@@ -377,7 +332,7 @@ pub fn remove_leftovers_in(
             hierarchy,
             |creator| match crate::sys::registry::creator_lock_held(creator) {
                 Some(held) => !held,
-                None => !creator.is_alive(proc_root),
+                None => !creator.is_alive_in(proc_root),
             },
         )?;
     // The parent goes with its last child (rmdir fails if it is not empty).
@@ -388,7 +343,7 @@ pub fn remove_leftovers_in(
 /// Removes the cgroups this very process created (killing their members):
 /// for a way out on which destructors do not run.
 pub fn remove_own() -> anyhow::Result<Vec<PathBuf>> {
-    let me = Creator::current()?;
+    let me = ProcessId::current()?;
     match MemoryHierarchy::detect() {
         Ok(h) => remove_created_by(&h, |creator| *creator == me),
         Err(_) => Ok(Vec::new()),
@@ -398,7 +353,7 @@ pub fn remove_own() -> anyhow::Result<Vec<PathBuf>> {
 /// Removes the cgroups in the isolab parent whose creator `which` picks.
 fn remove_created_by(
     hierarchy: &MemoryHierarchy,
-    which: impl Fn(&Creator) -> bool,
+    which: impl Fn(&ProcessId) -> bool,
 ) -> anyhow::Result<Vec<PathBuf>> {
     let parent = hierarchy.isolab_parent();
     let entries = match std::fs::read_dir(&parent) {
@@ -413,7 +368,7 @@ fn remove_created_by(
             continue;
         }
         let name = entry.file_name();
-        let Some(creator) = name.to_str().and_then(Creator::from_dir_name) else {
+        let Some(creator) = name.to_str().and_then(ProcessId::from_name) else {
             continue;
         };
         if !which(&creator) {
@@ -433,18 +388,12 @@ mod tests {
     #[test]
     fn names_carry_the_creator() {
         assert_eq!(
-            Creator::from_dir_name("123-456-lab"),
-            Some(Creator {
+            ProcessId::from_name("123-456-lab"),
+            Some(ProcessId {
                 pid: 123,
-                start_ticks: 456
+                start_time: 456
             })
         );
-        assert_eq!(
-            Creator::from_dir_name("123-456-my-lab.2").map(|c| c.pid),
-            Some(123)
-        );
-        assert_eq!(Creator::from_dir_name("foo"), None);
-        assert_eq!(Creator::from_dir_name("1-2"), None);
         assert_eq!(sanitize("a/b c"), "a_b_c");
         assert_eq!(sanitize(".."), "cgroup");
     }
@@ -461,16 +410,5 @@ mod tests {
         assert!(h.isolab_parent().exists(), "removed while b was in it");
         b.remove().expect("remove b");
         assert!(!h.isolab_parent().exists(), "an empty parent was left");
-    }
-
-    #[test]
-    fn the_current_process_is_alive() {
-        let me = Creator::current().expect("own identity");
-        assert!(me.is_alive(Path::new("/proc")));
-        let reused = Creator {
-            start_ticks: me.start_ticks + 1,
-            ..me
-        };
-        assert!(!reused.is_alive(Path::new("/proc")));
     }
 }

@@ -14,7 +14,9 @@
 //! Both counters are read before the PIDs are looked at, so a task created
 //! meanwhile still counts as new next time.
 
-use super::{Pid, Read, parse_pid_name, parse_status, pread_whole, read_at};
+use super::io::{Read, pid_path, pread_whole, read_at};
+use super::model::Pid;
+use super::parse::{parse_pid_name, parse_status};
 use anyhow::Context;
 use nix::dir::Dir;
 use nix::fcntl::{OFlag, openat};
@@ -105,7 +107,7 @@ impl PidList {
             let leader = matches!(
                 read_at(
                     dir.as_fd(),
-                    super::pid_path(pid, b"status", &mut path),
+                    pid_path(pid, b"status", &mut path),
                     &mut self.buf
                 ),
                 Read::Ok
