@@ -4,6 +4,7 @@
 //! spawn's children do.
 
 use crate::sys::idmap::IdMap;
+use crate::sys::pidfd;
 use crate::sys::ns::NsKind;
 use crate::sys::spawn::{
     ExitOutcome, Failure, FailureKind, Report, ReportReader, child_fail, clone_flag, exec_command,
@@ -12,7 +13,6 @@ use crate::sys::spawn::{
 use anyhow::Context;
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, open, openat};
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
 use nix::sys::stat::{Mode, fstat};
 use nix::unistd::{ForkResult, Gid, Uid, fork};
@@ -36,14 +36,6 @@ fn open_at(dir: &OwnedFd, name: &CStr, flags: OFlag) -> std::io::Result<OwnedFd>
 
 fn fd_inode(fd: &OwnedFd) -> Option<u64> {
     fstat(fd).ok().map(|st| st.st_ino)
-}
-
-/// A pidfd turns readable once its process has exited (a zombie too), so
-/// this tells "it exited" from "not allowed", and a zombie from a live one.
-fn has_exited(pidfd: &OwnedFd) -> bool {
-    let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
-    matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0)
-        && fds[0].revents().is_some_and(|r| !r.is_empty())
 }
 
 fn exited_error(pid: i32) -> anyhow::Error {
@@ -131,7 +123,7 @@ pub fn exec_in(pid: i32, argv: &[String]) -> anyhow::Result<ExitOutcome> {
         }
         Err(e) => return Err(e).with_context(|| format!("cannot open PID {pid}")),
     };
-    if has_exited(&pidfd) {
+    if pidfd::has_exited(&pidfd) {
         return Err(exited_error(pid));
     }
     let dir = match open(
@@ -141,7 +133,7 @@ pub fn exec_in(pid: i32, argv: &[String]) -> anyhow::Result<ExitOutcome> {
     ) {
         Ok(dir) => dir,
         Err(e) => {
-            if has_exited(&pidfd) {
+            if pidfd::has_exited(&pidfd) {
                 return Err(exited_error(pid));
             }
             return Err(std::io::Error::from(e))
@@ -164,7 +156,7 @@ pub fn exec_in(pid: i32, argv: &[String]) -> anyhow::Result<ExitOutcome> {
         let theirs = match open_at(&dir, &name, OFlag::O_RDONLY) {
             Ok(fd) => fd,
             Err(e) => {
-                if has_exited(&pidfd) {
+                if pidfd::has_exited(&pidfd) {
                     return Err(exited_error(pid));
                 }
                 if e.raw_os_error() == Some(libc::ENOENT) {
@@ -201,7 +193,7 @@ pub fn exec_in(pid: i32, argv: &[String]) -> anyhow::Result<ExitOutcome> {
             // could have moved to a nested one meanwhile).
             let again = open_at(&dir, c"ns/user", OFlag::O_RDONLY).ok();
             if again.and_then(|fd| fd_inode(&fd)) != fd_inode(userns) {
-                if has_exited(&pidfd) {
+                if pidfd::has_exited(&pidfd) {
                     return Err(exited_error(pid));
                 }
                 anyhow::bail!(
@@ -217,7 +209,7 @@ pub fn exec_in(pid: i32, argv: &[String]) -> anyhow::Result<ExitOutcome> {
     let root = match open_at(&dir, c"root", OFlag::O_RDONLY | OFlag::O_DIRECTORY) {
         Ok(root) => root,
         Err(e) => {
-            if has_exited(&pidfd) {
+            if pidfd::has_exited(&pidfd) {
                 return Err(exited_error(pid));
             }
             return Err(e).with_context(|| {
@@ -225,7 +217,7 @@ pub fn exec_in(pid: i32, argv: &[String]) -> anyhow::Result<ExitOutcome> {
             });
         }
     };
-    if has_exited(&pidfd) {
+    if pidfd::has_exited(&pidfd) {
         return Err(exited_error(pid));
     }
     let args: Vec<CString> = argv

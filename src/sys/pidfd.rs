@@ -39,5 +39,5 @@ pub fn has_exited(pidfd: &OwnedFd) -> bool {
     matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0)
         && fds[0]
             .revents()
-            .is_some_and(|r| r.contains(PollFlags::POLLIN))
+            .is_some_and(|r| r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP))
 }
