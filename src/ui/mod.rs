@@ -12,6 +12,9 @@ pub mod theme;
 
 #[cfg(test)]
 mod escape_tests;
+/// Frames as SVG pictures, for the screenshots in `assets/` (tests only).
+#[cfg(test)]
+pub(crate) mod svg;
 
 use crate::app::{App, Level};
 use crate::text::escape;
