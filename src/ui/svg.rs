@@ -93,6 +93,30 @@ struct Look {
     hidden: bool,
 }
 
+impl Look {
+    /// Whether two cells can share one `<text>` (the background is drawn
+    /// apart, so it may differ).
+    fn same_text(&self, other: &Look) -> bool {
+        (
+            &self.fg,
+            self.bold,
+            self.italic,
+            self.underline,
+            self.crossed,
+            self.dim,
+            self.hidden,
+        ) == (
+            &other.fg,
+            other.bold,
+            other.italic,
+            other.underline,
+            other.crossed,
+            other.dim,
+            other.hidden,
+        )
+    }
+}
+
 fn look(cell: &Cell) -> Look {
     let m = cell.modifier;
     let (fg, bg) = if m.contains(Modifier::REVERSED) {
@@ -188,73 +212,144 @@ pub fn buffer_to_svg(buf: &Buffer, title: &str) -> String {
         }
     }
 
-    // Then the text: one element per run of one look (background aside).
+    // Then the text: one element per run of one look (background aside),
+    // cut where two or more blanks would only be stretched space. Frame
+    // lines are drawn as lines (glyphs leave gaps between rows), one path
+    // per colour, after the text.
+    let mut box_lines: std::collections::BTreeMap<String, String> = Default::default();
     for y in 0..h {
         let mut x = 0;
         while x < w {
-            let start = x;
             let first = &looks[at(x, y)];
-            let mut text = String::new();
-            while x < w {
-                let l = &looks[at(x, y)];
-                let same = l.fg == first.fg
-                    && (l.bold, l.italic, l.underline, l.crossed, l.dim, l.hidden)
-                        == (
-                            first.bold,
-                            first.italic,
-                            first.underline,
-                            first.crossed,
-                            first.dim,
-                            first.hidden,
-                        );
-                if !same {
-                    break;
+            // The run's cells: (column, symbol), wide ones counted once.
+            let mut cells: Vec<(u16, &str)> = Vec::new();
+            while x < w && looks[at(x, y)].same_text(first) {
+                let mut symbol = buf.content[at(x, y)].symbol();
+                if let Some(arms) = box_arms(symbol) {
+                    if !first.hidden {
+                        box_lines
+                            .entry(first.fg.clone())
+                            .or_default()
+                            .push_str(&box_path(x, y, arms));
+                    }
+                    symbol = " ";
                 }
-                let symbol = buf.content[at(x, y)].symbol();
-                text.push_str(symbol);
+                cells.push((x, symbol));
                 x = x.saturating_add(columns(symbol)).min(w);
             }
-            // Blanks at either end of a plain run draw nothing: drop them
-            // (a space is one column) so the run's length stays exact.
-            let mut cols = u32::from(x - start);
-            let mut from = left(start);
-            if !(first.underline || first.crossed) {
-                let trimmed = text.trim_start_matches(' ');
-                let lead = (text.len() - trimmed.len()) as u32;
-                let trimmed = trimmed.trim_end_matches(' ');
-                cols -= lead + (text.len() as u32 - lead - trimmed.len() as u32);
-                from += lead * CELL_W;
-                text = trimmed.to_string();
-            }
-            if first.hidden || text.is_empty() {
+            if first.hidden {
                 continue;
             }
-            let mut attrs = format!(
-                r#"x="{from}" y="{}" textLength="{}" lengthAdjust="spacingAndGlyphs" fill="{}""#,
-                top(y) + BASELINE,
-                cols * CELL_W,
-                first.fg
-            );
-            if first.bold {
-                attrs.push_str(r#" font-weight="bold""#);
+            if first.underline || first.crossed {
+                // A decoration runs under the blanks too: keep them.
+                text_element(&mut out, first, &cells, x, top(y) + BASELINE);
+                continue;
             }
-            if first.italic {
-                attrs.push_str(r#" font-style="italic""#);
+            for piece in pieces(&cells, x) {
+                text_element(&mut out, first, piece.0, piece.1, top(y) + BASELINE);
             }
-            match (first.underline, first.crossed) {
-                (true, true) => attrs.push_str(r#" text-decoration="underline line-through""#),
-                (true, false) => attrs.push_str(r#" text-decoration="underline""#),
-                (false, true) => attrs.push_str(r#" text-decoration="line-through""#),
-                (false, false) => {}
-            }
-            if first.dim {
-                attrs.push_str(r#" opacity="0.6""#);
-            }
-            let _ = writeln!(out, "<text {attrs}>{}</text>", escape_xml(&text));
         }
+    }
+    for (colour, d) in &box_lines {
+        let _ = writeln!(
+            out,
+            r#"<path d="{d}" stroke="{colour}" stroke-width="1" fill="none"/>"#
+        );
     }
     out.push_str("</svg>\n");
     out
+}
+
+/// Which sides of its cell a light frame character joins: (up, right,
+/// down, left). Rounded corners are drawn square. Others are glyphs.
+fn box_arms(symbol: &str) -> Option<(bool, bool, bool, bool)> {
+    Some(match symbol {
+        "─" => (false, true, false, true),
+        "│" => (true, false, true, false),
+        "┌" | "╭" => (false, true, true, false),
+        "┐" | "╮" => (false, false, true, true),
+        "└" | "╰" => (true, true, false, false),
+        "┘" | "╯" => (true, false, false, true),
+        "├" => (true, true, true, false),
+        "┤" => (true, false, true, true),
+        "┬" => (false, true, true, true),
+        "┴" => (true, true, false, true),
+        "┼" => (true, true, true, true),
+        _ => return None,
+    })
+}
+
+/// Path commands for a frame character at cell (x, y): from the cell's
+/// centre to each side it joins, on half pixels so a 1px line is crisp.
+fn box_path(x: u16, y: u16, (up, right, down, left): (bool, bool, bool, bool)) -> String {
+    let x0 = PAD + u32::from(x) * CELL_W;
+    let y0 = PAD + u32::from(y) * CELL_H;
+    let (cx, cy) = (x0 + CELL_W / 2, y0 + CELL_H / 2);
+    let mut d = String::new();
+    let h_from = if left { x0 } else { cx };
+    let h_to = if right { x0 + CELL_W } else { cx + 1 };
+    if left || right {
+        let _ = write!(d, "M{h_from} {cy}.5H{h_to}");
+    }
+    let v_from = if up { y0 } else { cy };
+    let v_to = if down { y0 + CELL_H } else { cy + 1 };
+    if up || down {
+        let _ = write!(d, "M{cx}.5 {v_from}V{v_to}");
+    }
+    d
+}
+
+/// A plain run cut into its drawn pieces: each without blanks at either end
+/// and with no two blanks in a row inside, with the column it ends at.
+fn pieces<'a>(cells: &'a [(u16, &'a str)], end: u16) -> Vec<(&'a [(u16, &'a str)], u16)> {
+    let blank = |i: usize| cells.get(i).is_some_and(|c| c.1 == " ");
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < cells.len() {
+        if blank(i) {
+            i += 1;
+            continue;
+        }
+        let from = i;
+        while i < cells.len() && !(blank(i) && (blank(i + 1) || i + 1 == cells.len())) {
+            i += 1;
+        }
+        let stop = cells.get(i).map_or(end, |c| c.0);
+        out.push((&cells[from..i], stop));
+    }
+    out
+}
+
+/// One `<text>` for `cells` (starting at their first column, ending before
+/// column `end`), pinned to the grid by `textLength`.
+fn text_element(out: &mut String, look: &Look, cells: &[(u16, &str)], end: u16, baseline: u32) {
+    let Some(&(start, _)) = cells.first() else {
+        return;
+    };
+    let text: String = cells.iter().map(|c| c.1).collect();
+    let mut attrs = format!(
+        r#"x="{}" y="{baseline}" textLength="{}" lengthAdjust="spacingAndGlyphs" fill="{}""#,
+        PAD + u32::from(start) * CELL_W,
+        u32::from(end - start) * CELL_W,
+        look.fg
+    );
+    if look.bold {
+        attrs.push_str(r#" font-weight="bold""#);
+    }
+    if look.italic {
+        attrs.push_str(r#" font-style="italic""#);
+    }
+    match (look.underline, look.crossed) {
+        (true, true) => attrs.push_str(r#" text-decoration="underline line-through""#),
+        (true, false) => attrs.push_str(r#" text-decoration="underline""#),
+        (false, true) => attrs.push_str(r#" text-decoration="line-through""#),
+        (false, false) => {}
+    }
+    if look.dim {
+        attrs.push_str(r#" opacity="0.6""#);
+    }
+    // `write!` into a String cannot fail.
+    let _ = writeln!(out, "<text {attrs}>{}</text>", escape_xml(&text));
 }
 
 #[cfg(test)]
@@ -358,6 +453,50 @@ mod tests {
             svg.contains(
                 r##"textLength="36" lengthAdjust="spacingAndGlyphs" fill="#d4d4d4">a界b</text>"##
             ),
+            "{svg}"
+        );
+    }
+
+    #[test]
+    fn wide_gaps_split_a_run_and_single_blanks_do_not() {
+        let svg = buffer_to_svg(&buffer(&[("| a b   c  |", Style::new())]), "t");
+        let texts: Vec<&str> = svg.lines().filter(|l| l.starts_with("<text")).collect();
+        assert_eq!(texts.len(), 3, "{svg}");
+        assert!(
+            texts[0].contains(r#"x="12" y="26" textLength="45""#),
+            "{svg}"
+        );
+        assert!(texts[0].ends_with(">| a b</text>"), "{svg}");
+        assert!(
+            texts[1].contains(r#"x="84" y="26" textLength="9""#),
+            "{svg}"
+        );
+        assert!(
+            texts[2].contains(r#"x="111" y="26" textLength="9""#),
+            "{svg}"
+        );
+        assert!(texts[2].ends_with(">|</text>"), "{svg}");
+    }
+
+    #[test]
+    fn frame_characters_are_lines_one_path_per_colour() {
+        let buf = buffer(&[
+            ("┌─x┐", Style::new().fg(Color::Cyan)),
+            ("└──┘", Style::new().fg(Color::Cyan)),
+        ]);
+        let svg = buffer_to_svg(&buf, "t");
+        assert_eq!(svg.matches("<path").count(), 1, "{svg}");
+        // The corner at (0, 0): right from its centre, and down.
+        assert!(
+            svg.contains(r##"<path d="M16 21.5H21M16.5 21V30M21 21.5H30"##),
+            "{svg}"
+        );
+        assert!(svg.contains(r##"stroke="#11a8cd""##), "{svg}");
+        // Only the letter is text.
+        let texts: Vec<&str> = svg.lines().filter(|l| l.starts_with("<text")).collect();
+        assert_eq!(texts.len(), 1, "{svg}");
+        assert!(
+            texts[0].contains(r#"x="30" y="26" textLength="9""#),
             "{svg}"
         );
     }
