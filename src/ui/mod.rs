@@ -8,6 +8,12 @@ pub mod theme;
 
 #[cfg(test)]
 mod escape_tests;
+/// The fixed screen states the screenshots are drawn from (tests only).
+#[cfg(test)]
+mod screenshots;
+/// Frames as SVG pictures, for the screenshots in `assets/` (tests only).
+#[cfg(test)]
+pub(crate) mod svg;
 
 use ratatui::layout::Rect;
 

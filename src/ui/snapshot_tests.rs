@@ -512,3 +512,57 @@ fn colours_are_chosen_only_in_the_theme() {
         );
     }
 }
+
+/// The README's screenshots, `assets/NAME.svg`: every screen at 100x30 in
+/// the default theme, drawn from the fixtures of the snapshot tests (the
+/// process tree above; the other screens' in `ui::screenshots`). Tabs are switched by
+/// setting `active`, not by key: entering a tab reads the host (a PID's
+/// root, its cgroup, the lesson files), and a screenshot must not.
+/// `ISOLAB_UPDATE_ASSETS=1` rewrites the files instead of comparing.
+#[test]
+fn screenshots_in_assets_match() {
+    crate::ui::theme::install(crate::ui::theme::Theme::default());
+    let setup = Setup::new("/nonexistent-proc", Duration::from_secs(1));
+    let host = HostRef {
+        ns: host_ns(),
+        label: "PID 1".into(),
+    };
+    let shared = crate::app::Shared::new(Users::default(), host, setup.interval);
+    let mut a = App::with_screens(shared, crate::ui::screenshots::screens(&setup));
+    a.on_snapshot(fixture());
+    select(&mut a, 4123);
+    let update = std::env::var_os("ISOLAB_UPDATE_ASSETS").is_some_and(|v| v == "1");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
+    let mut stale = Vec::new();
+    for (name, tab, title) in [
+        ("processes", 0, "isolab: the Processes screen"),
+        ("lab", 1, "isolab: the namespace Lab"),
+        ("root", 2, "isolab: the Root filesystem browser"),
+        ("memory", 3, "isolab: the Memory screen"),
+        ("lessons", 4, "isolab: a lesson step"),
+        ("help", 0, "isolab: the help overlay"),
+    ] {
+        a.active = tab;
+        if name == "help" {
+            key(&mut a, KeyCode::Char('?'));
+        }
+        let mut term = Terminal::new(TestBackend::new(100, 30)).expect("terminal");
+        a.layout(Rect::new(0, 0, 100, 30));
+        term.draw(|f| crate::ui::render(f, &a)).expect("draw");
+        let svg = crate::ui::svg::buffer_to_svg(term.backend().buffer(), title);
+        let path = dir.join(format!("{name}.svg"));
+        if update {
+            std::fs::create_dir_all(&dir).expect("create assets/");
+            std::fs::write(&path, &svg).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        } else if std::fs::read_to_string(&path).ok().as_deref() != Some(svg.as_str()) {
+            stale.push(format!("assets/{name}.svg"));
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "{} differ from the screens (or are missing): regenerate them with\n  \
+         ISOLAB_UPDATE_ASSETS=1 cargo test --profile release-tests --lib screenshots_in_assets_match\n\
+         and commit the files",
+        stale.join(", ")
+    );
+}
