@@ -5,7 +5,7 @@ use crate::cli::{ExecArgs, RunArgs};
 use crate::sys::cgroup::Limit;
 use crate::sys::ns::NsKind;
 use crate::sys::registry;
-use crate::sys::spawn::{self, ChildCommand, ExitOutcome, Plan, RootFs, Spawner, StepReport};
+use crate::sys::spawn::{ChildCommand, ExitOutcome, Plan, RootFs, Spawner, StepReport};
 use crate::text::{escape, escape_command};
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
@@ -193,7 +193,7 @@ fn wait_with_signals(spawner: &mut Spawner) -> anyhow::Result<ExitOutcome> {
 }
 
 pub fn exec(a: &ExecArgs) -> anyhow::Result<i32> {
-    let outcome = spawn::exec_in(a.pid, &a.cmd)?;
+    let outcome = crate::sys::enter::exec_in(a.pid, &a.cmd)?;
     Ok(outcome.code())
 }
 

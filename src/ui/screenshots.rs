@@ -22,7 +22,7 @@ pub(super) fn screens(setup: &Setup) -> Vec<Box<dyn Screen>> {
         state: screenshot_lessons(),
     };
     vec![
-        Box::new(crate::app::processes::ProcessesScreen),
+        Box::new(crate::app::processes::ProcessesScreen::default()),
         Box::new(lab),
         Box::new(root),
         Box::new(memory),
@@ -224,7 +224,7 @@ impl Screen for LessonsShot {
         false
     }
     fn render(&self, f: &mut ratatui::Frame, body: Rect, _shared: &crate::app::Shared) {
-        crate::ui::lessons::render_in(f, body, &self.state);
+        crate::app::lessons::view::render_in(f, body, &self.state);
     }
     fn hints(&self) -> &'static [(&'static str, &'static str)] {
         self.real.hints()

@@ -547,8 +547,7 @@ fn screenshots_in_assets_match() {
             key(&mut a, KeyCode::Char('?'));
         }
         let mut term = Terminal::new(TestBackend::new(100, 30)).expect("terminal");
-        a.layout(Rect::new(0, 0, 100, 30));
-        term.draw(|f| crate::ui::render(f, &a)).expect("draw");
+        term.draw(|f| crate::app::frame::render(f, &a)).expect("draw");
         let svg = crate::ui::svg::buffer_to_svg(term.backend().buffer(), title);
         let path = dir.join(format!("{name}.svg"));
         if update {

@@ -73,7 +73,6 @@ mod protocol;
 mod spawner;
 mod steps;
 
-pub use crate::sys::enter::exec_in;
 pub use child::userns_refusal_hint;
 pub use plan::{
     BOOTTIME_SEC_MAX, ChildCommand, MIN_MEMORY_BYTES, Plan, RootFs, boottime_offset_range,
