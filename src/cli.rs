@@ -27,6 +27,16 @@ pub struct Cli {
     /// greys: for workshops) [default: the config file's `theme`, else default].
     #[arg(long = "theme", global = true, value_name = "THEME")]
     pub theme_flag: Option<ThemeName>,
+    /// The Processes screen's columns, comma-separated, in order (COMMAND is
+    /// always last) [default: the config file's `columns`, else as many as
+    /// the width allows].
+    #[arg(
+        long = "columns",
+        global = true,
+        value_name = "COLS",
+        value_delimiter = ','
+    )]
+    pub columns_flag: Option<Vec<Column>>,
 
     /// The refresh interval in force: --interval, else the config file's,
     /// else 1 s (filled in by `config::resolve`, which main calls).
@@ -41,6 +51,11 @@ pub struct Cli {
     /// The theme in force (flag, else config file, else default).
     #[arg(skip)]
     pub theme: ThemeName,
+
+    /// The Processes screen's columns in force (flag, else config file;
+    /// `None`: chosen by width).
+    #[arg(skip)]
+    pub columns: Option<Vec<Column>>,
 
     /// Where procfs is mounted (tests point this at a fixture).
     #[arg(
@@ -114,6 +129,27 @@ pub enum ThemeName {
     Default,
     /// High contrast, bold, no dim greys: for a projector in a workshop.
     Projector,
+}
+
+/// `--columns` / the config file's `columns`: the Processes screen's
+/// columns, in this order (COMMAND is always last). Without it, the
+/// screen picks a set by its width.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Column {
+    Ppid,
+    Pid,
+    Pgid,
+    Sid,
+    Tty,
+    Stat,
+    User,
+    Time,
+    Cpu,
+    Rss,
+    /// One letter per namespace the process does not share with the host.
+    Isol,
+    Container,
 }
 
 #[derive(Debug, Args)]

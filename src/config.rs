@@ -6,6 +6,7 @@
 //! interval = 0.5        # seconds, 0.1 to 60
 //! theme = "projector"   # or "default"
 //! color = "never"       # or "auto", "always"
+//! columns = ["pid", "user", "cpu", "rss", "isol", "container"]
 //! ```
 //!
 //! A bad file (unknown key, wrong type, bad value, unreadable, not a
@@ -16,7 +17,7 @@
 //! root; as root (e.g. `sudo` keeping another user's HOME) it must also be
 //! owned by root and writable by nobody else, or that user could steer root.
 
-use crate::cli::{Cli, ColorChoice, Command, ThemeName};
+use crate::cli::{Cli, ColorChoice, Column, Command, ThemeName};
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, open};
 use nix::sys::stat::{Mode, SFlag, fstat};
@@ -36,6 +37,8 @@ pub struct Config {
     pub interval: Option<toml::Spanned<f64>>,
     pub theme: Option<ThemeName>,
     pub color: Option<ColorChoice>,
+    /// The Processes screen's columns, in order (COMMAND always comes last).
+    pub columns: Option<toml::Spanned<Vec<Column>>>,
 }
 
 /// Where the config file is looked for (it need not exist).
@@ -57,6 +60,10 @@ pub fn resolve(cli: &mut Cli) -> anyhow::Result<()> {
         .or(config.interval.map(|s| s.into_inner()))
         .unwrap_or(1.0);
     cli.theme = cli.theme_flag.or(config.theme).unwrap_or_default();
+    cli.columns = cli
+        .columns_flag
+        .clone()
+        .or(config.columns.map(|s| s.into_inner()));
     let choice = cli.color_flag.or(config.color).unwrap_or_default();
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     use std::io::IsTerminal;
@@ -176,8 +183,10 @@ fn line_of(text: &str, offset: usize) -> usize {
 
 /// Parses and validates the text of the config file at `path`.
 pub fn parse(path: &Path, text: &str) -> anyhow::Result<Config> {
-    let keys = "the keys are interval (seconds), theme (\"default\" or \"projector\") \
-                and color (\"auto\", \"always\" or \"never\"); see `man isolab`";
+    let keys = "the keys are interval (seconds), theme (\"default\" or \"projector\"), \
+                color (\"auto\", \"always\" or \"never\") and columns (a list of \
+                ppid, pid, pgid, sid, tty, stat, user, time, cpu, rss, isol, container); \
+                see `man isolab`";
     let config: Config = toml::from_str(text).map_err(|e| {
         let at = e
             .span()
@@ -197,6 +206,18 @@ pub fn parse(path: &Path, text: &str) -> anyhow::Result<Config> {
                 "line {}: interval must be between 0.1 and 60 seconds, not {}; fix that line",
                 line_of(text, i.span().start),
                 i.get_ref()
+            ),
+        ));
+    }
+    if let Some(c) = &config.columns
+        && c.get_ref().is_empty()
+    {
+        return Err(bad(
+            path,
+            format!(
+                "line {}: columns must name at least one column (or leave the key out for \
+                 the width's own set); fix that line",
+                line_of(text, c.span().start)
             ),
         ));
     }
@@ -225,6 +246,23 @@ mod tests {
         assert_eq!(c.theme, Some(ThemeName::Projector));
         assert_eq!(c.color, Some(ColorChoice::Never));
         assert_eq!(parse(Path::new("c"), "").expect("empty"), Config::default());
+    }
+
+    #[test]
+    fn columns_are_read_in_order_and_a_wrong_name_is_an_error_on_its_line() {
+        let c = parse(
+            Path::new("c.toml"),
+            "columns = [\"pid\", \"container\", \"cpu\"]\n",
+        )
+        .expect("good file");
+        assert_eq!(
+            c.columns.map(|s| s.into_inner()),
+            Some(vec![Column::Pid, Column::Container, Column::Cpu])
+        );
+        let e = err("interval = 1\ncolumns = [\"pid\", \"memory\"]\n");
+        assert!(e.contains("line 2") && e.contains("memory"), "{e}");
+        let e = err("\ncolumns = []\n");
+        assert!(e.contains("line 2") && e.contains("at least one"), "{e}");
     }
 
     #[test]

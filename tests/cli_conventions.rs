@@ -236,7 +236,14 @@ fn color_flag_and_no_color_decide_the_line_output() {
 /// Runs the TUI on a pseudo-terminal (util-linux `script`), waits for its
 /// tab line, quits with q, and returns everything it wrote.
 fn tui(flags: &str, no_color: Option<&str>) -> Vec<u8> {
+    tui_configured(flags, no_color, "")
+}
+
+/// The TUI's output with `config` as its config file.
+fn tui_configured(flags: &str, no_color: Option<&str>, config: &str) -> Vec<u8> {
     let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("isolab")).expect("mkdir");
+    std::fs::write(dir.path().join("isolab/config.toml"), config).expect("write config");
     let mut c = Command::new("script");
     c.args([
         "-qec",
@@ -304,6 +311,30 @@ fn no_color_and_color_never_make_the_tui_draw_without_colour() {
     assert!(has_colour(&tui("--color always", Some("1"))));
 }
 
+/// `columns` in the config file picks the Processes screen's columns, in
+/// order; `--columns` wins over it.
+#[test]
+fn the_config_files_columns_and_the_flag_choose_the_tree_columns() {
+    if !need("script") {
+        return;
+    }
+    let screen = |flags: &str| {
+        let out = tui_configured(flags, None, "columns = [\"pid\", \"isol\", \"user\"]\n");
+        String::from_utf8_lossy(&out).into_owned()
+    };
+    let from_file = screen("--color never");
+    assert!(
+        from_file.contains("    PID ISOL     USER     COMMAND"),
+        "the config's columns in its order: {from_file:?}"
+    );
+    assert!(!from_file.contains("PPID"), "only the columns asked for");
+    let from_flag = screen("--color never --columns ppid,cpu");
+    assert!(
+        from_flag.contains("  PPID  CPU% COMMAND"),
+        "the flag wins over the file: {from_flag:?}"
+    );
+}
+
 #[test]
 fn a_bad_config_file_is_one_error_with_file_and_line_and_exit_2() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -320,6 +351,10 @@ fn a_bad_config_file_is_one_error_with_file_and_line_and_exit_2() {
             "line 1: interval must be between 0.1 and 60",
         ),
         ("interval = \"fast\"\n", "line 1: invalid type"),
+        (
+            "columns = [\"pid\", \"mem\"]\n",
+            "line 1: unknown variant `mem`",
+        ),
     ] {
         std::fs::write(&conf, text).expect("write");
         let mut c = isolab(dir.path());

@@ -51,6 +51,9 @@ pub struct Setup {
     pub interval: Duration,
     /// The tab to open on (a screen title, e.g. "Lessons"); the first if None.
     pub first_screen: Option<&'static str>,
+    /// The Processes screen's columns (`--columns`, the config file);
+    /// `None`: as many as the width allows.
+    pub columns: Option<Vec<crate::cli::Column>>,
 }
 
 impl Setup {
@@ -59,6 +62,7 @@ impl Setup {
             proc_root: proc_root.into(),
             interval,
             first_screen: None,
+            columns: None,
         }
     }
 }
@@ -66,7 +70,7 @@ impl Setup {
 /// Every screen, in tab order. Adding a screen is one line here.
 pub fn all_screens(setup: &Setup) -> Vec<Box<dyn Screen>> {
     vec![
-        Box::new(processes::ProcessesScreen::default()),
+        Box::new(processes::ProcessesScreen::new(setup)),
         Box::new(lab::LabScreen::new(setup)),
         Box::new(rootfs::RootScreen::new(setup)),
         Box::new(memory::MemoryScreen::new(setup)),

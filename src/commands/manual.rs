@@ -44,7 +44,13 @@ may set defaults; a flag on the command line wins over it:
 interval = 0.5        # seconds, 0.1 to 60
 theme = "projector"   # or "default"
 color = "never"       # or "auto", "always"
+columns = ["pid", "user", "cpu", "isol", "container"]
 .fi
+.PP
+\fBcolumns\fR (and \fB\-\-columns\fR) picks the Processes screen's columns, in
+order, from ppid, pid, pgid, sid, tty, stat, user, time, cpu, rss, isol and
+container; COMMAND always comes last. Without it the screen shows as many as
+its width allows.
 .RE
 .PP
 An unknown key, a wrong type or a bad value is one error naming the file and

@@ -10,8 +10,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<i32> {
             "the TUI needs a terminal; for scripts use `isolab tree`, `isolab ns PID` and friends",
         );
     }
-    crate::app::run(crate::app::Setup::new(
-        &cli.proc_root,
-        Duration::from_secs_f64(cli.interval),
-    ))
+    let mut setup = crate::app::Setup::new(&cli.proc_root, Duration::from_secs_f64(cli.interval));
+    setup.columns = cli.columns.clone();
+    crate::app::run(setup)
 }

@@ -4,8 +4,8 @@
 //! spawn's children do.
 
 use crate::sys::idmap::IdMap;
-use crate::sys::pidfd;
 use crate::sys::ns::NsKind;
+use crate::sys::pidfd;
 use crate::sys::spawn::{
     ExitOutcome, Failure, FailureKind, Report, ReportReader, child_fail, clone_flag, exec_command,
     exit_now, pipe_cloexec, set_signal, wait_for_end,

@@ -547,7 +547,8 @@ fn screenshots_in_assets_match() {
             key(&mut a, KeyCode::Char('?'));
         }
         let mut term = Terminal::new(TestBackend::new(100, 30)).expect("terminal");
-        term.draw(|f| crate::app::frame::render(f, &a)).expect("draw");
+        term.draw(|f| crate::app::frame::render(f, &a))
+            .expect("draw");
         let svg = crate::ui::svg::buffer_to_svg(term.backend().buffer(), title);
         let path = dir.join(format!("{name}.svg"));
         if update {

@@ -110,6 +110,14 @@ pub struct ProcessesScreen {
     pub state: ProcessesState,
 }
 
+impl ProcessesScreen {
+    pub fn new(setup: &crate::app::Setup) -> ProcessesScreen {
+        let mut screen = ProcessesScreen::default();
+        screen.state.columns = setup.columns.clone();
+        screen
+    }
+}
+
 impl Screen for ProcessesScreen {
     fn title(&self) -> &'static str {
         "Processes"

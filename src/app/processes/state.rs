@@ -29,6 +29,8 @@ pub struct ProcessesState {
     pub last_search: Option<String>,
     pub compare: bool,
     pub show_detail: bool,
+    /// The columns asked for (`--columns`, config); `None`: by width.
+    pub columns: Option<Vec<crate::cli::Column>>,
 }
 
 impl Default for ProcessesState {
@@ -42,6 +44,7 @@ impl Default for ProcessesState {
             last_search: None,
             compare: false,
             show_detail: true,
+            columns: None,
         }
     }
 }

@@ -4,6 +4,7 @@
 
 use super::state::ProcessesState;
 use crate::app::model::{ProcessModel, View};
+use crate::cli::Column;
 use crate::sys::container::Runtime;
 use crate::sys::ns::{NsKind, NsSet};
 use crate::sys::procs::{Process, format_cpu_time};
@@ -48,54 +49,114 @@ pub fn list_rows_area(body: Rect, show_detail: bool) -> Rect {
     )
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Width {
-    Narrow,
-    Medium,
-    /// All of `ps axjf`'s columns plus CPU% and ISOL (no RSS, CONTAINER).
-    Axjf,
-    Wide,
-}
+/// The columns `ps axjf` users know, widest set first. Without
+/// `--columns` the screen shows the set its width allows; with it, the
+/// columns asked for, in that order, as many as fit beside COMMAND.
+const WIDE: &[Column] = &[
+    Column::Ppid,
+    Column::Pid,
+    Column::Pgid,
+    Column::Sid,
+    Column::Tty,
+    Column::Stat,
+    Column::User,
+    Column::Time,
+    Column::Cpu,
+    Column::Rss,
+    Column::Isol,
+    Column::Container,
+];
+/// All of `ps axjf`'s columns plus CPU% and ISOL (no RSS, CONTAINER).
+const AXJF: &[Column] = &[
+    Column::Ppid,
+    Column::Pid,
+    Column::Pgid,
+    Column::Sid,
+    Column::Tty,
+    Column::Stat,
+    Column::User,
+    Column::Time,
+    Column::Cpu,
+    Column::Isol,
+];
+const MEDIUM: &[Column] = &[
+    Column::Ppid,
+    Column::Pid,
+    Column::Stat,
+    Column::User,
+    Column::Time,
+    Column::Cpu,
+    Column::Isol,
+];
+const NARROW: &[Column] = &[Column::Pid, Column::Stat, Column::Cpu];
 
-fn width_class(w: u16) -> Width {
-    if w >= 130 {
-        Width::Wide
-    } else if w >= 110 {
-        Width::Axjf
-    } else if w >= 76 {
-        Width::Medium
-    } else {
-        Width::Narrow
+/// COMMAND keeps at least this many cells when columns are asked for.
+const COMMAND_MIN: usize = 20;
+
+/// The columns drawn at width `w`.
+fn columns_for(w: u16, asked: Option<&[Column]>) -> Vec<Column> {
+    if let Some(asked) = asked {
+        let mut used = 0;
+        let fit: Vec<Column> = asked
+            .iter()
+            .copied()
+            .take_while(|c| {
+                used += spec(*c).0 + 1;
+                used + COMMAND_MIN <= w as usize
+            })
+            .collect();
+        // The first asked-for column always shows, even on a tiny screen.
+        return if fit.is_empty() {
+            asked[..asked.len().min(1)].to_vec()
+        } else {
+            fit
+        };
     }
-}
-
-fn header(w: Width) -> String {
     match w {
-        Width::Wide => format!(
-            "{:>6} {:>7} {:>7} {:>7} {:<7} {:<5} {:<8} {:>7} {:>5} {:>9} {:<8} {:<19} COMMAND",
-            "PPID",
-            "PID",
-            "PGID",
-            "SID",
-            "TTY",
-            "STAT",
-            "USER",
-            "TIME",
-            "CPU%",
-            "RSS",
-            "ISOL",
-            "CONTAINER"
-        ),
-        Width::Axjf => format!(
-            "{:>6} {:>7} {:>7} {:>7} {:<7} {:<5} {:<8} {:>7} {:>5} {:<8} COMMAND",
-            "PPID", "PID", "PGID", "SID", "TTY", "STAT", "USER", "TIME", "CPU%", "ISOL"
-        ),
-        Width::Medium => format!(
-            "{:>6} {:>7} {:<5} {:<8} {:>7} {:>5} {:<8} COMMAND",
-            "PPID", "PID", "STAT", "USER", "TIME", "CPU%", "ISOL"
-        ),
-        Width::Narrow => format!("{:>7} {:<5} {:>5} COMMAND", "PID", "STAT", "CPU%"),
+        130.. => WIDE,
+        110.. => AXJF,
+        76.. => MEDIUM,
+        _ => NARROW,
     }
+    .to_vec()
+}
+
+/// Width, right-aligned, header label.
+fn spec(c: Column) -> (usize, bool, &'static str) {
+    match c {
+        Column::Ppid => (6, true, "PPID"),
+        Column::Pid => (7, true, "PID"),
+        Column::Pgid => (7, true, "PGID"),
+        Column::Sid => (7, true, "SID"),
+        Column::Tty => (7, false, "TTY"),
+        Column::Stat => (5, false, "STAT"),
+        Column::User => (8, false, "USER"),
+        Column::Time => (7, true, "TIME"),
+        Column::Cpu => (5, true, "CPU%"),
+        Column::Rss => (9, true, "RSS"),
+        Column::Isol => (8, false, "ISOL"),
+        Column::Container => (19, false, "CONTAINER"),
+    }
+}
+
+/// Appends `text` padded to column `c`'s width, then a space.
+fn push_cell(line: &mut String, c: Column, text: &str) {
+    use std::fmt::Write;
+    let (width, right, _) = spec(c);
+    let _ = if right {
+        write!(line, "{text:>width$} ")
+    } else {
+        write!(line, "{text:<width$} ")
+    };
+}
+
+fn header(columns: &[Column]) -> String {
+    let mut line = String::new();
+    for &c in columns {
+        push_cell(&mut line, c, spec(c).2);
+    }
+    line.push_str("COMMAND");
+    line
 }
 
 /// Letters for each namespace kind that differs from the host reference.
@@ -121,71 +182,47 @@ fn column_runtime(r: Runtime) -> &'static str {
     }
 }
 
-fn row_text(p: &Process, art: &str, w: Width, s: &ProcessModel) -> String {
-    let user = p
-        .facts
-        .uid
-        .map(|u| escape(&s.users.name(u)).into_owned())
-        .unwrap_or_else(|| "—".into());
-    let user: String = user.chars().take(8).collect();
-    let time = format_cpu_time(p.cpu_ticks, s.snap.ticks_per_sec);
-    let cpu = format!("{:.1}", p.cpu_percent);
-    let isol = isolation_marks(&p.facts.ns, &s.host.ns);
-    let marked = if s.mark == Some(p.pid) { "*" } else { "" };
-    // Names and argv are the process's own choice (`exec -a`, a renamed
-    // binary): escaped, as ps does, so they cannot forge or hide anything.
-    let command = format!("{marked}{art}{}", escape(&p.command()));
-    let tty = escape(&p.tty);
-    match w {
-        Width::Wide => {
-            let container = p
+fn row_text(p: &Process, art: &str, columns: &[Column], s: &ProcessModel) -> String {
+    let mut line = String::with_capacity(128);
+    for &c in columns {
+        let cell: String = match c {
+            Column::Ppid => p.ppid.to_string(),
+            Column::Pid => p.pid.to_string(),
+            Column::Pgid => p.pgid.to_string(),
+            Column::Sid => p.sid.to_string(),
+            Column::Tty => escape(&p.tty).into_owned(),
+            Column::Stat => p.stat_column().to_string(),
+            Column::User => p
+                .facts
+                .uid
+                .map(|u| escape(&s.users.name(u)).into_owned())
+                .unwrap_or_else(|| "—".into())
+                .chars()
+                .take(8)
+                .collect(),
+            Column::Time => format_cpu_time(p.cpu_ticks, s.snap.ticks_per_sec),
+            Column::Cpu => format!("{:.1}", p.cpu_percent),
+            Column::Rss => human_bytes(p.rss_bytes),
+            Column::Isol => isolation_marks(&p.facts.ns, &s.host.ns),
+            Column::Container => p
                 .facts
                 .container
                 .as_ref()
                 .map(|c| format!("{}:{}", column_runtime(c.runtime), escape(c.short_id())))
-                .unwrap_or_else(|| "-".into());
-            let container: String = container.chars().take(19).collect();
-            format!(
-                "{:>6} {:>7} {:>7} {:>7} {:<7} {:<5} {:<8} {:>7} {:>5} {:>9} {:<8} {:<19} {command}",
-                p.ppid,
-                p.pid,
-                p.pgid,
-                p.sid,
-                tty,
-                p.stat_column(),
-                user,
-                time,
-                cpu,
-                human_bytes(p.rss_bytes),
-                isol,
-                container
-            )
-        }
-        Width::Axjf => format!(
-            "{:>6} {:>7} {:>7} {:>7} {:<7} {:<5} {:<8} {:>7} {:>5} {:<8} {command}",
-            p.ppid,
-            p.pid,
-            p.pgid,
-            p.sid,
-            tty,
-            p.stat_column(),
-            user,
-            time,
-            cpu,
-            isol
-        ),
-        Width::Medium => format!(
-            "{:>6} {:>7} {:<5} {:<8} {:>7} {:>5} {:<8} {command}",
-            p.ppid,
-            p.pid,
-            p.stat_column(),
-            user,
-            time,
-            cpu,
-            isol
-        ),
-        Width::Narrow => format!("{:>7} {:<5} {:>5} {command}", p.pid, p.stat_column(), cpu),
+                .unwrap_or_else(|| "-".into())
+                .chars()
+                .take(19)
+                .collect(),
+        };
+        push_cell(&mut line, c, &cell);
     }
+    // Names and argv are the process's own choice (`exec -a`, a renamed
+    // binary): escaped, as ps does, so they cannot forge or hide anything.
+    let marked = if s.mark == Some(p.pid) { "*" } else { "" };
+    line.push_str(marked);
+    line.push_str(art);
+    line.push_str(&escape(&p.command()));
+    line
 }
 
 /// Draws the screen from the shared model `s` and the screen's own state
@@ -195,7 +232,7 @@ pub fn render(f: &mut Frame, body: Rect, v: &ProcessesState, s: &ProcessModel) {
     v.list_rows.set(rows);
     v.set_page(rows.height as usize, s);
     let (list, detail) = split(body, v.show_detail);
-    render_list(f, list, v.scroll.get(), s);
+    render_list(f, list, v.scroll.get(), v.columns.as_deref(), s);
     if let Some(d) = detail {
         render_detail(f, d, s);
     }
@@ -219,9 +256,15 @@ fn fit_art(art: &str, depth: usize, command_width: usize) -> std::borrow::Cow<'_
     format!("{label}{tail}").into()
 }
 
-fn render_list(f: &mut Frame, area: Rect, scroll: usize, s: &ProcessModel) {
-    let w = width_class(area.width);
-    let mut title = header(w);
+fn render_list(
+    f: &mut Frame,
+    area: Rect,
+    scroll: usize,
+    asked: Option<&[Column]>,
+    s: &ProcessModel,
+) {
+    let columns = columns_for(area.width, asked);
+    let mut title = header(&columns);
     if s.view == View::Flat {
         title.push_str(&format!("  [flat by {}]", s.sort.label()));
     }
@@ -231,7 +274,8 @@ fn render_list(f: &mut Frame, area: Rect, scroll: usize, s: &ProcessModel) {
         theme::current().badge_ok,
     ));
     let visible = area.height.saturating_sub(1) as usize;
-    let command_width = (area.width as usize).saturating_sub(header(w).len() - "COMMAND".len());
+    let command_width =
+        (area.width as usize).saturating_sub(header(&columns).len() - "COMMAND".len());
     let t = theme::current();
     for (i, row) in s.rows.iter().enumerate().skip(scroll).take(visible) {
         let p = &s.snap.procs[row.index];
@@ -255,7 +299,7 @@ fn render_list(f: &mut Frame, area: Rect, scroll: usize, s: &ProcessModel) {
         if i == s.selected {
             style = style.patch(t.selected);
         }
-        let text = row_text(p, &art, w, s);
+        let text = row_text(p, &art, &columns, s);
         lines.push(Line::styled(text, style));
     }
     if s.rows.is_empty() {
