@@ -3,6 +3,7 @@
 //! performs "show me" actions, so the UI thread never waits on /proc or on
 //! a command.
 
+use super::events::Waker;
 use crate::lessons::catalog::Entry;
 use crate::lessons::check_step;
 use crate::lessons::cond::{self, Check, Outcome, Pred};
@@ -65,8 +66,10 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub fn start(proc_root: PathBuf, isolab: PathBuf, interval: Duration) -> Worker {
-        Worker::start_with(
+    /// A worker on the live system; it wakes the main loop through `waker`
+    /// after every report.
+    pub fn start(proc_root: PathBuf, isolab: PathBuf, interval: Duration, waker: Waker) -> Worker {
+        Worker::start_waking(
             move || {
                 let mut reader = ProcReader::new(&proc_root).ok();
                 Box::new(move |step: &Step| {
@@ -76,6 +79,7 @@ impl Worker {
             },
             isolab,
             interval,
+            waker,
         )
     }
 
@@ -86,13 +90,29 @@ impl Worker {
         isolab: PathBuf,
         interval: Duration,
     ) -> Worker {
+        Worker::start_waking(make_evaluator, isolab, interval, Waker::default())
+    }
+
+    fn start_waking(
+        make_evaluator: impl FnOnce() -> Evaluator + Send + 'static,
+        isolab: PathBuf,
+        interval: Duration,
+        waker: Waker,
+    ) -> Worker {
         let (req_tx, req_rx) = mpsc::channel::<Request>();
         let (rep_tx, rep_rx) = mpsc::channel();
         let runner = Runner::new(&isolab);
         let stopper = runner.stopper();
         let handle = std::thread::Builder::new()
             .name("isolab-lessons".into())
-            .spawn(move || worker_loop(make_evaluator(), runner, interval, req_rx, rep_tx))
+            .spawn(move || {
+                let report = move |r: Report| {
+                    let sent = rep_tx.send(r).is_ok();
+                    waker.wake();
+                    sent
+                };
+                worker_loop(make_evaluator(), runner, interval, req_rx, report)
+            })
             .ok();
         Worker {
             rx: rep_rx,
@@ -128,7 +148,8 @@ fn worker_loop(
     mut runner: Runner,
     interval: Duration,
     rx: Receiver<Request>,
-    tx: Sender<Report>,
+    // Sends a report (and wakes the main loop); false once nobody listens.
+    tx: impl Fn(Report) -> bool,
 ) {
     let mut current: Option<(u64, usize, Box<Step>)> = None;
     loop {
@@ -139,7 +160,7 @@ fn worker_loop(
                     Some(a) => runner.perform(a).map_err(|e| format!("{e:#}")),
                     None => Err("this step has nothing to show".into()),
                 };
-                if tx.send(Report::Performed { step: i, result }).is_err() {
+                if !tx(Report::Performed { step: i, result }) {
                     break;
                 }
             }
@@ -148,7 +169,7 @@ fn worker_loop(
                 for line in &cleanup {
                     let _ = runner.run_cleanup(line);
                 }
-                if tx.send(Report::ResetDone).is_err() {
+                if !tx(Report::ResetDone) {
                     break;
                 }
             }
@@ -161,15 +182,12 @@ fn worker_loop(
         let Some((outcome, rows)) = evaluate(step) else {
             continue;
         };
-        if tx
-            .send(Report::Evaluated {
-                epoch: *epoch,
-                step: *i,
-                outcome,
-                rows,
-            })
-            .is_err()
-        {
+        if !tx(Report::Evaluated {
+            epoch: *epoch,
+            step: *i,
+            outcome,
+            rows,
+        }) {
             break;
         }
     }
@@ -573,48 +591,35 @@ impl LessonsState {
     }
 }
 
-/// Runs the Lessons screen (or the demo) until the user quits.
+/// Runs `isolab learn` (or the demo) until the user quits: the main loop
+/// (`app::run_app`) with this screen alone on the whole terminal, opened
+/// at lesson `open`. No collector runs: the worker reads what the checks
+/// need.
 pub fn run(
     proc_root: &Path,
     interval: Duration,
     mut state: LessonsState,
     open: Option<usize>,
 ) -> anyhow::Result<i32> {
-    use crossterm::event::{self, Event};
-    use std::sync::atomic::Ordering;
+    // No user names or host namespaces are shown: nothing to look up.
+    let shared = super::Shared::new(
+        crate::sys::users::Users::default(),
+        super::processes::HostRef::default(),
+        interval,
+    );
     let isolab = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("isolab"));
-    let worker = Worker::start(proc_root.to_path_buf(), isolab, interval);
+    let worker = Worker::start(proc_root.to_path_buf(), isolab, interval, shared.waker());
     if let Some(i) = open {
         state.open(i, &worker);
     }
-    let signal = super::terminal::quit_signals()?;
-    let mut guard = super::terminal::TerminalGuard::enter()?;
-    let mut dirty = true;
-    while !state.quit && signal.received.load(Ordering::SeqCst) == 0 {
-        if dirty {
-            guard
-                .terminal
-                .draw(|f| crate::ui::lessons::render(f, &state))?;
-            dirty = false;
-        }
-        if event::poll(Duration::from_millis(100))? {
-            dirty = true;
-            if let Event::Key(k) = event::read()? {
-                state.on_key(k, &worker);
-            }
-        }
-        while let Ok(report) = worker.rx.try_recv() {
-            dirty = true;
-            state.on_report(report, &worker);
-        }
-    }
-    drop(guard);
-    drop(worker);
-    match signal.received.load(Ordering::SeqCst) {
-        0 => Ok(0),
-        sig => Ok(128 + sig),
-    }
+    let screen = LessonsScreen {
+        proc_root: proc_root.to_path_buf(),
+        interval,
+        loaded: Some((state, worker)),
+    };
+    super::run_app(super::App::full_screen(shared, Box::new(screen)), None)
 }
+
 /// The Lessons tab inside the main TUI: the same state and drawing as
 /// `isolab learn`, beside the live screens (switch tabs to act, come back
 /// to see the check). Lessons and progress are loaded when the tab is first
@@ -681,7 +686,12 @@ impl super::Screen for LessonsScreen {
             shared.error(note);
         }
         let isolab = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("isolab"));
-        let worker = Worker::start(self.proc_root.clone(), isolab, self.interval);
+        let worker = Worker::start(
+            self.proc_root.clone(),
+            isolab,
+            self.interval,
+            shared.waker(),
+        );
         self.loaded = Some((LessonsState::new(entries, progress, path, false), worker));
     }
 
@@ -697,13 +707,15 @@ impl super::Screen for LessonsScreen {
         changed
     }
 
-    fn on_key(&mut self, key: KeyEvent, _shared: &mut super::Shared) -> bool {
+    fn on_key(&mut self, key: KeyEvent, shared: &mut super::Shared) -> bool {
         match &mut self.loaded {
             Some((state, worker)) => {
                 state.on_key(key, worker);
-                // `q` inside the lesson keys means quit in `isolab learn`;
-                // here the global table has already handled it.
-                state.quit = false;
+                // `q` quits `isolab learn` (full screen); in the TUI's tab
+                // the global table takes `q` before the screen sees it.
+                if std::mem::take(&mut state.quit) {
+                    shared.quit = true;
+                }
                 true
             }
             None => false,

@@ -200,6 +200,9 @@ pub struct RootState {
     /// The listing asked of the worker and not answered yet.
     loading: Option<Loading>,
     worker: Option<ListWorker>,
+    /// Given to the worker: it wakes the main loop after each answer and,
+    /// while a long read goes on, now and then for the count.
+    pub waker: crate::app::events::Waker,
     /// Listings the worker did (read every entry) and stamp checks (one
     /// fstat), for this state: how tests see that refreshes are cheap.
     counters: Arc<Counters>,
@@ -291,7 +294,7 @@ struct ListWorker {
 }
 
 impl ListWorker {
-    fn start(counters: Arc<Counters>) -> Option<ListWorker> {
+    fn start(counters: Arc<Counters>, waker: crate::app::events::Waker) -> Option<ListWorker> {
         let (ask, asked) = mpsc::channel::<Ask>();
         let (tx, answers) = mpsc::channel::<Answer>();
         std::thread::Builder::new()
@@ -310,17 +313,26 @@ impl ListWorker {
                     while let Ok(newer) = asked.try_recv() {
                         job = newer;
                     }
-                    let result = list_for(&job, &counters, &mut || match asked.try_recv() {
-                        Ok(newer) => {
-                            next = Some(newer);
-                            false
+                    let mut woke = std::time::Instant::now();
+                    let result = list_for(&job, &counters, &mut || {
+                        // The "reading… N entries" count: ten times a second.
+                        if woke.elapsed() >= std::time::Duration::from_millis(100) {
+                            waker.wake();
+                            woke = std::time::Instant::now();
                         }
-                        Err(TryRecvError::Empty) => true,
-                        Err(TryRecvError::Disconnected) => false,
+                        match asked.try_recv() {
+                            Ok(newer) => {
+                                next = Some(newer);
+                                false
+                            }
+                            Err(TryRecvError::Empty) => true,
+                            Err(TryRecvError::Disconnected) => false,
+                        }
                     });
                     if tx.send(Answer { id: job.id, result }).is_err() {
                         return; // the screen is gone
                     }
+                    waker.wake();
                 }
             })
             .ok()
@@ -402,6 +414,7 @@ impl RootState {
             fallback: None,
             loading: None,
             worker: None,
+            waker: Default::default(),
             counters: Arc::default(),
             next_id: 0,
             userns: None,
@@ -548,7 +561,7 @@ impl RootState {
             return;
         };
         if self.worker.is_none() {
-            self.worker = ListWorker::start(self.counters.clone());
+            self.worker = ListWorker::start(self.counters.clone(), self.waker.clone());
             if self.worker.is_none() {
                 self.error("cannot start the directory reading thread");
                 return;
@@ -1130,6 +1143,7 @@ impl Screen for RootScreen {
     }
 
     fn on_enter(&mut self, shared: &mut Shared) {
+        self.state.waker = shared.waker();
         match shared.selected_pid() {
             Some(pid) if self.state.pid != Some(pid) => self.state.open(pid),
             // Back on the tab: re-read only if the directory changed.
