@@ -1,18 +1,16 @@
 //! The one channel the main loop waits on, and the producers that are not
 //! screens: the input thread (this file), the collector
 //! (`collector.rs`) and the signal watcher (`terminal.rs`). Screens' worker
-//! threads post news on channels of their own and then nudge the loop
+//! threads post news on channels of their own and then wake the loop
 //! with a [`Waker`]; the loop then lets every screen `poll`.
 //!
 //! The loop blocks in `recv` until one of them has something: no timer
-//! runs while nothing happens.
+//! runs in it while nothing happens.
 
 use super::collector::Collected;
 use crossterm::event::{self, Event};
-use nix::errno::Errno;
-use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Condvar, Mutex};
@@ -164,23 +162,32 @@ impl Tty {
     }
 }
 
+/// How long the input thread waits in crossterm's `event::poll` before it
+/// looks whether the UI wants the terminal (`Input::pause`): the longest a
+/// foreground program waits to start, and four wake-ups a second while
+/// nobody types.
+///
+/// Why not sleep in poll(2) on the terminal and a pipe the UI writes to,
+/// for no wake-ups at all: crossterm's reader is edge-triggered (mio) and,
+/// when a resize and a key are ready in the same round, it returns the
+/// resize and drops the key's readiness. A level-triggered poll(2) beside
+/// it then sees the terminal readable forever while crossterm sees
+/// nothing new: a spinning thread. Inside crossterm's own poll that case
+/// only delays the key to the next one, as it always has.
+pub const INPUT_CHECK_EVERY: Duration = Duration::from_millis(250);
+
 /// The thread that reads the terminal (crossterm's `event::read`) and
-/// sends each event to the loop. It waits in poll(2) on the terminal and on
-/// a pipe the UI writes to (`pause`, drop), so it costs nothing while
-/// nobody types, and it hands the terminal over at once when a foreground
-/// program (`!`, the Lab's `e`) is to read it.
+/// sends each event to the loop, so the loop itself never waits in
+/// crossterm. It stops reading while a foreground program (`!`, the Lab's
+/// `e`) has the terminal.
 pub struct Input {
     control: Arc<Control>,
-    /// A byte written here wakes the thread out of poll(2).
-    nudge: OwnedFd,
 }
 
 impl Input {
     /// Starts reading. Call with the terminal in raw mode.
     pub fn start(tx: Sender<AppEvent>) -> anyhow::Result<Input> {
         let tty = Tty::open().map_err(|e| anyhow::anyhow!("cannot open the terminal: {e}"))?;
-        let (nudged, nudge) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)
-            .map_err(|e| anyhow::anyhow!("cannot make the input thread's pipe: {e}"))?;
         let control = Arc::new(Control {
             phase: Mutex::new(Phase::Reading),
             changed: Condvar::new(),
@@ -188,18 +195,18 @@ impl Input {
         let ctl = Arc::clone(&control);
         std::thread::Builder::new()
             .name("isolab-input".into())
-            .spawn(move || read_loop(&tty, &nudged, &ctl, &tx))
+            .spawn(move || read_loop(&tty, &ctl, &tx))
             .map_err(|e| anyhow::anyhow!("cannot start the input thread: {e}"))?;
-        Ok(Input { control, nudge })
+        Ok(Input { control })
     }
 
     /// Stops reading the terminal; returns once the thread no longer reads
-    /// it, so a foreground program gets every key (and isolab, then in the
-    /// background, never reads the terminal and is never stopped by
-    /// SIGTTIN). Events read before stay queued for after `resume`.
+    /// it (within `INPUT_CHECK_EVERY`), so a foreground program gets every
+    /// key, and isolab, then in the background, never reads the terminal
+    /// (which would stop it with SIGTTIN). Events read before stay queued
+    /// for after `resume`.
     pub fn pause(&self) {
         self.control.set(&[Phase::Reading], Phase::PauseAsked);
-        self.poke();
         self.control.wait_until_paused();
     }
 
@@ -207,11 +214,6 @@ impl Input {
     pub fn resume(&self) {
         self.control
             .set(&[Phase::Paused, Phase::PauseAsked], Phase::Reading);
-    }
-
-    fn poke(&self) {
-        // Full pipe (EAGAIN): a wake-up is pending anyway.
-        let _ = nix::unistd::write(&self.nudge, &[1]);
     }
 }
 
@@ -223,48 +225,36 @@ impl Drop for Input {
             &[Phase::Reading, Phase::PauseAsked, Phase::Paused],
             Phase::Stop,
         );
-        self.poke();
     }
 }
 
-fn read_loop(tty: &Tty, nudged: &OwnedFd, control: &Control, tx: &Sender<AppEvent>) {
+fn read_loop(tty: &Tty, control: &Control, tx: &Sender<AppEvent>) {
     let ended = |e: Option<std::io::Error>| {
         let _ = tx.send(AppEvent::InputEnded(e));
     };
     while control.may_read() {
-        // What crossterm has parsed already, or can read without waiting
-        // (one read can hold several events: a paste, a burst of keys).
-        loop {
-            match event::poll(Duration::ZERO) {
-                Ok(true) => match event::read() {
-                    Ok(ev) => {
-                        if tx.send(AppEvent::Input(ev)).is_err() {
-                            return; // the loop is gone
-                        }
-                    }
-                    Err(e) => return ended(Some(e)),
-                },
-                Ok(false) => break,
-                Err(e) => return ended(Some(e)),
-            }
-        }
-        let mut fds = [
-            PollFd::new(tty.fd(), PollFlags::POLLIN),
-            PollFd::new(nudged.as_fd(), PollFlags::POLLIN),
-        ];
-        match nix::poll::poll(&mut fds, PollTimeout::NONE) {
-            Ok(_) | Err(Errno::EINTR) => {}
-            Err(e) => return ended(Some(e.into())),
-        }
-        let tty_ready = fds[0].revents().unwrap_or(PollFlags::empty());
-        let nudged_ready = fds[1].revents().unwrap_or(PollFlags::empty());
-        if tty_ready.intersects(PollFlags::POLLHUP | PollFlags::POLLERR | PollFlags::POLLNVAL) {
-            // Hung up: crossterm would spin reading EOF; stop here.
+        // A hung-up terminal: crossterm would spin reading EOF, so look
+        // first (a hang-up while inside crossterm is the signal watcher's:
+        // SIGHUP).
+        let mut fds = [PollFd::new(tty.fd(), PollFlags::empty())];
+        if let Ok(1..) = nix::poll::poll(&mut fds, PollTimeout::ZERO)
+            && fds[0].revents().is_some_and(|r| {
+                r.intersects(PollFlags::POLLHUP | PollFlags::POLLERR | PollFlags::POLLNVAL)
+            })
+        {
             return ended(None);
         }
-        if nudged_ready.contains(PollFlags::POLLIN) {
-            let mut buf = [0u8; 64];
-            while matches!(nix::unistd::read(nudged, &mut buf), Ok(n) if n > 0) {}
+        match event::poll(INPUT_CHECK_EVERY) {
+            Ok(true) => match event::read() {
+                Ok(ev) => {
+                    if tx.send(AppEvent::Input(ev)).is_err() {
+                        return; // the loop is gone
+                    }
+                }
+                Err(e) => return ended(Some(e)),
+            },
+            Ok(false) => {}
+            Err(e) => return ended(Some(e)),
         }
     }
 }

@@ -458,6 +458,23 @@ pub fn run(setup: Setup) -> anyhow::Result<i32> {
     run_app(app, Some((reader, setup.interval)))
 }
 
+/// One frame, at the terminal's current size.
+fn draw(
+    guard: &mut terminal::TerminalGuard,
+    app: &mut App,
+    test_panic: bool,
+) -> anyhow::Result<()> {
+    let size = guard.terminal.size()?;
+    app.layout(Rect::new(0, 0, size.width, size.height));
+    guard.terminal.draw(|f| crate::ui::render(f, app))?;
+    // The second snapshot: the first has been on screen for an interval,
+    // long enough for a test to see the TUI up before it goes.
+    if test_panic && app.shared.processes.generation > 1 {
+        panic!("ISOLAB_TEST_PANIC is set: panicking on purpose");
+    }
+    Ok(())
+}
+
 /// Draw at least this often while events keep coming, so a burst (a
 /// paste, a held key) cannot hold the screen back.
 const DRAW_AT_LEAST_EVERY: Duration = Duration::from_millis(100);
@@ -491,36 +508,36 @@ pub fn run_app(mut app: App, collect: Option<(ProcReader, Duration)>) -> anyhow:
     // Draw only when something changed: idle CPU stays near zero between
     // snapshots.
     let mut dirty = true;
-    let mut last_draw = Instant::now();
+    // None: nothing drawn yet; the first frame goes out before any event.
+    let mut last_draw: Option<Instant> = None;
     let mut hung_up = false;
     let mut focus = None;
     loop {
         if app.shared.quit || hung_up || signals.received.load(Ordering::SeqCst) != 0 {
             break;
         }
-        let next = match app.shared.events.try_recv() {
-            Ok(ev) if !(dirty && last_draw.elapsed() >= DRAW_AT_LEAST_EVERY) => Some(ev),
-            Err(TryRecvError::Disconnected) => None,
-            waiting => {
+        let overdue = dirty && last_draw.is_none_or(|t| t.elapsed() >= DRAW_AT_LEAST_EVERY);
+        let event = match app.shared.events.try_recv() {
+            Ok(ev) if !overdue => ev,
+            Ok(ev) => {
+                draw(&mut guard, &mut app, test_panic)?;
+                (dirty, last_draw) = (false, Some(Instant::now()));
+                ev
+            }
+            Err(TryRecvError::Empty) => {
                 if dirty {
-                    let size = guard.terminal.size()?;
-                    app.layout(Rect::new(0, 0, size.width, size.height));
-                    guard.terminal.draw(|f| crate::ui::render(f, &app))?;
-                    dirty = false;
-                    last_draw = Instant::now();
-                    if test_panic && app.shared.processes.generation > 0 {
-                        panic!("ISOLAB_TEST_PANIC is set: panicking on purpose");
-                    }
+                    draw(&mut guard, &mut app, test_panic)?;
+                    (dirty, last_draw) = (false, Some(Instant::now()));
                 }
-                match waiting {
-                    Ok(ev) => Some(ev),
-                    // Nothing to do: sleep until something happens.
-                    _ => app.shared.events.recv().ok(),
+                // Nothing to do: sleep until something happens.
+                match app.shared.events.recv() {
+                    Ok(ev) => ev,
+                    Err(_) => break,
                 }
             }
+            // Cannot happen: `Shared` holds a sender (its waker).
+            Err(TryRecvError::Disconnected) => break,
         };
-        // Every sender gone cannot happen while the signal watcher lives.
-        let Some(event) = next else { break };
         // Whatever happened may change what is shown (a key, a snapshot,
         // the status line); a Wake alone redraws only if a screen took news.
         dirty |= !matches!(event, AppEvent::Wake);
