@@ -299,11 +299,11 @@ mod tests {
                 std::thread::sleep(Duration::from_millis(1));
             }
         });
-        seen_rx.recv().unwrap();
+        seen_rx.recv().expect("the reader reads");
         control.set(&[Phase::Reading], Phase::PauseAsked);
         control.wait_until_paused();
         assert_eq!(
-            *control.phase.lock().unwrap(),
+            *control.phase.lock().expect("not poisoned"),
             Phase::Paused,
             "the reader acknowledged the pause"
         );
@@ -315,6 +315,6 @@ mod tests {
             .recv_timeout(Duration::from_secs(10))
             .expect("reading again after resume");
         control.set(&[Phase::Reading, Phase::Paused], Phase::Stop);
-        reader.join().unwrap();
+        reader.join().expect("the reader stopped");
     }
 }
