@@ -732,3 +732,59 @@ impl super::Screen for LessonsScreen {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::{App, Screen, Shared};
+
+    /// `isolab learn`'s App: `q` in the lesson keys quits the whole app,
+    /// and the worker's reports wake the loop.
+    #[test]
+    fn full_screen_lessons_quit_on_q_and_their_worker_wakes_the_loop() {
+        let text = "lesson: One\n\nstep: Read\nJust read this.\n";
+        let state = LessonsState::new(
+            vec![Entry::from_text("01-one", None, text)],
+            Progress::default(),
+            "/nonexistent/progress.json".into(),
+            false,
+        );
+        let shared = Shared::new(
+            crate::sys::users::Users::default(),
+            super::super::processes::HostRef::default(),
+            Duration::from_millis(20),
+        );
+        let worker = Worker::start_waking(
+            || Box::new(|_: &Step| Some((Outcome::Pass, Vec::new()))),
+            PathBuf::from("isolab"),
+            Duration::from_millis(20),
+            shared.waker(),
+        );
+        let mut screen = LessonsScreen {
+            proc_root: PathBuf::from("/proc"),
+            interval: Duration::from_millis(20),
+            loaded: Some((state, worker)),
+        };
+        let mut shared = shared;
+        if let Some((state, worker)) = &mut screen.loaded {
+            state.open(0, worker);
+        }
+        // The worker evaluates the step, reports and wakes: the screen's
+        // poll then takes the report.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !screen.poll(&mut shared) {
+            assert!(std::time::Instant::now() < deadline, "no report");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(
+            matches!(
+                shared.events.try_recv(),
+                Ok(crate::app::events::AppEvent::Wake)
+            ),
+            "the report came with a Wake"
+        );
+        let mut app = App::full_screen(shared, Box::new(screen));
+        app.on_key(KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE));
+        assert!(app.shared.quit);
+    }
+}

@@ -449,12 +449,14 @@ impl RootState {
         let proc_root = self.proc_root.clone();
         let worker = self.worker.take();
         let counters = self.counters.clone();
+        let waker = std::mem::take(&mut self.waker);
         // Ids go on rising: an answer to a request made before this open
         // must never match a new one.
         let next_id = self.next_id;
         *self = RootState::new(&proc_root);
         self.worker = worker;
         self.counters = counters;
+        self.waker = waker;
         self.next_id = next_id;
         self.pid = Some(pid);
         match ProcRoot::open(&proc_root, pid) {
