@@ -195,7 +195,12 @@ impl Input {
         let ctl = Arc::clone(&control);
         std::thread::Builder::new()
             .name("isolab-input".into())
-            .spawn(move || read_loop(&tty, &ctl, &tx))
+            .spawn(move || {
+                read_loop(&tty, &ctl, &tx);
+                // Ended (hung up, an error): a later `pause` must not wait
+                // for an acknowledgement that cannot come.
+                ctl.set(&[Phase::Reading, Phase::PauseAsked], Phase::Stop);
+            })
             .map_err(|e| anyhow::anyhow!("cannot start the input thread: {e}"))?;
         Ok(Input { control })
     }
@@ -316,5 +321,8 @@ mod tests {
             .expect("reading again after resume");
         control.set(&[Phase::Reading, Phase::Paused], Phase::Stop);
         reader.join().expect("the reader stopped");
+        // A reader that has ended never holds up a pause.
+        control.set(&[Phase::Reading], Phase::PauseAsked);
+        control.wait_until_paused();
     }
 }
