@@ -749,7 +749,7 @@ mod tests {
             "/nonexistent/progress.json".into(),
             false,
         );
-        let shared = Shared::new(
+        let mut shared = Shared::new(
             crate::sys::users::Users::default(),
             super::super::processes::HostRef::default(),
             Duration::from_millis(20),
@@ -765,7 +765,6 @@ mod tests {
             interval: Duration::from_millis(20),
             loaded: Some((state, worker)),
         };
-        let mut shared = shared;
         if let Some((state, worker)) = &mut screen.loaded {
             state.open(0, worker);
         }
