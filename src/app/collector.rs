@@ -5,9 +5,13 @@
 //! the other in place (`ProcReader::refresh` keeps what it already read of
 //! each live process). The UI hands its previous snapshot back with
 //! `recycle`, so a steady state allocates almost nothing per refresh.
+//! Snapshots go straight into the main loop's channel (`AppEvent::Collected`).
 
+use super::events::AppEvent;
 use crate::sys::procs::{Pid, ProcReader, Snapshot};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
 pub enum Collected {
@@ -18,7 +22,10 @@ pub enum Collected {
 }
 
 pub struct Collector {
-    pub rx: Receiver<Collected>,
+    /// An error sent and not yet shown (`error_shown`): the next one waits,
+    /// so errors do not pile up in the loop's channel while it is busy or
+    /// the UI is suspended. (Snapshots cannot: only two exist.)
+    error_pending: Arc<AtomicBool>,
     /// Dropped (with `stop`) to wake a thread waiting for a snapshot back.
     recycle: Option<Sender<Snapshot>>,
     /// Dropping this sender stops the thread.
@@ -28,10 +35,17 @@ pub struct Collector {
 }
 
 impl Collector {
-    pub fn start(mut reader: ProcReader, interval: Duration) -> anyhow::Result<Collector> {
-        // Bounded, and with only two snapshots in play: while the UI is
-        // suspended (a foreground shell) the collector stops refreshing.
-        let (tx, rx): (SyncSender<Collected>, _) = mpsc::sync_channel(1);
+    /// Starts the thread; it sends to the main loop on `tx`.
+    pub fn start(
+        mut reader: ProcReader,
+        interval: Duration,
+        tx: Sender<AppEvent>,
+    ) -> anyhow::Result<Collector> {
+        // Only two snapshots are in play: while the UI is suspended (a
+        // foreground shell) and hands none back, the collector stops
+        // refreshing.
+        let error_pending = Arc::new(AtomicBool::new(false));
+        let error_sent = Arc::clone(&error_pending);
         let (recycle, recycled) = mpsc::channel::<Snapshot>();
         let (stop_tx, stop_rx) = mpsc::channel::<()>();
         let (focus, focus_rx) = mpsc::channel::<Option<Pid>>();
@@ -84,11 +98,10 @@ impl Collector {
                             Collected::Error(format!("{e:#}"))
                         }
                     };
-                    match tx.try_send(msg) {
-                        Ok(()) => {}
-                        Err(TrySendError::Full(Collected::Snapshot(s, _))) => spare = Some(s),
-                        Err(TrySendError::Full(Collected::Error(_))) => {}
-                        Err(TrySendError::Disconnected(_)) => return,
+                    let skip = matches!(msg, Collected::Error(_))
+                        && error_sent.swap(true, Ordering::AcqRel);
+                    if !skip && tx.send(AppEvent::Collected(msg)).is_err() {
+                        return; // the loop is gone
                     }
                     let wait = interval.saturating_sub(started.elapsed());
                     match stop_rx.recv_timeout(wait) {
@@ -99,7 +112,7 @@ impl Collector {
             })
             .map_err(|e| anyhow::anyhow!("cannot start the /proc collector thread: {e}"))?;
         Ok(Collector {
-            rx,
+            error_pending,
             recycle: Some(recycle),
             stop: Some(stop_tx),
             focus,
@@ -110,6 +123,11 @@ impl Collector {
     /// static facts are re-read on every refresh, not once per rotation.
     pub fn focus(&self, pid: Option<Pid>) {
         let _ = self.focus.send(pid);
+    }
+
+    /// The loop has shown the error it got: the next one may be sent.
+    pub fn error_shown(&self) {
+        self.error_pending.store(false, Ordering::Release);
     }
 
     /// Gives a snapshot the UI no longer shows back for refreshing in place.
@@ -141,18 +159,19 @@ mod tests {
     #[test]
     fn snapshots_flow_and_recycled_ones_are_refreshed() {
         let reader = ProcReader::new("/proc").expect("open /proc");
+        let (tx, rx) = mpsc::channel();
         let collector =
-            Collector::start(reader, Duration::from_millis(100)).expect("collector thread");
+            Collector::start(reader, Duration::from_millis(100), tx).expect("collector thread");
         let me = std::process::id() as i32;
         let mut shown: Option<Snapshot> = None;
         for _ in 0..4 {
-            let msg = collector
-                .rx
+            let msg = rx
                 .recv_timeout(Duration::from_secs(60))
                 .expect("a snapshot from the collector");
             let snap = match msg {
-                Collected::Snapshot(s, _) => s,
-                Collected::Error(e) => panic!("collector error: {e}"),
+                AppEvent::Collected(Collected::Snapshot(s, _)) => s,
+                AppEvent::Collected(Collected::Error(e)) => panic!("collector error: {e}"),
+                _ => panic!("the collector sends only what it collected"),
             };
             assert!(
                 snap.get(me).is_some(),

@@ -20,9 +20,18 @@ pub const MIN_WIDTH: u16 = 60;
 pub const MIN_HEIGHT: u16 = 15;
 
 /// Draws the whole terminal: tabs, the active screen, the status line and
-/// the help overlay; or the "too small" message.
+/// the help overlay; or the "too small" message. A full-screen app
+/// (`App::full_screen`) is its one screen on the whole terminal.
 pub fn render(f: &mut Frame, app: &App) {
     let area = f.area();
+    if app.full_screen {
+        // `isolab learn`, the demo: the screen draws everything itself.
+        app.drawn.tab_line.set(Rect::default());
+        app.drawn.tabs.borrow_mut().clear();
+        app.active_screen().render(f, area, &app.shared);
+        theme::finish(f.buffer_mut());
+        return;
+    }
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         // No tabs drawn: none to click.
         app.drawn.tab_line.set(Rect::default());

@@ -8,6 +8,7 @@
 //! `mod.rs` (its key tables, how keys change the state, the [`Screen`]
 //! impl). Nothing in this file imports a screen's file or `ui/`: the screens
 //! and the frame drawing (`frame.rs`) import this, not the other way.
+//! One loop ([`run_app`]) waits on one channel of [`events::AppEvent`]s.
 //!
 //! Adding a screen (see ARCHITECTURE.md, "The TUI"):
 //! 1. `src/app/<screen>/state.rs`: its state, no IO in the constructor;
@@ -17,6 +18,7 @@
 //! 4. one line in [`all_screens`] (plus the `mod` line).
 
 pub mod collector;
+pub mod events;
 pub mod frame;
 pub mod keys;
 pub mod lab;
@@ -30,9 +32,8 @@ pub mod rootfs;
 
 use crate::sys::procs::{self, Pid, ProcReader, Process};
 use crate::sys::users::Users;
-use crossterm::event::{
-    self, Event, KeyEvent, KeyEventKind, MouseButton, MouseEvent, MouseEventKind,
-};
+use crossterm::event::{Event, KeyEvent, KeyEventKind, MouseButton, MouseEvent, MouseEventKind};
+use events::{AppEvent, Waker};
 use keys::{GlobalAction, HelpSection};
 use model::{HostRef, ProcessModel};
 use ratatui::Frame;
@@ -41,7 +42,8 @@ use std::cell::{Cell, RefCell};
 use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::sync::mpsc::{self, Receiver, TryRecvError};
+use std::time::{Duration, Instant};
 
 /// What the TUI was started with; every screen constructor gets it.
 /// Constructors must not do IO (tests build every screen).
@@ -126,9 +128,11 @@ pub trait Screen {
     /// When the screen becomes the active tab.
     fn on_enter(&mut self, _shared: &mut Shared) {}
 
-    /// Called on every turn of the main loop (about ten times a second,
-    /// and after each key), active or not: the place to pick up results
-    /// from the screen's own worker thread or channel (never block here).
+    /// Called after every event the main loop handles (a key, a snapshot,
+    /// a worker's `Waker::wake`), active or not: the place to pick up
+    /// results from the screen's own worker thread or channel (never block
+    /// here). A worker that posts news calls `wake` (see
+    /// [`Shared::waker`]), or nothing polls until the next event.
     /// Return true when something changed that needs a redraw.
     fn poll(&mut self, _shared: &mut Shared) -> bool {
         false
@@ -163,17 +167,29 @@ pub struct Shared {
     pub interval: Duration,
     pub quit: bool,
     foreground: Option<Foreground>,
+    /// The main loop's channel: workers wake it through clones of `waker`.
+    waker: Waker,
+    events: Receiver<AppEvent>,
 }
 
 impl Shared {
     pub fn new(users: Users, host: HostRef, interval: Duration) -> Shared {
+        let (tx, events) = mpsc::channel();
         Shared {
             processes: ProcessModel::new(users, host),
             status: None,
             interval,
             quit: false,
             foreground: None,
+            waker: Waker::new(tx),
+            events,
         }
+    }
+
+    /// For a screen's worker thread: `wake()` after posting news on the
+    /// screen's own channel, and the loop polls the screens.
+    pub fn waker(&self) -> Waker {
+        self.waker.clone()
     }
 
     /// The PID selected on the Processes screen.
@@ -221,6 +237,10 @@ pub struct App {
     pub help_scroll: usize,
     /// Where the last draw put the frame's parts (`frame::render` records it).
     pub drawn: Drawn,
+    /// One screen on the whole terminal (`isolab learn`, the demo): no
+    /// tabs, no status line, no global keys but Ctrl-C; the screen quits
+    /// by setting `shared.quit`.
+    pub full_screen: bool,
 }
 
 /// The frame's geometry as last drawn: recorded while drawing, read by the
@@ -262,7 +282,15 @@ impl App {
             help: false,
             help_scroll: 0,
             drawn: Drawn::default(),
+            full_screen: false,
         }
+    }
+
+    /// `screen` alone, on the whole terminal (see `full_screen`).
+    pub fn full_screen(shared: Shared, screen: Box<dyn Screen>) -> App {
+        let mut app = App::with_screens(shared, vec![screen]);
+        app.full_screen = true;
+        app
     }
 
     pub fn screens(&self) -> &[Box<dyn Screen>] {
@@ -332,7 +360,7 @@ impl App {
             return;
         }
         let screen = &mut self.screens[self.active];
-        if screen.wants_text(&self.shared) {
+        if self.full_screen || screen.wants_text(&self.shared) {
             screen.on_key(key, &mut self.shared);
             return;
         }
@@ -399,6 +427,9 @@ impl App {
     /// A mouse event anywhere in the terminal: a click on a tab (where the
     /// last draw put it) switches to it, the rest goes to the active screen.
     pub fn on_mouse(&mut self, m: MouseEvent) {
+        if self.full_screen {
+            return self.screens[self.active].on_mouse(m, &mut self.shared);
+        }
         let top = self.drawn.tab_line.get();
         if m.row == top.y && top.height > 0 {
             if let MouseEventKind::Down(MouseButton::Left) = m.kind
@@ -462,56 +493,133 @@ pub fn run(setup: Setup) -> anyhow::Result<i32> {
         app.shared
             .error(format!("leftovers of an earlier run: {e:#}"));
     }
-    let signals = terminal::quit_signals()?;
-    let collector = collector::Collector::start(reader, setup.interval)?;
+    run_app(app, Some((reader, setup.interval)))
+}
+
+/// One frame, at the terminal's current size.
+fn draw(
+    guard: &mut terminal::TerminalGuard,
+    app: &mut App,
+    test_panic: bool,
+) -> anyhow::Result<()> {
+    guard.terminal.draw(|f| frame::render(f, app))?;
+    // The second snapshot: the first has been on screen for an interval,
+    // long enough for a test to see the TUI up before it goes.
+    if test_panic && app.shared.processes.generation > 1 {
+        panic!("ISOLAB_TEST_PANIC is set: panicking on purpose");
+    }
+    Ok(())
+}
+
+/// Draw at least this often while events keep coming, so a burst (a
+/// paste, a held key) cannot hold the screen back.
+const DRAW_AT_LEAST_EVERY: Duration = Duration::from_millis(100);
+
+/// The main loop, for the TUI and for `isolab learn`/the demo (an
+/// `App::full_screen`): enters the terminal, starts the producers of the
+/// one event channel (input thread, signal watcher, the collector when
+/// `collect` gives it a reader and an interval) and handles one event at a
+/// time, blocking while there is none. After each event every screen
+/// `poll`s; a redraw happens when something changed and no event waits
+/// (or `DRAW_AT_LEAST_EVERY` has passed). Returns the exit status: 0, or
+/// 128 + the quit signal (SIGHUP when the terminal hung up).
+pub fn run_app(mut app: App, collect: Option<(ProcReader, Duration)>) -> anyhow::Result<i32> {
+    let tx = app
+        .shared
+        .waker
+        .sender()
+        .expect("a Shared's waker has the loop's channel");
+    let signals = terminal::quit_signals(tx.clone())?;
+    let collector = match collect {
+        Some((reader, interval)) => {
+            Some(collector::Collector::start(reader, interval, tx.clone())?)
+        }
+        None => None,
+    };
     // Lets the tests drive the panic path for real: the hook must restore
     // the terminal before the message is printed.
     let test_panic = std::env::var_os("ISOLAB_TEST_PANIC").is_some();
     let mut guard = terminal::TerminalGuard::enter()?;
+    let input = events::Input::start(tx)?;
     // Draw only when something changed: idle CPU stays near zero between
     // snapshots.
     let mut dirty = true;
+    // None: nothing drawn yet; the first frame goes out before any event.
+    let mut last_draw: Option<Instant> = None;
+    let mut hung_up = false;
     let mut focus = None;
-    while !app.shared.quit {
-        if signals.received.load(Ordering::SeqCst) != 0 {
+    loop {
+        if app.shared.quit || hung_up || signals.received.load(Ordering::SeqCst) != 0 {
             break;
         }
-        if dirty {
-            guard.terminal.draw(|f| frame::render(f, &app))?;
-            dirty = false;
-            if test_panic && app.shared.processes.generation > 0 {
-                panic!("ISOLAB_TEST_PANIC is set: panicking on purpose");
+        let overdue = dirty && last_draw.is_none_or(|t| t.elapsed() >= DRAW_AT_LEAST_EVERY);
+        let event = match app.shared.events.try_recv() {
+            Ok(ev) if !overdue => ev,
+            Ok(ev) => {
+                draw(&mut guard, &mut app, test_panic)?;
+                (dirty, last_draw) = (false, Some(Instant::now()));
+                ev
             }
-        }
-        // Wait for input, but wake for new snapshots and signals.
-        if event::poll(Duration::from_millis(100))? {
-            dirty = true;
-            match event::read()? {
-                Event::Key(k) => app.on_key(k),
-                Event::Mouse(m) => app.on_mouse(m),
-                _ => {}
-            }
-        }
-        while let Ok(msg) = collector.rx.try_recv() {
-            dirty = true;
-            match msg {
-                collector::Collected::Snapshot(s, oom) => {
-                    let old = app.on_snapshot(s);
-                    app.shared.processes.mark_oom_killed(&oom);
-                    collector.recycle(old);
+            Err(TryRecvError::Empty) => {
+                if dirty {
+                    draw(&mut guard, &mut app, test_panic)?;
+                    (dirty, last_draw) = (false, Some(Instant::now()));
                 }
-                collector::Collected::Error(e) => app.shared.error(e),
+                // Nothing to do: sleep until something happens.
+                match app.shared.events.recv() {
+                    Ok(ev) => ev,
+                    Err(_) => break,
+                }
             }
+            // Cannot happen: `Shared` holds a sender (its waker).
+            Err(TryRecvError::Disconnected) => break,
+        };
+        // Whatever happened may change what is shown (a key, a snapshot,
+        // the status line); a Wake alone redraws only if a screen took news.
+        dirty |= !matches!(event, AppEvent::Wake);
+        match event {
+            AppEvent::Input(Event::Key(k)) => app.on_key(k),
+            AppEvent::Input(Event::Mouse(m)) => app.on_mouse(m),
+            // A resize (drawn at the new size), focus, paste: redraw.
+            AppEvent::Input(_) => {}
+            AppEvent::InputEnded(None) => hung_up = true,
+            AppEvent::InputEnded(Some(e)) => {
+                return Err(anyhow::anyhow!("cannot read the terminal: {e}"));
+            }
+            AppEvent::Collected(collector::Collected::Snapshot(s, oom)) => {
+                let old = app.on_snapshot(s);
+                app.shared.processes.mark_oom_killed(&oom);
+                if let Some(c) = &collector {
+                    c.recycle(old);
+                }
+            }
+            AppEvent::Collected(collector::Collected::Error(e)) => {
+                app.shared.error(e);
+                if let Some(c) = &collector {
+                    c.error_shown();
+                }
+            }
+            // Cleared before the polls below, so news posted meanwhile
+            // sends a new Wake.
+            AppEvent::Wake => app.shared.waker.woken(),
+            // SIGWINCH: redraw at the new size; a quit signal is in
+            // `signals.received`, seen at the top.
+            AppEvent::Signal(_) => {}
         }
         if app.poll() {
             dirty = true;
         }
-        if app.shared.processes.selected_pid != focus {
+        if let Some(c) = &collector
+            && app.shared.processes.selected_pid != focus
+        {
             focus = app.shared.processes.selected_pid;
-            collector.focus(focus);
+            c.focus(focus);
         }
         if let Some(fg) = app.shared.take_foreground() {
+            // The program reads the terminal, not the input thread.
+            input.pause();
             let outcome = guard.run_foreground(fg, &signals);
+            input.resume();
             match outcome {
                 Ok(msg) => app.shared.info(msg),
                 Err(e) => app.shared.error(format!("{e:#}")),
@@ -519,9 +627,11 @@ pub fn run(setup: Setup) -> anyhow::Result<i32> {
             dirty = true;
         }
     }
+    drop(input);
     drop(guard);
     drop(collector);
     match signals.received.load(Ordering::SeqCst) {
+        0 if hung_up => Ok(128 + libc::SIGHUP),
         0 => Ok(0),
         sig => Ok(128 + sig),
     }

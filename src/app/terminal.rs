@@ -3,6 +3,8 @@
 //! the event loop) and on panic (the hook restores first, so the message
 //! lands on a normal terminal).
 
+use super::events::AppEvent;
+
 use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
 use crossterm::execute;
 use crossterm::terminal::{
@@ -14,6 +16,7 @@ use std::io::IsTerminal;
 use std::io::{Stdout, stdout};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::mpsc::Sender;
 
 pub type Term = Terminal<CrosstermBackend<Stdout>>;
 
@@ -126,24 +129,31 @@ pub struct QuitSignals {
     pub suspended: Arc<AtomicBool>,
 }
 
-/// Watches SIGINT, SIGTERM and SIGHUP. The first one stores its number in
-/// `received`; the event loop sees it and quits cleanly, restoring the
-/// terminal. If the loop has not finished within a moment (crossterm can
-/// spin reading EOF from a hung-up terminal, never returning to the loop),
-/// the watcher restores the terminal, removes what this process created
-/// (destructors do not run on that way out) and exits the process itself
-/// with 128 + the signal number.
-pub fn quit_signals() -> anyhow::Result<QuitSignals> {
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+/// Watches SIGINT, SIGTERM and SIGHUP, and SIGWINCH. The first quit signal
+/// stores its number in `received` and is sent to the main loop
+/// (`AppEvent::Signal`), which wakes, sees it and quits cleanly, restoring
+/// the terminal. If the loop has not finished within a moment (say a draw
+/// blocked on a terminal that stopped reading), the watcher restores the
+/// terminal, removes what this process created (destructors do not run on
+/// that way out) and exits the process itself with 128 + the signal
+/// number. SIGWINCH only wakes the loop to redraw at the new size (the
+/// input thread sleeps in poll(2) on the terminal, where a resize does not
+/// show).
+pub fn quit_signals(tx: Sender<AppEvent>) -> anyhow::Result<QuitSignals> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGWINCH};
     let received = Arc::new(AtomicI32::new(0));
     let suspended = Arc::new(AtomicBool::new(false));
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP, SIGWINCH])?;
     let cell = Arc::clone(&received);
     let busy = Arc::clone(&suspended);
     std::thread::Builder::new()
         .name("isolab-signals".into())
         .spawn(move || {
             for sig in signals.forever() {
+                if sig == SIGWINCH {
+                    let _ = tx.send(AppEvent::Signal(sig));
+                    continue;
+                }
                 if busy.load(Ordering::SeqCst) {
                     if sig == SIGINT {
                         continue;
@@ -153,6 +163,7 @@ pub fn quit_signals() -> anyhow::Result<QuitSignals> {
                     continue;
                 }
                 cell.store(sig, Ordering::SeqCst);
+                let _ = tx.send(AppEvent::Signal(sig));
                 std::thread::sleep(std::time::Duration::from_millis(1500));
                 if busy.load(Ordering::SeqCst) {
                     continue;

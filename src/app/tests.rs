@@ -192,6 +192,78 @@ fn help_lists_every_key_of_every_table_and_scrolls() {
 }
 
 #[test]
+fn a_full_screen_app_gives_every_key_but_ctrl_c_to_its_one_screen() {
+    let probe = Probe::default();
+    let seen = probe.seen.clone();
+    let shared = Shared::new(Users::default(), HostRef::default(), Duration::from_secs(1));
+    let mut a = App::full_screen(shared, Box::new(probe));
+    for c in ['?', '2', 'q', '!', 'r'] {
+        press(&mut a, KeyCode::Char(c));
+    }
+    assert!(!a.help, "? is the screen's");
+    assert!(
+        !a.shared.quit,
+        "q is the screen's: it quits by setting shared.quit"
+    );
+    assert!(a.shared.status.is_none(), "2 is not a tab number");
+    assert!(
+        a.shared.take_foreground().is_none(),
+        "! is not the global shell"
+    );
+    assert_eq!(seen.borrow().len(), 1, "the screen got r");
+    // Drawn alone: no tab line, no status line, and the TUI's minimum
+    // size does not apply (the screen has its own).
+    let mut t =
+        ratatui::Terminal::new(ratatui::backend::TestBackend::new(50, 12)).expect("test terminal");
+    t.draw(|f| frame::render(f, &a)).expect("draw");
+    let buf = t.backend().buffer();
+    let text: String = buf.content().iter().map(|c| c.symbol()).collect();
+    assert!(text.trim().is_empty(), "{text}");
+    a.on_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    assert!(a.shared.quit, "Ctrl-C still quits");
+}
+
+#[test]
+fn a_worker_wakes_the_loop_through_the_shared_waker() {
+    let a = app();
+    let waker = a.shared.waker();
+    std::thread::spawn(move || waker.wake())
+        .join()
+        .expect("the worker thread");
+    assert!(matches!(a.shared.events.try_recv(), Ok(AppEvent::Wake)));
+}
+
+#[test]
+fn the_root_and_memory_workers_wake_the_loop() {
+    let shared = Shared::new(Users::default(), HostRef::default(), Duration::from_secs(1));
+    let me = std::process::id() as i32;
+    let mut root = rootfs::RootState::new(std::path::Path::new("/proc"));
+    root.waker = shared.waker();
+    root.open(me);
+    assert!(
+        root.wait_loaded(Duration::from_secs(60)),
+        "{:?}",
+        root.message
+    );
+    assert!(
+        matches!(shared.events.try_recv(), Ok(AppEvent::Wake)),
+        "a listing came with a Wake"
+    );
+    shared.waker.woken();
+    let mut memory = memory::MemoryState::new("/proc");
+    memory.waker = shared.waker();
+    memory.show(me, "test");
+    memory.pump(); // starts the worker, which answers at once
+    assert!(
+        matches!(
+            shared.events.recv_timeout(Duration::from_secs(60)),
+            Ok(AppEvent::Wake)
+        ),
+        "the memory worker's answer came with a Wake"
+    );
+}
+
+#[test]
 fn clicking_a_tab_switches_to_it() {
     use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
     let mut a = app();

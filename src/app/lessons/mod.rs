@@ -132,45 +132,33 @@ impl LessonsState {
         }
     }
 }
-/// Runs the Lessons screen (or the demo) until the user quits.
+/// Runs `isolab learn` (or the demo) until the user quits: the main loop
+/// (`app::run_app`) with this screen alone on the whole terminal, opened
+/// at lesson `open`. No collector runs: the worker reads what the checks
+/// need.
 pub fn run(
     proc_root: &Path,
     interval: Duration,
     mut state: LessonsState,
     open: Option<usize>,
 ) -> anyhow::Result<i32> {
-    use crossterm::event::{self, Event};
-    use std::sync::atomic::Ordering;
+    // No user names or host namespaces are shown: nothing to look up.
+    let shared = Shared::new(
+        crate::sys::users::Users::default(),
+        crate::app::model::HostRef::default(),
+        interval,
+    );
     let isolab = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("isolab"));
-    let worker = Worker::start(proc_root.to_path_buf(), isolab, interval);
+    let worker = Worker::start(proc_root.to_path_buf(), isolab, interval, shared.waker());
     if let Some(i) = open {
         state.open(i, &worker);
     }
-    let signal = crate::app::terminal::quit_signals()?;
-    let mut guard = crate::app::terminal::TerminalGuard::enter()?;
-    let mut dirty = true;
-    while !state.quit && signal.received.load(Ordering::SeqCst) == 0 {
-        if dirty {
-            guard.terminal.draw(|f| view::render(f, &state))?;
-            dirty = false;
-        }
-        if event::poll(Duration::from_millis(100))? {
-            dirty = true;
-            if let Event::Key(k) = event::read()? {
-                state.on_key(k, &worker);
-            }
-        }
-        while let Ok(report) = worker.rx.try_recv() {
-            dirty = true;
-            state.on_report(report, &worker);
-        }
-    }
-    drop(guard);
-    drop(worker);
-    match signal.received.load(Ordering::SeqCst) {
-        0 => Ok(0),
-        sig => Ok(128 + sig),
-    }
+    let screen = LessonsScreen {
+        proc_root: proc_root.to_path_buf(),
+        interval,
+        loaded: Some((state, worker)),
+    };
+    crate::app::run_app(crate::app::App::full_screen(shared, Box::new(screen)), None)
 }
 
 /// The Lessons tab inside the main TUI: the same state and drawing as
@@ -234,7 +222,12 @@ impl Screen for LessonsScreen {
             shared.error(note);
         }
         let isolab = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("isolab"));
-        let worker = Worker::start(self.proc_root.clone(), isolab, self.interval);
+        let worker = Worker::start(
+            self.proc_root.clone(),
+            isolab,
+            self.interval,
+            shared.waker(),
+        );
         self.loaded = Some((LessonsState::new(entries, progress, path, false), worker));
     }
 
@@ -250,13 +243,15 @@ impl Screen for LessonsScreen {
         changed
     }
 
-    fn on_key(&mut self, key: KeyEvent, _shared: &mut Shared) -> bool {
+    fn on_key(&mut self, key: KeyEvent, shared: &mut Shared) -> bool {
         match &mut self.loaded {
             Some((state, worker)) => {
                 state.on_key(key, worker);
-                // `q` inside the lesson keys means quit in `isolab learn`;
-                // here the global table has already handled it.
-                state.quit = false;
+                // `q` quits `isolab learn` (full screen); in the TUI's tab
+                // the global table takes `q` before the screen sees it.
+                if std::mem::take(&mut state.quit) {
+                    shared.quit = true;
+                }
                 true
             }
             None => false,
@@ -277,6 +272,60 @@ impl Screen for LessonsScreen {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::app::{App, Screen, Shared};
+    use crate::lessons::catalog::Entry;
+    use crate::lessons::cond::Outcome;
+    use crate::lessons::lesson::Step;
+    use crossterm::event::KeyModifiers;
+
+    /// `isolab learn`'s App: `q` in the lesson keys quits the whole app,
+    /// and the worker's reports wake the loop.
+    #[test]
+    fn full_screen_lessons_quit_on_q_and_their_worker_wakes_the_loop() {
+        let text = "lesson: One\n\nstep: Read\nJust read this.\n";
+        let state = LessonsState::new(
+            vec![Entry::from_text("01-one", None, text)],
+            Progress::default(),
+            "/nonexistent/progress.json".into(),
+            false,
+        );
+        let mut shared = Shared::new(
+            crate::sys::users::Users::default(),
+            crate::app::model::HostRef::default(),
+            Duration::from_millis(20),
+        );
+        let worker = worker::Worker::start_waking(
+            || Box::new(|_: &Step| Some((Outcome::Pass, Vec::new()))),
+            PathBuf::from("isolab"),
+            Duration::from_millis(20),
+            shared.waker(),
+        );
+        let mut screen = LessonsScreen {
+            proc_root: PathBuf::from("/proc"),
+            interval: Duration::from_millis(20),
+            loaded: Some((state, worker)),
+        };
+        if let Some((state, worker)) = &mut screen.loaded {
+            state.open(0, worker);
+        }
+        // The worker evaluates the step, reports and wakes: the screen's
+        // poll then takes the report.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !screen.poll(&mut shared) {
+            assert!(std::time::Instant::now() < deadline, "no report");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(
+            matches!(
+                shared.events.try_recv(),
+                Ok(crate::app::events::AppEvent::Wake)
+            ),
+            "the report came with a Wake"
+        );
+        let mut app = App::full_screen(shared, Box::new(screen));
+        app.on_key(KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE));
+        assert!(app.shared.quit);
+    }
 
     #[test]
     fn key_tables_bind_each_key_once() {

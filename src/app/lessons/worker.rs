@@ -2,6 +2,7 @@
 //! check on every refresh and performs "show me" actions, so the UI thread
 //! never waits on /proc or on a command.
 
+use crate::app::events::Waker;
 use crate::lessons::check_step;
 use crate::lessons::cond::{self, Check, Outcome, Pred};
 use crate::lessons::context::{Context, LiveContext};
@@ -61,8 +62,10 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub fn start(proc_root: PathBuf, isolab: PathBuf, interval: Duration) -> Worker {
-        Worker::start_with(
+    /// A worker on the live system; it wakes the main loop through `waker`
+    /// after every report.
+    pub fn start(proc_root: PathBuf, isolab: PathBuf, interval: Duration, waker: Waker) -> Worker {
+        Worker::start_waking(
             move || {
                 let mut reader = ProcReader::new(&proc_root).ok();
                 Box::new(move |step: &Step| {
@@ -72,6 +75,7 @@ impl Worker {
             },
             isolab,
             interval,
+            waker,
         )
     }
 
@@ -82,13 +86,29 @@ impl Worker {
         isolab: PathBuf,
         interval: Duration,
     ) -> Worker {
+        Worker::start_waking(make_evaluator, isolab, interval, Waker::default())
+    }
+
+    pub(super) fn start_waking(
+        make_evaluator: impl FnOnce() -> Evaluator + Send + 'static,
+        isolab: PathBuf,
+        interval: Duration,
+        waker: Waker,
+    ) -> Worker {
         let (req_tx, req_rx) = mpsc::channel::<Request>();
         let (rep_tx, rep_rx) = mpsc::channel();
         let runner = Runner::new(&isolab);
         let stopper = runner.stopper();
         let handle = std::thread::Builder::new()
             .name("isolab-lessons".into())
-            .spawn(move || worker_loop(make_evaluator(), runner, interval, req_rx, rep_tx))
+            .spawn(move || {
+                let report = move |r: Report| {
+                    let sent = rep_tx.send(r).is_ok();
+                    waker.wake();
+                    sent
+                };
+                worker_loop(make_evaluator(), runner, interval, req_rx, report)
+            })
             .ok();
         Worker {
             rx: rep_rx,
@@ -124,7 +144,8 @@ fn worker_loop(
     mut runner: Runner,
     interval: Duration,
     rx: Receiver<Request>,
-    tx: Sender<Report>,
+    // Sends a report (and wakes the main loop); false once nobody listens.
+    tx: impl Fn(Report) -> bool,
 ) {
     let mut current: Option<(u64, usize, Box<Step>)> = None;
     loop {
@@ -135,7 +156,7 @@ fn worker_loop(
                     Some(a) => runner.perform(a).map_err(|e| format!("{e:#}")),
                     None => Err("this step has nothing to show".into()),
                 };
-                if tx.send(Report::Performed { step: i, result }).is_err() {
+                if !tx(Report::Performed { step: i, result }) {
                     break;
                 }
             }
@@ -144,7 +165,7 @@ fn worker_loop(
                 for line in &cleanup {
                     let _ = runner.run_cleanup(line);
                 }
-                if tx.send(Report::ResetDone).is_err() {
+                if !tx(Report::ResetDone) {
                     break;
                 }
             }
@@ -157,15 +178,12 @@ fn worker_loop(
         let Some((outcome, rows)) = evaluate(step) else {
             continue;
         };
-        if tx
-            .send(Report::Evaluated {
-                epoch: *epoch,
-                step: *i,
-                outcome,
-                rows,
-            })
-            .is_err()
-        {
+        if !tx(Report::Evaluated {
+            epoch: *epoch,
+            step: *i,
+            outcome,
+            rows,
+        }) {
             break;
         }
     }

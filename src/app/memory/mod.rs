@@ -187,6 +187,7 @@ impl Screen for MemoryScreen {
     // The selection is taken when the tab is entered, not on every
     // snapshot: once a hog starts, the graph stays on the hog's cgroup.
     fn on_enter(&mut self, shared: &mut Shared) {
+        self.state.waker = shared.waker();
         self.follow_selection(shared);
     }
 

@@ -157,6 +157,8 @@ pub struct MemoryState {
     /// What the worker was last told to watch; `None` to tell it again
     /// (and so to sample at once).
     watching: Option<(Option<i32>, Option<PathBuf>)>,
+    /// Given to the worker: it wakes the main loop after each answer.
+    pub waker: crate::app::events::Waker,
 }
 
 /// What the worker read for one target.
@@ -195,12 +197,13 @@ struct Worker {
 }
 
 impl Worker {
-    fn start(proc_root: PathBuf) -> Option<Worker> {
+    fn start(proc_root: PathBuf, waker: crate::app::events::Waker) -> Option<Worker> {
         let (ask, asked) = mpsc::channel::<Ask>();
-        let (answer, answers) = mpsc::channel::<Answer>();
+        let (tx, answers) = mpsc::channel::<Answer>();
         std::thread::Builder::new()
             .name("isolab-memory".into())
             .spawn(move || {
+                let answer = Answering { tx, waker };
                 let mounts = CgroupMounts::of_self().ok();
                 if answer.send(Answer::Mounts(mounts.clone())).is_err() {
                     return;
@@ -232,6 +235,21 @@ impl Worker {
             })
             .ok()
             .map(|_| Worker { ask, answers })
+    }
+}
+
+/// The worker's side of the answers channel: each answer wakes the main
+/// loop, which then polls the screen.
+struct Answering {
+    tx: Sender<Answer>,
+    waker: crate::app::events::Waker,
+}
+
+impl Answering {
+    fn send(&self, a: Answer) -> Result<(), mpsc::SendError<Answer>> {
+        self.tx.send(a)?;
+        self.waker.wake();
+        Ok(())
     }
 }
 
@@ -285,6 +303,7 @@ impl MemoryState {
             started: Instant::now(),
             worker: None,
             watching: None,
+            waker: Default::default(),
         }
     }
 
@@ -337,7 +356,7 @@ impl MemoryState {
     /// `error`) when no thread could be started.
     fn worker(&mut self) -> Option<&Worker> {
         if self.worker.is_none() {
-            self.worker = Worker::start(self.proc_root.clone());
+            self.worker = Worker::start(self.proc_root.clone(), self.waker.clone());
             if self.worker.is_none() {
                 self.error = Some("cannot start the memory sampling thread".to_string());
             }

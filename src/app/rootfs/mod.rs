@@ -372,6 +372,7 @@ impl Screen for RootScreen {
     }
 
     fn on_enter(&mut self, shared: &mut Shared) {
+        self.state.waker = shared.waker();
         match shared.selected_pid() {
             Some(pid) if self.state.pid != Some(pid) => self.state.open(pid),
             // Back on the tab: re-read only if the directory changed.

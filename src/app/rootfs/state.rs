@@ -75,6 +75,9 @@ pub struct RootState {
     /// The listing asked of the worker and not answered yet.
     loading: Option<Loading>,
     worker: Option<ListWorker>,
+    /// Given to the worker: it wakes the main loop after each answer and,
+    /// while a long read goes on, now and then for the count.
+    pub waker: crate::app::events::Waker,
     /// Listings the worker did (read every entry) and stamp checks (one
     /// fstat), for this state: how tests see that refreshes are cheap.
     counters: Arc<Counters>,
@@ -150,6 +153,7 @@ impl RootState {
             fallback: None,
             loading: None,
             worker: None,
+            waker: Default::default(),
             counters: Arc::default(),
             next_id: 0,
             userns: None,
@@ -185,12 +189,14 @@ impl RootState {
         let proc_root = self.proc_root.clone();
         let worker = self.worker.take();
         let counters = self.counters.clone();
+        let waker = std::mem::take(&mut self.waker);
         // Ids go on rising: an answer to a request made before this open
         // must never match a new one.
         let next_id = self.next_id;
         *self = RootState::new(&proc_root);
         self.worker = worker;
         self.counters = counters;
+        self.waker = waker;
         self.next_id = next_id;
         self.pid = Some(pid);
         match ProcRoot::open(&proc_root, pid) {
@@ -297,7 +303,7 @@ impl RootState {
             return;
         };
         if self.worker.is_none() {
-            self.worker = ListWorker::start(self.counters.clone());
+            self.worker = ListWorker::start(self.counters.clone(), self.waker.clone());
             if self.worker.is_none() {
                 self.error("cannot start the directory reading thread");
                 return;

@@ -2,6 +2,7 @@
 //! per entry, the sort, the NEW marks) happens here, never on the UI
 //! thread.
 
+use crate::app::events::Waker;
 use crate::sys::rootfs::{DirList, ListLimits, ProcRoot, RootfsError};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -50,7 +51,7 @@ pub(super) struct ListWorker {
 }
 
 impl ListWorker {
-    pub(super) fn start(counters: Arc<Counters>) -> Option<ListWorker> {
+    pub(super) fn start(counters: Arc<Counters>, waker: Waker) -> Option<ListWorker> {
         let (ask, asked) = mpsc::channel::<Ask>();
         let (tx, answers) = mpsc::channel::<Answer>();
         std::thread::Builder::new()
@@ -69,17 +70,26 @@ impl ListWorker {
                     while let Ok(newer) = asked.try_recv() {
                         job = newer;
                     }
-                    let result = list_for(&job, &counters, &mut || match asked.try_recv() {
-                        Ok(newer) => {
-                            next = Some(newer);
-                            false
+                    let mut woke = std::time::Instant::now();
+                    let result = list_for(&job, &counters, &mut || {
+                        // The "reading… N entries" count: ten times a second.
+                        if woke.elapsed() >= std::time::Duration::from_millis(100) {
+                            waker.wake();
+                            woke = std::time::Instant::now();
                         }
-                        Err(TryRecvError::Empty) => true,
-                        Err(TryRecvError::Disconnected) => false,
+                        match asked.try_recv() {
+                            Ok(newer) => {
+                                next = Some(newer);
+                                false
+                            }
+                            Err(TryRecvError::Empty) => true,
+                            Err(TryRecvError::Disconnected) => false,
+                        }
                     });
                     if tx.send(Answer { id: job.id, result }).is_err() {
                         return; // the screen is gone
                     }
+                    waker.wake();
                 }
             })
             .ok()
