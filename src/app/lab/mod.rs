@@ -208,6 +208,7 @@ impl Screen for LabScreen {
     }
 
     fn on_key(&mut self, key: KeyEvent, shared: &mut Shared) -> bool {
+        self.state.jobs.waker = shared.waker();
         let Some(command) = self.state.on_key(key) else {
             return false;
         };
@@ -272,7 +273,8 @@ impl Screen for LabScreen {
         Some((label, text))
     }
 
-    fn on_enter(&mut self, _shared: &mut Shared) {
+    fn on_enter(&mut self, shared: &mut Shared) {
+        self.state.jobs.waker = shared.waker();
         if self.state.child_pid().is_some() {
             self.state.refresh_compare();
         }

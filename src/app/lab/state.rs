@@ -81,6 +81,9 @@ pub struct LabState {
 /// dropped).
 #[derive(Debug, Default)]
 pub struct Jobs {
+    /// Given to the worker: it wakes the main loop with every answer
+    /// (the screen sets it from `Shared` when it is entered or used).
+    pub waker: crate::app::events::Waker,
     worker: Option<LabWorker>,
     pending: usize,
     generation: u64,
@@ -205,7 +208,7 @@ impl LabState {
     /// Hands `job` to the worker (started on first use).
     fn send(&mut self, job: Job) {
         if self.jobs.worker.is_none() {
-            match LabWorker::start() {
+            match LabWorker::start(self.jobs.waker.clone()) {
                 Ok(w) => self.jobs.worker = Some(w),
                 Err(e) => return self.say(true, format!("cannot start the Lab's thread: {e}")),
             }

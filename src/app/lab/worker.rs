@@ -70,7 +70,7 @@ impl std::fmt::Debug for LabWorker {
 }
 
 impl LabWorker {
-    pub(super) fn start() -> std::io::Result<LabWorker> {
+    pub(super) fn start(waker: crate::app::events::Waker) -> std::io::Result<LabWorker> {
         let (jobs, asked) = mpsc::channel::<(u64, Job)>();
         let (tx, news) = mpsc::channel::<(u64, News)>();
         let handle = std::thread::Builder::new()
@@ -82,9 +82,9 @@ impl LabWorker {
                     if tx.send((generation, answer)).is_err() {
                         break; // the Lab is gone
                     }
-                    // wake: the main loop should be woken here (`shared.wake()`
-                    // once the one-event-loop work lands); until then `poll`
-                    // picks the news up on the loop's next turn.
+                    // The loop sleeps until an event: this one says the
+                    // Lab's `poll` has news.
+                    waker.wake();
                 }
                 // Dropping the spawner (if any) stops the child and removes
                 // its cgroup and record, on the thread that forked it.
