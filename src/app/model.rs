@@ -161,7 +161,9 @@ impl ProcessModel {
             .retain(|&pid, &mut b| now - b < HIGHLIGHT_REFRESHES && snap.get(pid).is_some());
         self.gone = self.ghosts.keys().copied().collect();
         let gone = &self.gone;
-        self.oom_killed.retain(|pid| gone.contains(pid));
+        // A mark stays while the process is a ghost, or an unreaped zombie.
+        self.oom_killed
+            .retain(|pid| gone.contains(pid) || snap.get(*pid).is_some_and(|p| is_dead(p.state)));
         if !self.ghosts.is_empty() {
             snap.procs
                 .extend(self.ghosts.values().map(|(p, _)| p.clone()));
@@ -187,7 +189,7 @@ impl ProcessModel {
         if self.oom_rises.is_empty() {
             return;
         }
-        for (pid, (p, since)) in &self.ghosts {
+        let in_riser = |p: &Process| {
             // The memory line: v1's `memory` controller, else the v2 tree.
             let line = p
                 .facts
@@ -195,10 +197,25 @@ impl ProcessModel {
                 .iter()
                 .find(|l| l.controllers.iter().any(|c| c == "memory"))
                 .or_else(|| p.facts.cgroups.iter().find(|l| l.is_v2()));
-            if *since == now && line.is_some_and(|l| self.oom_rises.contains_key(&l.path)) {
-                self.oom_killed.insert(*pid);
-            }
-        }
+            line.is_some_and(|l| self.oom_rises.contains_key(&l.path))
+        };
+        let mut killed: Vec<Pid> = self
+            .ghosts
+            .iter()
+            .filter(|(_, (p, since))| *since == now && in_riser(p))
+            .map(|(&pid, _)| pid)
+            .collect();
+        // A killed process whose parent has not reaped it yet is a zombie
+        // in this snapshot: marked now, as its parent may take longer than
+        // the window (the mark then stays until it is gone).
+        killed.extend(
+            self.snap
+                .procs
+                .iter()
+                .filter(|p| is_dead(p.state) && !self.gone.contains(&p.pid) && in_riser(p))
+                .map(|p| p.pid),
+        );
+        self.oom_killed.extend(killed);
     }
 
     pub fn is_new(&self, pid: Pid) -> bool {
@@ -508,6 +525,48 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_zombie_reaped_long_after_its_oom_kill_is_still_marked() {
+        use crate::sys::procs::CgroupLine;
+        let hog = |state| {
+            let mut p = proc(50, 1, "hog");
+            p.state = state;
+            p.facts_mut().cgroups = vec![CgroupLine {
+                hierarchy: 4,
+                controllers: vec!["memory".into()],
+                path: "/isolab/box".into(),
+            }]
+            .into();
+            p
+        };
+        let with = |extra: Vec<Process>| {
+            let mut procs = vec![proc(1, 0, "init")];
+            procs.extend(extra);
+            Snapshot {
+                procs,
+                ticks_per_sec: 100,
+                boot_time: 0,
+            }
+        };
+        let mut s = ProcessModel::new(Users::default(), HostRef::default());
+        s.apply_snapshot(with(vec![hog('R')]));
+        s.mark_oom_killed(&[]);
+        // Killed: the counter rises, the hog is a zombie its parent ignores
+        // for longer than the window.
+        s.apply_snapshot(with(vec![hog('Z')]));
+        s.mark_oom_killed(&["/isolab/box".to_string()]);
+        assert!(s.oom_killed.contains(&50), "a zombie of a riser is marked");
+        for _ in 0..2 * OOM_REAP_REFRESHES {
+            s.apply_snapshot(with(vec![hog('Z')]));
+            s.mark_oom_killed(&[]);
+        }
+        assert!(s.oom_killed.contains(&50), "the mark stays while unreaped");
+        // Reaped at last: a ghost with the mark, on screen for longer.
+        s.apply_snapshot(with(vec![]));
+        s.mark_oom_killed(&[]);
+        assert!(s.oom_killed.contains(&50) && s.row_of(50).is_some());
+    }
+
+    #[test]
     fn selection_stays_on_its_pid_across_refreshes() {
         let mut s = state();
         s.select(s.row_of(11).expect("row"));
@@ -588,4 +647,10 @@ pub(crate) mod tests {
         assert_eq!(s.rows.len(), 4);
         assert_eq!(s.selected_pid, Some(10));
     }
+}
+
+/// A zombie (or a task the kernel is tearing down): it has ended and
+/// waits for its parent.
+fn is_dead(state: char) -> bool {
+    matches!(state, 'Z' | 'X' | 'x')
 }

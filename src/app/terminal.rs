@@ -4,6 +4,9 @@
 //! lands on a normal terminal).
 
 use super::events::AppEvent;
+use nix::sys::signal::{SigHandler, Signal, signal};
+use nix::unistd::{Pid, getpgrp, getpid, setpgid, tcsetpgrp};
+use std::os::fd::{AsFd, BorrowedFd};
 
 use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
 use crossterm::execute;
@@ -63,15 +66,18 @@ impl TerminalGuard {
         let job_control = tty.is_terminal();
         if job_control {
             use std::os::unix::process::CommandExt;
-            // SAFETY: between fork and exec only async-signal-safe calls:
-            // setpgid, signal, tcsetpgrp, getpid.
+            // SAFETY: between fork and exec only async-signal-safe calls
+            // (setpgid, sigaction, tcsetpgrp, getpid: nix's thin wrappers,
+            // no allocation), on fd 0 borrowed without touching std's
+            // stdin (whose first use allocates).
             unsafe {
                 fg.command.pre_exec(|| {
-                    libc::setpgid(0, 0);
+                    let tty = BorrowedFd::borrow_raw(0);
+                    setpgid(Pid::from_raw(0), Pid::from_raw(0))?;
                     // A background group writing tcsetpgrp gets SIGTTOU.
-                    libc::signal(libc::SIGTTOU, libc::SIG_IGN);
-                    libc::tcsetpgrp(libc::STDIN_FILENO, libc::getpid());
-                    libc::signal(libc::SIGTTOU, libc::SIG_DFL);
+                    signal(Signal::SIGTTOU, SigHandler::SigIgn)?;
+                    tcsetpgrp(tty, getpid())?;
+                    signal(Signal::SIGTTOU, SigHandler::SigDfl)?;
                     Ok(())
                 });
             }
@@ -79,12 +85,14 @@ impl TerminalGuard {
         signals.suspended.store(true, Ordering::SeqCst);
         let status = fg.command.status();
         if job_control {
-            // Take the terminal back for isolab's own process group.
-            // SAFETY: plain libc calls on our own stdin and signal disposition.
-            unsafe {
-                let old = libc::signal(libc::SIGTTOU, libc::SIG_IGN);
-                libc::tcsetpgrp(libc::STDIN_FILENO, libc::getpgrp());
-                libc::signal(libc::SIGTTOU, old);
+            // Take the terminal back for isolab's own process group; as a
+            // background group for a moment, isolab must ignore SIGTTOU.
+            // SAFETY: changing a signal's disposition to SIG_IGN and back
+            // installs no handler code.
+            if let Ok(old) = unsafe { signal(Signal::SIGTTOU, SigHandler::SigIgn) } {
+                let _ = tcsetpgrp(std::io::stdin().as_fd(), getpgrp());
+                // SAFETY: as above: restores the disposition read just now.
+                let _ = unsafe { signal(Signal::SIGTTOU, old) };
             }
         }
         signals.suspended.store(false, Ordering::SeqCst);

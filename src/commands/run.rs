@@ -7,7 +7,8 @@ use crate::sys::ns::NsKind;
 use crate::sys::registry;
 use crate::sys::spawn::{ChildCommand, ExitOutcome, Plan, RootFs, Spawner, StepReport};
 use crate::text::{escape, escape_command};
-use std::os::fd::AsRawFd;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -142,33 +143,34 @@ fn wait_with_signals(spawner: &mut Spawner) -> anyhow::Result<ExitOutcome> {
         let Some(pidfd) = spawner.exit_fd() else {
             break spawner.wait();
         };
-        let mut fds = [
-            libc::pollfd {
-                fd: pidfd,
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: sig_read.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            // The child's late reports (its PID, for the registry): -1 once in.
-            libc::pollfd {
-                fd: spawner.report_fd().unwrap_or(-1),
-                events: libc::POLLIN,
-                revents: 0,
-            },
+        // SAFETY: the three fds stay open while they are polled: the
+        // spawner owns the pidfd and the report pipe, `sig_read` is ours.
+        let (exit, sigs) = unsafe { (BorrowedFd::borrow_raw(pidfd), sig_read.as_fd()) };
+        let report = spawner
+            .report_fd()
+            .map(|fd| unsafe { BorrowedFd::borrow_raw(fd) });
+        let mut fds = vec![
+            PollFd::new(exit, PollFlags::POLLIN),
+            PollFd::new(sigs, PollFlags::POLLIN),
         ];
-        // SAFETY: polling valid fds (a negative fd is skipped by poll).
-        let rc = unsafe { libc::poll(fds.as_mut_ptr(), 3, -1) };
-        if rc < 0 {
+        // The child's late reports (its PID, for the registry), until in.
+        if let Some(fd) = report {
+            fds.push(PollFd::new(fd, PollFlags::POLLIN));
+        }
+        if poll(&mut fds, PollTimeout::NONE).is_err() {
             continue; // EINTR: a signal; the pipe says so too.
         }
-        if fds[2].revents != 0 {
+        let ready = |i: usize| {
+            fds.get(i)
+                .and_then(|f| f.revents())
+                .is_some_and(|r| !r.is_empty())
+        };
+        let (exited, signalled, reported) = (ready(0), ready(1), ready(2));
+        drop(fds);
+        if reported {
             spawner.read_late_reports();
         }
-        if fds[1].revents != 0 {
+        if signalled {
             let mut buf = [0u8; 64];
             while matches!(std::io::Read::read(&mut &sig_read, &mut buf), Ok(n) if n > 0) {}
             for (flag, sig) in [(&term, libc::SIGTERM), (&hup, libc::SIGHUP)] {
@@ -178,7 +180,7 @@ fn wait_with_signals(spawner: &mut Spawner) -> anyhow::Result<ExitOutcome> {
                 }
             }
         }
-        if fds[0].revents != 0 {
+        if exited {
             break spawner.wait();
         }
     };

@@ -608,20 +608,20 @@ fn spawn_in_cgroup(dir: &Path, exe: &Path, args: &[&str]) -> anyhow::Result<Chil
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     // SAFETY: the closure only calls async-signal-safe functions (open,
-    // write, close) on memory prepared before the fork.
+    // write, close through nix, which neither allocates nor locks for a
+    // CStr path) on memory prepared before the fork.
     unsafe {
         cmd.pre_exec(move || {
-            let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
-            if fd < 0 {
-                return Err(std::io::Error::last_os_error());
+            use nix::fcntl::{OFlag, open};
+            let fd = open(
+                procs.as_c_str(),
+                OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )?;
+            match nix::unistd::write(&fd, b"0")? {
+                1 => Ok(()),
+                _ => Err(std::io::Error::other("short write to cgroup.procs")),
             }
-            let written = libc::write(fd, b"0".as_ptr().cast(), 1);
-            let err = std::io::Error::last_os_error();
-            libc::close(fd);
-            if written != 1 {
-                return Err(err);
-            }
-            Ok(())
         });
     }
     Ok(cmd.spawn()?)

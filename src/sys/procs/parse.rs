@@ -75,6 +75,14 @@ impl StatNumbers {
 /// PF_EXITING in a task's flags: it has begun to exit.
 pub(super) const PF_EXITING: u32 = 0x4;
 
+impl StatNumbers {
+    /// Whether the process has begun to exit (or is a zombie): what it was
+    /// (cgroups, namespaces) can no longer be read, only its end.
+    pub(super) fn is_exiting(&self) -> bool {
+        self.flags & PF_EXITING != 0 || matches!(self.state, 'Z' | 'X' | 'x')
+    }
+}
+
 impl Stat {
     /// Whether the process has begun to exit (or is a zombie).
     pub fn is_exiting(&self) -> bool {

@@ -173,6 +173,9 @@ struct Fresh {
     /// `None` on the first read of a big host: the worker reads it too, so
     /// that nothing per process is left to one thread.
     stat: Option<Stat>,
+    /// Its facts are being re-read: they are kept if it began to exit
+    /// meanwhile (see `FreshRead::exiting`).
+    was_known: bool,
 }
 
 /// What a worker read of one [`Fresh`] process.
@@ -181,6 +184,12 @@ struct FreshRead {
     /// The stat the worker read itself, and its file if kept open (within
     /// the shared budget: a worker never holds more fds than it may keep).
     stat: Option<(Stat, Option<KeptStat>)>,
+    /// A re-read process had begun to exit by the end of the read. The
+    /// kernel then shows a dying task in the root of every v1 hierarchy
+    /// (and drops its namespaces), so what was read is not what it was:
+    /// the facts known before are kept (the OOM killer's victim must still
+    /// name the cgroup it died in).
+    exiting: bool,
 }
 
 /// Reads what `fresh` lacks; `None` when the process has vanished.
@@ -200,7 +209,15 @@ fn read_fresh_one(
         }
     };
     let facts = read_facts(dir.as_fd(), fresh.pid, plan, buf)?;
-    Some(FreshRead { facts, stat })
+    // One more stat read, only for re-reads (a few per refresh, never the
+    // first read of a big host).
+    let exiting = fresh.was_known
+        && read_stat_in(dir.as_fd(), fresh.pid, buf).is_none_or(|(s, _)| s.is_exiting());
+    Some(FreshRead {
+        facts,
+        stat,
+        exiting,
+    })
 }
 
 /// Below this many new processes, reading them on one thread is cheaper
@@ -348,6 +365,7 @@ impl ProcReader {
                     pid,
                     cpu_percent: 0.0,
                     stat: None,
+                    was_known: false,
                 });
                 continue;
             }
@@ -382,10 +400,15 @@ impl ProcReader {
             // process may do so later. Re-read the young each refresh and
             // everyone else on a slow rotation (1/ROTATION per refresh).
             let young = now_ticks.saturating_sub(numbers.start_ticks) < 2 * self.ticks_per_sec;
-            let reread = young
+            // Never once it is exiting: the kernel has already moved a dying
+            // task to the root cgroups and dropped its namespaces, and the
+            // facts it had (which cgroup the OOM killer emptied) are the news.
+            let reread = (young
                 || (generation + pid as u64).is_multiple_of(ROTATION)
-                || self.focus == Some(pid);
+                || self.focus == Some(pid))
+                && !numbers.is_exiting();
             // An exec (or a rename) changes comm: the facts are stale then.
+            let was_known = known.is_some();
             let cached = known.filter(|k| !reread && k.facts.comm.as_bytes() == comm);
             let Some(k) = cached else {
                 let mut stat = numbers.into_stat(comm);
@@ -394,6 +417,7 @@ impl ProcReader {
                     pid,
                     cpu_percent,
                     stat: Some(stat),
+                    was_known,
                 });
                 continue;
             };
@@ -427,6 +451,7 @@ impl ProcReader {
             let Some(FreshRead {
                 mut facts,
                 stat: read_stat,
+                exiting,
             }) = read
             else {
                 continue; // vanished while being read
@@ -442,12 +467,22 @@ impl ProcReader {
                 (None, None) => continue,
             };
             let cpu_percent = f.cpu_percent;
-            let (cgroups, container) = match facts.cgroup.take() {
-                Some(text) => self.cgroup_set(text),
-                None => (CgroupLines::default(), None),
+            let before = self
+                .known
+                .get(&f.pid)
+                .filter(|k| exiting && k.start_ticks == stat.start_ticks)
+                .map(|k| k.facts.clone());
+            let facts = match before {
+                Some(facts) => facts,
+                None => {
+                    let (cgroups, container) = match facts.cgroup.take() {
+                        Some(text) => self.cgroup_set(text),
+                        None => (CgroupLines::default(), None),
+                    };
+                    let comm = std::mem::take(&mut stat.comm);
+                    Arc::new(facts.into_facts(comm, cgroups, container))
+                }
             };
-            let comm = std::mem::take(&mut stat.comm);
-            let facts = Arc::new(facts.into_facts(comm, cgroups, container));
             self.known.insert(
                 stat.pid,
                 Known {
