@@ -450,6 +450,12 @@ impl ProcessModel {
     }
 }
 
+/// A zombie (or a task the kernel is tearing down): it has ended and
+/// waits for its parent.
+fn is_dead(state: char) -> bool {
+    matches!(state, 'Z' | 'X' | 'x')
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -647,10 +653,4 @@ pub(crate) mod tests {
         assert_eq!(s.rows.len(), 4);
         assert_eq!(s.selected_pid, Some(10));
     }
-}
-
-/// A zombie (or a task the kernel is tearing down): it has ended and
-/// waits for its parent.
-fn is_dead(state: char) -> bool {
-    matches!(state, 'Z' | 'X' | 'x')
 }
