@@ -404,3 +404,49 @@ fn exec_on_a_pid_that_exited_says_so() {
         assert!(!stderr.to_lowercase().contains(blame), "{stderr}");
     }
 }
+
+/// Killing `isolab exec` (even with SIGKILL, which it cannot catch) takes
+/// the waiter and the entered command with it: nothing isolab started is
+/// left running on its own.
+#[test]
+fn a_killed_exec_leaves_no_command_behind() {
+    if !require(is_root(), "needs root (it enters another PID namespace)") {
+        return;
+    }
+    let target_marker = unique().to_string();
+    let marker = format!("{target_marker}2");
+    // A target in a PID namespace of its own, as a container's process is.
+    let _target = Reaped(
+        Command::new("unshare")
+            .args([
+                "--pid",
+                "--fork",
+                "--kill-child",
+                "--mount-proc",
+                "sleep",
+                &target_marker,
+            ])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("unshare"),
+    );
+    let target = wait_for("the target to start", || {
+        find_proc(&["sleep", &target_marker])
+    });
+    let mut exec = Reaped(
+        Command::new(ISOLAB)
+            .args(["exec", &target.to_string(), "--", "sleep", &marker])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("isolab exec"),
+    );
+    let entered = wait_for("the entered command", || find_proc(&["sleep", &marker]));
+    exec.0.kill().expect("SIGKILL isolab exec");
+    let _ = exec.0.wait();
+    wait_for("the entered command to die with isolab exec", || {
+        (!std::path::Path::new(&format!("/proc/{entered}")).exists()
+            || find_proc(&["sleep", &marker]).is_none())
+        .then_some(())
+    });
+}

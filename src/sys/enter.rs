@@ -296,6 +296,22 @@ fn set_non_dumpable(report: BorrowedFd<'_>) {
     }
 }
 
+/// SIGKILL when the process that forked us (`parent`, as `getppid` showed
+/// it right after the fork) dies; if it died before the signal was armed,
+/// end now. Kept across exec (the command's
+/// own credential changes, a set-uid program, clear it).
+fn die_with_parent(parent: nix::unistd::Pid, report: BorrowedFd<'_>) {
+    if let Err(e) = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL) {
+        child_fail(report, Failure::os("prctl(PR_SET_PDEATHSIG)", e));
+    }
+    if nix::unistd::getppid() != parent {
+        child_fail(
+            report,
+            Failure::step("isolab exec ended before the command started"),
+        );
+    }
+}
+
 /// Close every fd from 3 up except `keep`: whatever this process inherited
 /// (the caller's, the TUI's) or opened must not reach the command.
 fn close_fds_except(keep: RawFd) {
@@ -350,6 +366,8 @@ fn enter_and_exec(
     default_path: bool,
     report: OwnedFd,
 ) -> ! {
+    // Who forked us, read before anything can make it our reaper instead.
+    let parent = nix::unistd::getppid();
     // Before anything of theirs is joined: once in their user namespace,
     // its owner holds CAP_SYS_PTRACE over us unless we are non-dumpable.
     set_non_dumpable(report.as_fd());
@@ -371,12 +389,22 @@ fn enter_and_exec(
     if let Some(id) = identity {
         take_identity(id, groups_dropped, report.as_fd());
     }
+    // Armed after the identity change, which clears it: if `isolab exec`
+    // dies (even by SIGKILL), this waiter and the command go with it, as a
+    // Lab child does. Nothing isolab starts outlives it.
+    die_with_parent(parent, report.as_fd());
     close_fds_except(report.as_raw_fd());
     // PID and time namespaces apply to children: fork once more.
     // SAFETY: this process is single-threaded (it was forked itself).
     let pid = match unsafe { fork() } {
         Err(e) => child_fail(report.as_fd(), Failure::os("fork", e)),
-        Ok(ForkResult::Child) => exec_command(None, argv, default_path, report.as_fd()),
+        Ok(ForkResult::Child) => {
+            // The waiter as seen from here (0 when it is outside the PID
+            // namespace just entered), read before it could be gone.
+            let waiter = nix::unistd::getppid();
+            die_with_parent(waiter, report.as_fd());
+            exec_command(None, argv, default_path, report.as_fd())
+        }
         Ok(ForkResult::Parent { child }) => child,
     };
     // Close our copy so the parent sees EOF once the command execs.
