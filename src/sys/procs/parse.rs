@@ -5,6 +5,14 @@
 //! process (10,000 on a busy host), and `procfs` parses every field of the
 //! line into a struct with an owned comm, where the reader needs 14 fields
 //! and no allocation.
+//!
+//! The cold files (status, cgroup) stay isolab's too, although
+//! `procfs-core` parses them, because its parsers read lines as UTF-8 and
+//! fail the whole file on one bad byte: a process named with a non-UTF-8
+//! byte (its `Name:` line) would lose its uid and NSpid, and a cgroup any
+//! delegated user names that way would hide every cgroup of its members.
+//! Here a bad line costs only itself (status) or is shown lossily (cgroup
+//! paths), as the tests below check. (isolab reads no /proc/meminfo.)
 
 use super::model::{CgroupLine, Pid};
 use std::path::Path;
@@ -282,6 +290,19 @@ pub(super) fn parse_pid_name(name: &[u8]) -> Option<Pid> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+
+    /// The reason these parsers are not procfs-core's: one non-UTF-8 byte
+    /// costs only its own line.
+    #[test]
+    fn a_non_utf8_byte_loses_nothing_else() {
+        let status = b"Name:\tbad\xff\nUid:\t1001\t1001\t1001\t1001\nNSpid:\t42\t1\n";
+        let f = parse_status(status);
+        assert_eq!((f.uid, f.nspid.clone()), (Some(1001), vec![42, 1]));
+        let cg = parse_cgroups(b"4:memory:/user/bad\xff\n0::/user/x\n");
+        assert_eq!(cg.len(), 2);
+        assert_eq!(cg[0].path, "/user/bad\u{fffd}");
+        assert!(cg[1].controllers.is_empty(), "v2's empty controller list");
+    }
     use super::*;
 
     // A real line from this kernel (a `sleep`), fields 1..52.
