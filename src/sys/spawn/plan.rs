@@ -536,10 +536,11 @@ pub fn shell_join(argv: &[String]) -> String {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn plan(kinds: &[NsKind]) -> Plan {
+    /// A plan running `true` with the namespaces `kinds` (also steps.rs's).
+    pub(in crate::sys::spawn) fn plan(kinds: &[NsKind]) -> Plan {
         let mut p = Plan {
             command: ChildCommand::Exec(vec!["true".into()]),
             ..Plan::default()

@@ -281,16 +281,7 @@ pub struct StepReport {
 mod tests {
     use super::*;
 
-    fn plan(kinds: &[NsKind]) -> Plan {
-        let mut p = Plan {
-            command: ChildCommand::Exec(vec!["true".into()]),
-            ..Plan::default()
-        };
-        for &k in kinds {
-            p.set(k, true);
-        }
-        p
-    }
+    use crate::sys::spawn::plan::tests::plan;
 
     #[test]
     fn steps_follow_the_kernel_order() {
