@@ -45,6 +45,24 @@ pub fn help_section<A>(title: &'static str, table: &[Binding<A>]) -> HelpSection
     }
 }
 
+/// The keys of [`type_into`], which live outside the tables (they are
+/// Ctrl chords): shown under every prompt table's own keys.
+pub const LINE_EDIT_HELP: &[(&str, &str)] = &[
+    ("Ctrl-U", "erase the line"),
+    ("Ctrl-W", "erase the last word"),
+];
+
+/// A prompt table's help, with the line editor's keys after it.
+pub fn prompt_help_section<A>(title: &'static str, table: &[Binding<A>]) -> HelpSection {
+    let mut section = help_section(title, table);
+    section.lines.extend(
+        LINE_EDIT_HELP
+            .iter()
+            .map(|&(k, what)| (k.to_string(), what)),
+    );
+    section
+}
+
 /// Ctrl-C always quits, whatever screen or prompt is active (in raw mode
 /// it arrives as a key, not as SIGINT).
 pub fn is_ctrl_c(key: &KeyEvent) -> bool {
@@ -138,6 +156,30 @@ pub const PROMPT_KEYS: &[Binding<PromptAction>] = &[
     bind(PromptAction::DeleteChar, &[Backspace], "delete a character"),
 ];
 
+/// A key typed into a line being edited (a search, an option), as a
+/// shell's line editor takes it: Ctrl-U erases the line, Ctrl-W the last
+/// word, any other Ctrl key is ignored (it must not type its letter), and
+/// a character is appended. Enter, Esc and Backspace are the prompt
+/// table's.
+pub fn type_into(text: &mut String, key: KeyEvent) {
+    let KeyCode::Char(c) = key.code else {
+        return;
+    };
+    if key.modifiers.contains(KeyModifiers::CONTROL) {
+        match c {
+            'u' => text.clear(),
+            'w' => {
+                let kept = text.trim_end().len();
+                let word_start = text[..kept].rfind(' ').map_or(0, |i| i + 1);
+                text.truncate(word_start);
+            }
+            _ => {}
+        }
+    } else if !key.modifiers.contains(KeyModifiers::ALT) {
+        text.push(c);
+    }
+}
+
 /// The name of a key as the help shows it.
 pub fn key_name(code: &KeyCode) -> String {
     match code {
@@ -186,5 +228,29 @@ mod tests {
         assert_no_clashes::<GlobalAction>(&[]);
         assert_no_clashes(PROMPT_KEYS);
         assert_no_clashes(HELP_KEYS);
+    }
+
+    #[test]
+    fn ctrl_u_and_ctrl_w_erase_as_in_a_shell() {
+        let ctrl = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL);
+        let mut t = String::new();
+        for c in "sleep 1010  ".chars() {
+            type_into(&mut t, KeyEvent::from(KeyCode::Char(c)));
+        }
+        type_into(
+            &mut t,
+            KeyEvent::new(KeyCode::Char('X'), KeyModifiers::SHIFT),
+        );
+        assert_eq!(t, "sleep 1010  X");
+        type_into(&mut t, ctrl('w'));
+        assert_eq!(t, "sleep 1010  ");
+        type_into(&mut t, ctrl('w'));
+        assert_eq!(t, "sleep ", "trailing blanks go with the word before them");
+        type_into(&mut t, ctrl('a'));
+        assert_eq!(t, "sleep ", "another Ctrl key types nothing");
+        type_into(&mut t, ctrl('u'));
+        assert_eq!(t, "");
+        type_into(&mut t, ctrl('w'));
+        assert_eq!(t, "");
     }
 }

@@ -119,11 +119,7 @@ impl LabState {
             Some(PromptAction::DeleteChar) => {
                 text.pop();
             }
-            None => {
-                if let KeyCode::Char(c) = key.code {
-                    text.push(c);
-                }
-            }
+            None => keys::type_into(text, key),
         }
     }
 
@@ -203,7 +199,7 @@ impl Screen for LabScreen {
     fn help(&self) -> Vec<HelpSection> {
         vec![
             keys::help_section("Lab", KEYS),
-            keys::help_section("While editing an option", EDIT_KEYS),
+            keys::prompt_help_section("While editing an option", EDIT_KEYS),
         ]
     }
 

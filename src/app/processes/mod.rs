@@ -148,7 +148,7 @@ impl Screen for ProcessesScreen {
         ));
         vec![
             keys::help_section("Processes", KEYS),
-            keys::help_section("While typing a search", keys::PROMPT_KEYS),
+            keys::prompt_help_section("While typing a search", keys::PROMPT_KEYS),
             mouse,
         ]
     }
@@ -194,11 +194,7 @@ impl Screen for ProcessesScreen {
                 Some(PromptAction::DeleteChar) => {
                     query.pop();
                 }
-                None => {
-                    if let KeyCode::Char(c) = key.code {
-                        query.push(c);
-                    }
-                }
+                None => keys::type_into(query, key),
             }
             return true;
         }

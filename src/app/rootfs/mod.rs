@@ -156,10 +156,8 @@ impl RootState {
                     d.error = None;
                 }
                 None => {
-                    if let KeyCode::Char(c) = key.code {
-                        d.name.push(c);
-                        d.error = None;
-                    }
+                    keys::type_into(&mut d.name, key);
+                    d.error = None;
                 }
             }
             return true;
@@ -180,11 +178,7 @@ impl RootState {
                 Some(PromptAction::DeleteChar) => {
                     q.pop();
                 }
-                None => {
-                    if let KeyCode::Char(c) = key.code {
-                        q.push(c);
-                    }
-                }
+                None => keys::type_into(q, key),
             }
             return true;
         }
@@ -315,8 +309,8 @@ impl Screen for RootScreen {
         vec![
             keys::help_section("Root filesystem", KEYS),
             keys::help_section("In a preview", PREVIEW_KEYS),
-            keys::help_section("In the new-name dialog", DIALOG_KEYS),
-            keys::help_section("While typing a search", keys::PROMPT_KEYS),
+            keys::prompt_help_section("In the new-name dialog", DIALOG_KEYS),
+            keys::prompt_help_section("While typing a search", keys::PROMPT_KEYS),
             HelpSection {
                 title: "Marks",
                 lines: vec![
