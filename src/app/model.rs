@@ -482,28 +482,31 @@ pub(crate) mod tests {
         s
     }
 
+    /// A "hog" in the v1 memory cgroup `path`.
+    fn in_cgroup(pid: Pid, path: &str) -> Process {
+        let mut p = proc(pid, 1, "hog");
+        p.facts_mut().cgroups = vec![crate::sys::procs::CgroupLine {
+            hierarchy: 4,
+            controllers: vec!["memory".into()],
+            path: path.into(),
+        }]
+        .into();
+        p
+    }
+
+    /// init plus `extra`.
+    fn with(extra: Vec<Process>) -> Snapshot {
+        let mut procs = vec![proc(1, 0, "init")];
+        procs.extend(extra);
+        Snapshot {
+            procs,
+            ticks_per_sec: 100,
+            boot_time: 0,
+        }
+    }
+
     #[test]
     fn a_process_gone_with_its_cgroups_oom_count_rising_is_marked_oom_killed() {
-        use crate::sys::procs::CgroupLine;
-        let in_cgroup = |pid, path: &str| {
-            let mut p = proc(pid, 1, "hog");
-            p.facts_mut().cgroups = vec![CgroupLine {
-                hierarchy: 4,
-                controllers: vec!["memory".into()],
-                path: path.into(),
-            }]
-            .into();
-            p
-        };
-        let with = |extra: Vec<Process>| {
-            let mut procs = vec![proc(1, 0, "init")];
-            procs.extend(extra);
-            Snapshot {
-                procs,
-                ticks_per_sec: 100,
-                boot_time: 0,
-            }
-        };
         let mut s = ProcessModel::new(Users::default(), HostRef::default());
         s.apply_snapshot(with(vec![
             in_cgroup(50, "/isolab/box"),
@@ -532,26 +535,10 @@ pub(crate) mod tests {
 
     #[test]
     fn a_zombie_reaped_long_after_its_oom_kill_is_still_marked() {
-        use crate::sys::procs::CgroupLine;
         let hog = |state| {
-            let mut p = proc(50, 1, "hog");
+            let mut p = in_cgroup(50, "/isolab/box");
             p.state = state;
-            p.facts_mut().cgroups = vec![CgroupLine {
-                hierarchy: 4,
-                controllers: vec!["memory".into()],
-                path: "/isolab/box".into(),
-            }]
-            .into();
             p
-        };
-        let with = |extra: Vec<Process>| {
-            let mut procs = vec![proc(1, 0, "init")];
-            procs.extend(extra);
-            Snapshot {
-                procs,
-                ticks_per_sec: 100,
-                boot_time: 0,
-            }
         };
         let mut s = ProcessModel::new(Users::default(), HostRef::default());
         s.apply_snapshot(with(vec![hog('R')]));
